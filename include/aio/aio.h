@@ -1,0 +1,276 @@
+/*
+ * aio/aio.h - AioContext: the fast event loop device dataplanes run on.
+ *
+ * Public names and semantics follow QEMU's include/block/aio.h so that device
+ * code written against QEMU's AioContext ports with a thin header:
+ * fd handlers, event notifiers, bottom halves, timers, adaptive polling,
+ * aio_poll()/aio_notify(), and a GSource view for GLib main loops.
+ *
+ * Threading: every AioContext has a home thread (the thread that created it,
+ * or the one that called aio_context_set_home_thread()).  Only the home
+ * thread may call aio_poll() with blocking=true.  Any thread may schedule BHs,
+ * call aio_notify(), and add or remove fd handlers.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIO_AIO_H
+#define AIO_AIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#include "aio/event-notifier.h"
+#include "aio/stats.h"
+
+G_BEGIN_DECLS
+
+typedef struct AioContext AioContext;
+typedef struct QEMUBH QEMUBH;
+typedef struct QEMUTimer QEMUTimer;
+
+/** Error domain of aio/ (context creation, fdmon, poll parameters...). */
+#define AIO_ERROR (aio_error_quark())
+GQuark aio_error_quark(void);
+
+typedef void QEMUBHFunc(void *opaque);
+typedef void IOHandler(void *opaque);
+/** An io_poll function: return true if the handler has work (polling). */
+typedef bool AioPollFn(void *opaque);
+typedef void EventNotifierHandler(EventNotifier *e);
+typedef void QEMUTimerCB(void *opaque);
+
+/* ------------------------------------------------------------------------ */
+/* Context lifetime                                                          */
+/* ------------------------------------------------------------------------ */
+
+/** The fd monitoring backends (one file each under aio/). */
+typedef enum {
+    AIO_FDMON_EPOLL,    /**< epoll, the default */
+    AIO_FDMON_IO_URING, /**< io_uring poll_add (liburing) */
+    AIO_FDMON_POLL,     /**< ppoll, for small sets */
+} AioFdMonKind;
+
+/**
+ * aio_context_new: create an AioContext at home on the calling thread, with
+ * the epoll fd monitor.  The calling thread is registered with urcu.
+ */
+AioContext *aio_context_new(GError **errp);
+
+/** aio_context_ref: take a reference.  Any thread. */
+void aio_context_ref(AioContext *ctx);
+
+/**
+ * aio_context_unref: drop a reference; the last one frees the context
+ * (all BHs must be deleted and all handlers removed by then).
+ */
+void aio_context_unref(AioContext *ctx);
+
+/**
+ * aio_context_set_fdmon: switch fd monitoring to @kind.  Home thread only,
+ * never from inside aio_poll().  For AIO_FDMON_IO_URING, fails cleanly (and
+ * keeps the current monitor) if the kernel refuses io_uring.
+ */
+bool aio_context_set_fdmon(AioContext *ctx, AioFdMonKind kind, GError **errp);
+
+/** aio_context_get_fdmon: the fd monitor in use. */
+AioFdMonKind aio_context_get_fdmon(AioContext *ctx);
+
+/**
+ * aio_context_set_home_thread: make the calling thread @ctx's home thread
+ * (used by context threads at start).  The caller must make sure no other
+ * thread is inside aio_poll(ctx) at the time.
+ */
+void aio_context_set_home_thread(AioContext *ctx);
+
+/** in_aio_context_home_thread: true if the caller is @ctx's home thread. */
+bool in_aio_context_home_thread(AioContext *ctx);
+
+/**
+ * qemu_get_current_aio_context: the AioContext whose home thread is the
+ * caller (set by aio_context_new()/aio_context_set_home_thread()), or NULL.
+ */
+AioContext *qemu_get_current_aio_context(void);
+
+/* ------------------------------------------------------------------------ */
+/* The loop                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_poll: run one iteration: expired timers, scheduled BHs and ready fd
+ * handlers.  With @blocking (home thread only; asserted) wait until there is
+ * something to do; adaptive polling may busy-poll the handlers' io_poll
+ * functions first.  Returns true if progress was made (a handler, BH or
+ * timer ran); a bare aio_notify() is not progress.  Handlers already being
+ * dispatched by an outer aio_poll() are not re-entered.
+ */
+bool aio_poll(AioContext *ctx, bool blocking);
+
+/**
+ * aio_notify: make a blocking aio_poll() of @ctx return soon.  Any thread.
+ * Cheap when the home thread is not sleeping: the eventfd is only written
+ * when the poller announced it is about to block (notify_me protocol).
+ */
+void aio_notify(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* fd handlers and event notifiers                                            */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_set_fd_handler: set the handlers of @fd (level-triggered).  @io_read/
+ * @io_write run when @fd is readable/writable; @io_poll is called while
+ * busy-polling and returns true if there is work, in which case
+ * @io_poll_ready runs.  All of @io_read, @io_write and @io_poll NULL removes
+ * the handler.  Replacing or removing a handler while it is being dispatched
+ * is safe (the old one is freed after the dispatch, through RCU).  Any
+ * thread; the change is seen by the next aio_poll iteration.
+ */
+void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read, IOHandler *io_write,
+                        AioPollFn *io_poll, IOHandler *io_poll_ready, void *opaque);
+
+/**
+ * aio_set_event_notifier: set the read handler of @notifier's fd (NULL
+ * removes it); @io_poll/@io_poll_ready as in aio_set_fd_handler(), with the
+ * notifier as opaque.
+ */
+void aio_set_event_notifier(AioContext *ctx, EventNotifier *notifier,
+                            EventNotifierHandler *io_read, AioPollFn *io_poll,
+                            EventNotifierHandler *io_poll_ready);
+
+/**
+ * aio_set_event_notifier_poll: callbacks run when busy-polling of @ctx
+ * begins and ends (e.g. to disable and re-enable guest notifications).
+ */
+void aio_set_event_notifier_poll(AioContext *ctx, EventNotifier *notifier,
+                                 EventNotifierHandler *io_poll_begin,
+                                 EventNotifierHandler *io_poll_end);
+
+/* ------------------------------------------------------------------------ */
+/* Bottom halves                                                              */
+/* ------------------------------------------------------------------------ */
+
+/** aio_bh_new: a BH that runs @cb(@opaque) in @ctx once scheduled. */
+QEMUBH *aio_bh_new(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
+
+/**
+ * aio_bh_schedule_oneshot: run @cb(@opaque) once in @ctx, soon.  Any thread,
+ * lock-free.
+ */
+void aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque);
+
+/**
+ * qemu_bh_schedule: schedule @bh (any thread, lock-free) and notify its
+ * context.  A BH scheduled twice before it runs runs once.  A BH scheduled
+ * while BHs are being run runs in the next round.
+ */
+void qemu_bh_schedule(QEMUBH *bh);
+
+/**
+ * qemu_bh_schedule_idle: like qemu_bh_schedule() but without a notify: the
+ * BH runs at the latest within 10 ms, or with the next iteration.
+ */
+void qemu_bh_schedule_idle(QEMUBH *bh);
+
+/** qemu_bh_cancel: unschedule @bh; it does not run until scheduled again. */
+void qemu_bh_cancel(QEMUBH *bh);
+
+/**
+ * qemu_bh_delete: cancel and free @bh (deferred until it is safe: the memory
+ * stays valid until the BH list is no longer walked).  Safe from inside the
+ * BH's own callback.
+ */
+void qemu_bh_delete(QEMUBH *bh);
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    QEMU_CLOCK_REALTIME = 0, /**< CLOCK_MONOTONIC */
+    QEMU_CLOCK_VIRTUAL = 1,  /**< alias of REALTIME here (no guest clock) */
+    QEMU_CLOCK_HOST = 2,     /**< CLOCK_REALTIME (wall clock, may jump) */
+    QEMU_CLOCK_MAX
+} QEMUClockType;
+
+#define SCALE_MS 1000000
+#define SCALE_US 1000
+#define SCALE_NS 1
+
+/** qemu_clock_get_ns: the current time of @type in nanoseconds. */
+int64_t qemu_clock_get_ns(QEMUClockType type);
+/** qemu_clock_get_us: the current time of @type in microseconds. */
+int64_t qemu_clock_get_us(QEMUClockType type);
+/** qemu_clock_get_ms: the current time of @type in milliseconds. */
+int64_t qemu_clock_get_ms(QEMUClockType type);
+
+/**
+ * aio_timer_new: a timer of @ctx on clock @type whose expire times are in
+ * units of @scale nanoseconds; @cb(@opaque) runs on @ctx's home thread.
+ */
+QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale, QEMUTimerCB *cb,
+                         void *opaque);
+
+/**
+ * timer_mod: arm @ts to expire at @expire_time (in the timer's scale, on its
+ * clock), replacing any earlier arming.  Any thread.
+ */
+void timer_mod(QEMUTimer *ts, int64_t expire_time);
+
+/** timer_mod_ns: like timer_mod() with @expire_time in nanoseconds. */
+void timer_mod_ns(QEMUTimer *ts, int64_t expire_time);
+
+/**
+ * timer_mod_anticipate: arm @ts at @expire_time unless it is already armed
+ * to expire earlier.
+ */
+void timer_mod_anticipate(QEMUTimer *ts, int64_t expire_time);
+
+/** timer_del: disarm @ts (no-op if not armed).  Any thread. */
+void timer_del(QEMUTimer *ts);
+
+/** timer_pending: true if @ts is armed. */
+bool timer_pending(QEMUTimer *ts);
+
+/** timer_expire_time_ns: when @ts expires in ns, or -1 if not armed. */
+int64_t timer_expire_time_ns(QEMUTimer *ts);
+
+/** timer_free: disarm and free @ts. */
+void timer_free(QEMUTimer *ts);
+
+/* ------------------------------------------------------------------------ */
+/* Polling, GLib integration, statistics                                      */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_context_set_poll_params: adaptive polling: busy-poll at most @max_ns
+ * (0 disables); after a poll that found work late or none, grow the window
+ * by @grow (0 = default 2) or shrink it by @shrink (0 = reset to 0), as QEMU
+ * does.  Any thread, also while the context runs.  Negative values fail.
+ */
+bool aio_context_set_poll_params(AioContext *ctx, int64_t max_ns, int64_t grow,
+                                 int64_t shrink, GError **errp);
+
+/** aio_context_get_poll_params: read back the poll parameters (any NULL skips). */
+void aio_context_get_poll_params(AioContext *ctx, int64_t *max_ns, int64_t *grow,
+                                 int64_t *shrink);
+
+/**
+ * aio_get_g_source: @ctx as a GSource (a new reference) that any
+ * GMainContext can drive: attach it and g_main_context_iteration() runs
+ * @ctx's timers, BHs and handlers.  The home thread must be the thread that
+ * iterates that GMainContext.  One GSource per AioContext.
+ */
+GSource *aio_get_g_source(AioContext *ctx);
+
+/**
+ * aio_context_get_stats: a snapshot of @ctx's counters (iterations,
+ * dispatches, wakeups, busy/wait/poll time, wakeup-latency histogram).
+ * Any thread; values are read without locks and may be slightly torn
+ * between fields, never within one.
+ */
+void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
+
+G_END_DECLS
+
+#endif /* AIO_AIO_H */

@@ -1,0 +1,173 @@
+/*
+ * qcontext/qcontext.h - QContext, an abstract event-loop context.
+ *
+ * The API of the 2013 QContext RFC on GObject: a context is a named,
+ * user-creatable object (QomObject) found with qcontext_find_by_name(); the
+ * main loop's context is named "main".  Concrete types: "glib-qcontext"
+ * (a GMainContext) and "aio-qcontext" (an AioContext driven by aio_poll).
+ * With threaded=yes the context runs `while (running) qcontext_iterate(ctx,
+ * TRUE)` on its own thread, named "qctx/<id>".
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef QCONTEXT_QCONTEXT_H
+#define QCONTEXT_QCONTEXT_H
+
+#include "qom/object.h"
+#include "qcontext/qsource.h"
+
+G_BEGIN_DECLS
+
+typedef struct AioContext AioContext;
+
+#define QCONTEXT_TYPE (qcontext_get_type())
+G_DECLARE_DERIVABLE_TYPE(QContext, qcontext, QCONTEXT, CONTEXT, QomObject)
+
+/**
+ * QContextClass: the RFC's virtual methods.  All but @notify, @attach and
+ * @detach run on the thread that iterates the context.
+ * @prepare: prepare every source; return TRUE if one is ready without
+ *   polling; *@timeout (ms, -1 = infinite) bounds the following poll.
+ * @poll: wait up to @timeout ms for the sources' fds; TRUE if any is ready.
+ * @check: TRUE if any source is ready after the poll.
+ * @dispatch: dispatch the ready sources.
+ * @notify: wake the context up if it is blocked in @poll (any thread).
+ * @attach: attach @src (any thread); fails if it is attached elsewhere.
+ * @detach: detach @src (any thread); on return its callbacks never run again.
+ * @find_source_by_name: an attached source with that name, or NULL.
+ * @iterate: one loop iteration; the default implementation is the RFC's
+ *   prepare -> dispatch if ready, otherwise poll -> check -> dispatch.
+ * @get_aio_context: the AioContext devices use on this context.
+ * @thread_enter / @thread_leave: run on the context thread around its loop
+ *   (e.g. to acquire a GMainContext).  May be NULL.
+ */
+struct _QContextClass {
+    QomObjectClass parent_class;
+
+    gboolean (*prepare)(QContext *ctx, int *timeout);
+    gboolean (*poll)(QContext *ctx, int timeout);
+    gboolean (*check)(QContext *ctx);
+    void (*dispatch)(QContext *ctx);
+    void (*notify)(QContext *ctx);
+    gboolean (*attach)(QContext *ctx, QSource *src, GError **errp);
+    gboolean (*detach)(QContext *ctx, QSource *src, GError **errp);
+    QSource *(*find_source_by_name)(QContext *ctx, const char *name);
+    gboolean (*iterate)(QContext *ctx, gboolean blocking);
+    AioContext *(*get_aio_context)(QContext *ctx);
+    void (*thread_enter)(QContext *ctx);
+    void (*thread_leave)(QContext *ctx);
+
+    gpointer padding[8];
+};
+
+/** The name of the main loop's context. */
+#define QCONTEXT_MAIN_NAME "main"
+
+/** qcontext_prepare: the class's prepare (see QContextClass). */
+gboolean qcontext_prepare(QContext *ctx, int *timeout);
+/** qcontext_poll: the class's poll (see QContextClass). */
+gboolean qcontext_poll(QContext *ctx, int timeout);
+/** qcontext_check: the class's check (see QContextClass). */
+gboolean qcontext_check(QContext *ctx);
+/** qcontext_dispatch: the class's dispatch (see QContextClass). */
+void qcontext_dispatch(QContext *ctx);
+/** qcontext_notify: wake @ctx up if it sleeps.  Any thread. */
+void qcontext_notify(QContext *ctx);
+
+/**
+ * qcontext_attach: attach @src to @ctx, taking a reference.  Any thread.
+ * Fails if @src is already attached to a context.
+ */
+gboolean qcontext_attach(QContext *ctx, QSource *src, GError **errp);
+
+/**
+ * qcontext_detach: detach @src from @ctx and drop the context's reference.
+ * Any thread, also from inside @src's own dispatch.  Once it returns no
+ * callback of @src runs again (if another thread is dispatching @src right
+ * now, this waits for that dispatch to end).
+ */
+gboolean qcontext_detach(QContext *ctx, QSource *src, GError **errp);
+
+/**
+ * qcontext_find_source_by_name: an attached source named @name, or NULL.
+ * Borrowed pointer.
+ */
+QSource *qcontext_find_source_by_name(QContext *ctx, const char *name);
+
+/**
+ * qcontext_iterate: run one iteration of @ctx on the calling thread.  With
+ * @blocking, wait until a source is ready (or a notify).  Returns TRUE if
+ * something was dispatched.  Must not be called on a threaded context from
+ * any thread but its own.
+ */
+gboolean qcontext_iterate(QContext *ctx, gboolean blocking);
+
+/**
+ * qcontext_get_aio_context: the AioContext a device registers its fds, BHs
+ * and timers on when it runs in @ctx: the aio-qcontext's own, or for a
+ * glib-qcontext one whose GSource is attached to its GMainContext.  Never
+ * NULL for a completed context.  Borrowed.
+ */
+AioContext *qcontext_get_aio_context(QContext *ctx);
+
+/**
+ * qcontext_find_by_name: the context with id @name ("main" for the main
+ * loop's), or NULL.  Borrowed: valid until the context is deleted.
+ */
+QContext *qcontext_find_by_name(const char *name);
+
+/**
+ * qcontext_get_main: the "main" context (a glib-qcontext on the default
+ * GMainContext), created and registered on first use.  Borrowed.
+ */
+QContext *qcontext_get_main(void);
+
+/**
+ * qcontext_register_types: register "glib-qcontext" and "aio-qcontext" with
+ * the object layer.  Idempotent, thread-safe.
+ */
+void qcontext_register_types(void);
+
+/** qcontext_get_name: the context's id. */
+const char *qcontext_get_name(QContext *ctx);
+
+/**
+ * qcontext_start: start @ctx's thread (threaded contexts).  Idempotent; safe
+ * from any thread but the context's own.  Done automatically at completion
+ * when threaded=yes.
+ */
+gboolean qcontext_start(QContext *ctx, GError **errp);
+
+/**
+ * qcontext_stop: stop @ctx's thread: clear the running flag, notify, join.
+ * Idempotent; safe from any thread but the context's own.
+ */
+void qcontext_stop(QContext *ctx);
+
+/** qcontext_is_threaded: the "threaded" property. */
+gboolean qcontext_is_threaded(QContext *ctx);
+
+/** qcontext_is_running: TRUE while the context's thread runs its loop. */
+gboolean qcontext_is_running(QContext *ctx);
+
+/**
+ * qcontext_get_thread_id: the kernel thread id (gettid) of the context's
+ * thread, or 0 when it has none.
+ */
+int qcontext_get_thread_id(QContext *ctx);
+
+/**
+ * qcontext_in_thread: TRUE if the calling thread is the one that iterates
+ * @ctx (its own thread when threaded, the main thread for "main").
+ */
+gboolean qcontext_in_thread(QContext *ctx);
+
+/**
+ * qcontext_current: the QContext whose thread is calling (set by context
+ * threads and by the main loop), or NULL.
+ */
+QContext *qcontext_current(void);
+
+G_END_DECLS
+
+#endif /* QCONTEXT_QCONTEXT_H */

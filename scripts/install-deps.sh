@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install the Debian packages qcontext needs to build, test and benchmark.
+# Does nothing when everything is already there.
+set -euo pipefail
+pkgs=(meson ninja-build pkg-config gcc libglib2.0-dev liburcu-dev libaio-dev
+      liburing-dev libjson-glib-dev libuv1-dev libevent-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi

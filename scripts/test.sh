@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite: plain, then under ASan+UBSan, then the
+# threaded tests under TSan.  Usage: scripts/test.sh [--quick]  (--quick: plain only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+run_suite() { # builddir, meson setup args..., -- meson test args...
+    local dir=$1; shift
+    local setup=() testargs=()
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do setup+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
+    testargs=("$@")
+    if [ ! -d "$dir" ]; then
+        meson setup "$dir" "${setup[@]}" >/dev/null
+    fi
+    ninja -C "$dir" >/dev/null
+    echo "== meson test ($dir) =="
+    meson test -C "$dir" --print-errorlogs --num-processes 2 "${testargs[@]}"
+}
+
+run_suite build --
+[ "${1:-}" = "--quick" ] && exit 0
+run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --timeout-multiplier 3
+run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -- --suite threaded --timeout-multiplier 4
