@@ -1,0 +1,47 @@
+/*
+ * qom/qom-internal.h - helpers shared by the files of the object layer.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef QOM_INTERNAL_H
+#define QOM_INTERNAL_H
+
+#include "qom/object.h"
+
+G_BEGIN_DECLS
+
+/* The error text for a malformed id (shared by containers and creation). */
+void qom_set_invalid_id_error(GError **errp, const char *id);
+
+/*
+ * Id reservation, so that creation checks the id before doing any work and
+ * no other creation can take the same id meanwhile.  A reserved id is a
+ * duplicate for everyone else but invisible to find and list.
+ */
+gboolean qom_container_reserve(const char *container, const char *id, GError **errp);
+/* Put @obj (taking a reference) in the slot reserved for its id. */
+void qom_container_commit(const char *container, QomObject *obj);
+/* Give up a reservation. */
+void qom_container_cancel(const char *container, const char *id);
+
+/* TRUE if @pspec was marked with qom_param_spec_mark_size(). */
+gboolean qom_param_spec_is_size(GParamSpec *pspec);
+
+/*
+ * Format @value (of @pspec's type) the way qom_property_parse() reads it.
+ * Returns NULL for values that have no string form (NULL string or link).
+ */
+char *qom_value_to_string(GParamSpec *pspec, const GValue *value);
+
+/* The type of @pspec as help shows it: "bool", "int64", "enum: a|b", ... */
+char *qom_param_spec_type_string(GParamSpec *pspec);
+
+/* The sorted nicks of @enum_class joined by @sep. */
+char *qom_enum_nicks(GEnumClass *enum_class, const char *sep);
+
+/* The command-line name of @type, or its GType name. */
+const char *qom_type_display_name(GType type);
+
+G_END_DECLS
+
+#endif /* QOM_INTERNAL_H */
