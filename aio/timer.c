@@ -1,1 +1,344 @@
-/* placeholder: being written */
+/*
+ * aio/timer.c - clocks and the per-AioContext timer lists.
+ *
+ * Every timer is kept in nanoseconds end to end: expire times are stored in
+ * ns, the deadline given to the loop is in ns, and the loop waits with a
+ * nanosecond timeout (epoll_pwait2, ppoll, io_uring timeouts).
+ *
+ * Each AioContext has one AioTimerLists: a mutex and, per clock, a singly
+ * linked list of armed timers sorted by expire time (earliest first).  Lists
+ * are short in practice (a few timers per device), so insertion is a walk.
+ *
+ * Running expired timers pops one expired timer at a time under the lock,
+ * marks it disarmed, drops the lock and calls its callback without touching
+ * the timer afterwards.  So a callback may re-arm, delete or free its own or
+ * any other timer, or run a nested aio_poll(), and nothing dangles.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "aio/aio.h"
+#include "timer-internal.h"
+
+struct QEMUTimer {
+    AioTimerLists *tl;
+    QEMUClockType type;
+    int scale;
+    QEMUTimerCB *cb;
+    void *opaque;
+    int64_t expire_time; /* ns on the timer's clock; -1 when not armed */
+    QEMUTimer *next;     /* next armed timer of the same clock */
+};
+
+struct AioTimerLists {
+    AioContext *ctx;
+    pthread_mutex_t lock;
+    QEMUTimer *active[QEMU_CLOCK_MAX]; /* armed timers, earliest first */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Clocks                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static clockid_t clock_id_of(QEMUClockType type)
+{
+    return type == QEMU_CLOCK_HOST ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+}
+
+int64_t qemu_clock_get_ns(QEMUClockType type)
+{
+    struct timespec ts;
+
+    clock_gettime(clock_id_of(type), &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t qemu_clock_get_us(QEMUClockType type)
+{
+    return qemu_clock_get_ns(type) / SCALE_US;
+}
+
+int64_t qemu_clock_get_ms(QEMUClockType type)
+{
+    return qemu_clock_get_ns(type) / SCALE_MS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The lists                                                                  */
+/* ------------------------------------------------------------------------ */
+
+AioTimerLists *aio_timer_lists_new(AioContext *ctx)
+{
+    AioTimerLists *tl = g_new0(AioTimerLists, 1);
+
+    tl->ctx = ctx;
+    pthread_mutex_init(&tl->lock, NULL);
+    return tl;
+}
+
+void aio_timer_lists_free(AioTimerLists *tl)
+{
+    if (!tl) {
+        return;
+    }
+    for (int type = 0; type < QEMU_CLOCK_MAX; type++) {
+        QEMUTimer *ts = tl->active[type];
+        while (ts) {
+            QEMUTimer *next = ts->next;
+            ts->expire_time = -1;
+            ts->next = NULL;
+            ts = next;
+        }
+    }
+    pthread_mutex_destroy(&tl->lock);
+    g_free(tl);
+}
+
+/* Unlink @ts from its clock's list if armed.  Called with the lock held. */
+static void timer_del_locked(AioTimerLists *tl, QEMUTimer *ts)
+{
+    QEMUTimer **pt = &tl->active[ts->type];
+
+    if (ts->expire_time < 0) {
+        return;
+    }
+    while (*pt) {
+        if (*pt == ts) {
+            *pt = ts->next;
+            break;
+        }
+        pt = &(*pt)->next;
+    }
+    ts->next = NULL;
+    ts->expire_time = -1;
+}
+
+/*
+ * Insert @ts (not armed) at @expire_ns, after timers with the same expire
+ * time.  Returns true if it became the earliest of its clock.  Lock held.
+ */
+static bool timer_insert_locked(AioTimerLists *tl, QEMUTimer *ts, int64_t expire_ns)
+{
+    QEMUTimer **pt = &tl->active[ts->type];
+
+    while (*pt && (*pt)->expire_time <= expire_ns) {
+        pt = &(*pt)->next;
+    }
+    ts->expire_time = expire_ns;
+    ts->next = *pt;
+    *pt = ts;
+    return pt == &tl->active[ts->type];
+}
+
+int64_t aio_timer_lists_deadline_ns(AioTimerLists *tl)
+{
+    int64_t deadline = -1;
+
+    pthread_mutex_lock(&tl->lock);
+    for (int type = 0; type < QEMU_CLOCK_MAX && deadline != 0; type++) {
+        QEMUTimer *head = tl->active[type];
+        int64_t delta;
+
+        if (!head) {
+            continue;
+        }
+        delta = head->expire_time - qemu_clock_get_ns(type);
+        if (delta < 0) {
+            delta = 0;
+        }
+        if (deadline < 0 || delta < deadline) {
+            deadline = delta;
+        }
+    }
+    pthread_mutex_unlock(&tl->lock);
+    return deadline;
+}
+
+/*
+ * Pop the earliest timer of clock @type if it expired at or before @now,
+ * disarmed; NULL if none did.
+ */
+static QEMUTimer *timer_pop_expired(AioTimerLists *tl, int type, int64_t now)
+{
+    QEMUTimer *ts;
+
+    pthread_mutex_lock(&tl->lock);
+    ts = tl->active[type];
+    if (ts && ts->expire_time <= now) {
+        tl->active[type] = ts->next;
+        ts->next = NULL;
+        ts->expire_time = -1;
+    } else {
+        ts = NULL;
+    }
+    pthread_mutex_unlock(&tl->lock);
+    return ts;
+}
+
+bool aio_timer_lists_run_expired(AioTimerLists *tl)
+{
+    bool progress = false;
+
+    for (int type = 0; type < QEMU_CLOCK_MAX; type++) {
+        /*
+         * Read the clock once per list: a callback that re-arms its timer
+         * into the past runs again, one that re-arms it later than @now
+         * waits for the next iteration.
+         */
+        int64_t now = qemu_clock_get_ns(type);
+        QEMUTimer *ts;
+
+        while ((ts = timer_pop_expired(tl, type, now)) != NULL) {
+            /* @ts may be freed by its callback: copy what we need first. */
+            QEMUTimerCB *cb = ts->cb;
+            void *opaque = ts->opaque;
+
+            cb(opaque);
+            progress = true;
+        }
+    }
+    return progress;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public timer API                                                           */
+/* ------------------------------------------------------------------------ */
+
+QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
+                         QEMUTimerCB *cb, void *opaque)
+{
+    QEMUTimer *ts;
+
+    g_return_val_if_fail(ctx != NULL, NULL);
+    g_return_val_if_fail(type >= 0 && type < QEMU_CLOCK_MAX, NULL);
+    g_return_val_if_fail(scale > 0, NULL);
+    g_return_val_if_fail(cb != NULL, NULL);
+
+    ts = g_new0(QEMUTimer, 1);
+    ts->tl = aio_context_get_timer_lists(ctx);
+    ts->type = type;
+    ts->scale = scale;
+    ts->cb = cb;
+    ts->opaque = opaque;
+    ts->expire_time = -1;
+    return ts;
+}
+
+/*
+ * The earliest deadline of @tl moved earlier: wake the loop so that it
+ * recomputes its timeout.  The home thread cannot be blocked in the loop
+ * while it runs this, and it reads the deadline afresh before it blocks
+ * again, so it needs no wakeup.  Any other thread notifies; aio_notify() is
+ * cheap when the loop is not sleeping.  The list update happened under
+ * tl->lock, which the loop takes to read the deadline after announcing that
+ * it is about to block (aio_notify()'s barrier pairs with that announcement).
+ */
+static void timer_notify(AioTimerLists *tl)
+{
+    if (!in_aio_context_home_thread(tl->ctx)) {
+        aio_notify(tl->ctx);
+    }
+}
+
+void timer_mod_ns(QEMUTimer *ts, int64_t expire_time)
+{
+    AioTimerLists *tl;
+    int64_t old_head;
+    bool earliest;
+
+    g_return_if_fail(ts != NULL);
+    tl = ts->tl;
+    if (expire_time < 0) {
+        expire_time = 0;
+    }
+    pthread_mutex_lock(&tl->lock);
+    old_head = tl->active[ts->type] ? tl->active[ts->type]->expire_time : -1;
+    timer_del_locked(tl, ts);
+    earliest = timer_insert_locked(tl, ts, expire_time);
+    pthread_mutex_unlock(&tl->lock);
+
+    /* Only @tl is used after the unlock; it lives as long as the context. */
+    if (earliest && (old_head < 0 || expire_time < old_head)) {
+        timer_notify(tl);
+    }
+}
+
+/* @expire_time in @ts's scale, converted to ns and saturated on overflow. */
+static int64_t timer_scale_to_ns(QEMUTimer *ts, int64_t expire_time)
+{
+    int64_t ns;
+
+    if (__builtin_mul_overflow(expire_time, (int64_t)ts->scale, &ns)) {
+        ns = expire_time < 0 ? 0 : INT64_MAX;
+    }
+    return ns;
+}
+
+void timer_mod(QEMUTimer *ts, int64_t expire_time)
+{
+    g_return_if_fail(ts != NULL);
+    timer_mod_ns(ts, timer_scale_to_ns(ts, expire_time));
+}
+
+void timer_mod_anticipate(QEMUTimer *ts, int64_t expire_time)
+{
+    AioTimerLists *tl;
+    int64_t expire_ns;
+    bool earliest = false;
+
+    g_return_if_fail(ts != NULL);
+    tl = ts->tl;
+    expire_ns = timer_scale_to_ns(ts, expire_time);
+    if (expire_ns < 0) {
+        expire_ns = 0;
+    }
+    pthread_mutex_lock(&tl->lock);
+    if (ts->expire_time < 0 || ts->expire_time > expire_ns) {
+        timer_del_locked(tl, ts);
+        earliest = timer_insert_locked(tl, ts, expire_ns);
+    }
+    pthread_mutex_unlock(&tl->lock);
+    if (earliest) {
+        timer_notify(tl);
+    }
+}
+
+void timer_del(QEMUTimer *ts)
+{
+    AioTimerLists *tl;
+
+    g_return_if_fail(ts != NULL);
+    tl = ts->tl;
+    pthread_mutex_lock(&tl->lock);
+    timer_del_locked(tl, ts);
+    pthread_mutex_unlock(&tl->lock);
+}
+
+int64_t timer_expire_time_ns(QEMUTimer *ts)
+{
+    int64_t expire;
+
+    g_return_val_if_fail(ts != NULL, -1);
+    pthread_mutex_lock(&ts->tl->lock);
+    expire = ts->expire_time;
+    pthread_mutex_unlock(&ts->tl->lock);
+    return expire;
+}
+
+bool timer_pending(QEMUTimer *ts)
+{
+    return timer_expire_time_ns(ts) >= 0;
+}
+
+void timer_free(QEMUTimer *ts)
+{
+    if (!ts) {
+        return;
+    }
+    timer_del(ts);
+    g_free(ts);
+}

@@ -1,0 +1,301 @@
+/*
+ * aio/aio-internal.h - the AioContext internals shared by the loop (async.c,
+ * aio-posix.c, aio-gsource.c) and the pluggable pieces: fd monitors
+ * (fdmon-*.c), timers (timer.c) and statistics.
+ *
+ * Not a public header: only files under aio/ (and white-box tests) include it.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIO_AIO_INTERNAL_H
+#define AIO_AIO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+#include <urcu/list.h>
+
+#include "aio/aio.h"
+
+typedef struct AioHandler AioHandler;
+typedef struct AioHandlerList AioHandlerList;
+typedef struct FDMonOps FDMonOps;
+
+/* ------------------------------------------------------------------------ */
+/* fd handlers as seen by an fd monitor                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Event bits of AioHandler.events/revents: GLib's GIOCondition values, which
+ * on Linux equal poll(2)'s POLLIN/POLLOUT/POLLERR/POLLHUP.  An fd monitor
+ * reports G_IO_IN/G_IO_OUT/G_IO_ERR/G_IO_HUP (for epoll: EPOLLIN == POLLIN...).
+ */
+
+/*
+ * One registered fd.  Nodes are immutable once published, except for the
+ * fields marked otherwise: aio_set_fd_handler() never edits a node, it
+ * replaces it with a new one, and frees the old one only once no aio_poll()
+ * walks the lists (ctx->walkers == 0) and no fd monitor holds it
+ * (fdmon_busy).  So a node an fd monitor reports from wait() is always
+ * alive, even if another thread removed it meanwhile.
+ */
+struct AioHandler {
+    /* --- readable by fd monitors (read-only for them) --- */
+    int fd;
+    int events; /* G_IO_IN if io_read, G_IO_OUT if io_write; may be 0 (io_poll only) */
+
+    /* --- written by fd monitors in wait(), via aio_add_ready_handler() --- */
+    int revents;
+
+    /*
+     * --- free for the fd monitor's own use (zeroed before the node is
+     * first given to a monitor, also when monitors are switched) ---
+     */
+    unsigned fdmon_flags;   /* e.g. io_uring: POLL_ADD in flight / to submit */
+    int fdmon_index;        /* e.g. ppoll: index in the pollfd array */
+    AioHandler *fdmon_next; /* e.g. io_uring: link in a submit list */
+    /*
+     * Set (atomic store) by a monitor that must keep an old node alive after
+     * update() removed it, e.g. while the kernel still holds a pointer to it
+     * (io_uring POLL_ADD not yet cancelled).  Cleared (atomic store-release)
+     * once the monitor no longer references it.  The loop frees a removed
+     * node only when fdmon_busy is false; the monitor's destroy() must clear
+     * it on every node it holds.
+     */
+    bool fdmon_busy;
+
+    /* --- the loop's own fields (monitors must not touch) --- */
+    IOHandler *io_read;
+    IOHandler *io_write;
+    AioPollFn *io_poll;
+    IOHandler *io_poll_ready;
+    IOHandler *io_poll_begin;
+    IOHandler *io_poll_end;
+    void *opaque;
+    bool is_ctx_notifier; /* the context's own notifier (not progress) */
+
+    struct cds_list_head node; /* ctx->handlers (RCU) */
+    AioHandler *deleted_next;  /* ctx->deleted_handlers (list_lock) */
+    bool deleted;              /* atomic: removed from ctx->handlers */
+
+    struct cds_list_head ready_link; /* an AioHandlerList (home thread) */
+    bool in_ready;                   /* linked in some AioHandlerList */
+    bool poll_ready;                 /* io_poll returned true */
+    unsigned dispatching;            /* home thread: callbacks running */
+};
+
+/*
+ * A list of ready handlers, filled by an fd monitor's wait() and by
+ * busy-polling, drained by the dispatcher.  Home thread only.  A node is in
+ * at most one list; adding it again moves it (a nested aio_poll may take
+ * over a node that an outer aio_poll has not dispatched yet).
+ */
+struct AioHandlerList {
+    struct cds_list_head head;
+};
+
+/** aio_handler_list_init: an empty ready list. */
+static inline void aio_handler_list_init(AioHandlerList *list)
+{
+    CDS_INIT_LIST_HEAD(&list->head);
+}
+
+/**
+ * aio_add_ready_handler: called by an fd monitor's wait() for each ready
+ * node, with the G_IO_* bits that are ready.  Adding a node twice merges.
+ */
+static inline void aio_add_ready_handler(AioHandlerList *ready, AioHandler *node,
+                                         int revents)
+{
+    if (node->in_ready) {
+        cds_list_del(&node->ready_link);
+    } else {
+        node->revents = 0;
+        node->poll_ready = false;
+    }
+    node->revents |= revents;
+    node->in_ready = true;
+    cds_list_add_tail(&node->ready_link, &ready->head);
+}
+
+/* ------------------------------------------------------------------------ */
+/* fd monitors (one backend per file: fdmon-epoll.c, fdmon-io-uring.c...)    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Timeouts are in nanoseconds: -1 blocks until an fd is ready, 0 does not
+ * block, otherwise the wait ends after at most that many ns (monitors use
+ * epoll_pwait2/ppoll/io_uring timeouts with ns resolution, never rounding a
+ * positive timeout down to 0).
+ *
+ * Concurrency: update() is called from any thread with ctx->list_lock held;
+ * every other op from the home thread (init/destroy outside aio_poll).
+ */
+struct FDMonOps {
+    const char *name; /* "epoll", "io_uring", "poll" */
+    AioFdMonKind kind;
+
+    /*
+     * init: set up the monitor for @ctx and store its private state in
+     * *@state (the loop then sets ctx->fdmon_state = *@state).  On failure
+     * set @errp with a user-readable message and return false; the context
+     * keeps its current monitor.  Called with ctx->list_lock NOT held; the
+     * loop then feeds every existing handler through update(NULL, node).
+     */
+    bool (*init)(AioContext *ctx, void **state, GError **errp);
+
+    /*
+     * destroy: release ctx->fdmon_state.  Called with ctx->list_lock held
+     * when switching monitors (the handlers stay registered and are given to
+     * the next monitor) and at context free.  Must clear fdmon_busy on every
+     * node it still holds.
+     */
+    void (*destroy)(AioContext *ctx);
+
+    /*
+     * update: @old_node is replaced by @new_node (same fd), or added
+     * (@old_node NULL), or removed (@new_node NULL).  Any thread, with
+     * ctx->list_lock held.  When the ctx's list changes from another thread
+     * the loop calls aio_notify() after update(), so a monitor that defers
+     * the change to wait() (io_uring) sees it soon.
+     */
+    void (*update)(AioContext *ctx, AioHandler *old_node, AioHandler *new_node);
+
+    /*
+     * wait: wait up to @timeout_ns for registered fds to become ready and
+     * add each ready node with aio_add_ready_handler().  Returns the number
+     * of nodes added, 0 on timeout or EINTR, or -errno.  Home thread.
+     * Nodes it reports are alive: the loop does not free removed nodes while
+     * an aio_poll runs.
+     */
+    int (*wait)(AioContext *ctx, AioHandlerList *ready, int64_t timeout_ns);
+
+    /*
+     * need_wait: true if wait() must be called even when busy-polling found
+     * work (e.g. io_uring has queued submissions), which also stops polling.
+     * May be NULL (never).
+     */
+    bool (*need_wait)(AioContext *ctx);
+
+    /*
+     * gsource_fd: a single fd that is readable when wait(ctx, ready, 0)
+     * would report something (epoll fd, io_uring ring fd), for the GSource
+     * view; -1 or NULL if there is none, in which case the GSource polls
+     * every handler's fd itself.  Home thread.
+     */
+    int (*gsource_fd)(AioContext *ctx);
+};
+
+extern const FDMonOps fdmon_epoll_ops;    /* fdmon-epoll.c */
+extern const FDMonOps fdmon_io_uring_ops; /* fdmon-io-uring.c */
+extern const FDMonOps fdmon_poll_ops;     /* fdmon-poll.c */
+
+/* ------------------------------------------------------------------------ */
+/* The context                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct AioTimerLists AioTimerLists; /* aio/timer-internal.h */
+typedef struct AioBHSlice AioBHSlice;
+
+struct AioContext {
+    int refcnt;                /* atomic */
+    unsigned long home_thread; /* atomic: pthread_self() of the home thread */
+
+    /* --- fd handlers (fd monitors may read handlers / use list_lock) --- */
+    pthread_mutex_t list_lock;     /* writers of handlers, deleted_handlers */
+    struct cds_list_head handlers; /* AioHandler.node, RCU-read by the loop */
+    AioHandler *deleted_handlers;  /* removed, to free (list_lock) */
+    unsigned walkers;              /* atomic: aio_poll/dispatch in progress */
+    unsigned handlers_gen;         /* atomic: bumped on every handler change */
+    const FDMonOps *fdmon_ops;     /* changed by the home thread only */
+    void *fdmon_state;             /* the monitor's private state */
+    unsigned fdmon_gen;            /* atomic: bumped when the monitor changes */
+
+    /* --- notify (see docs/aio.md, "The notify_me protocol") --- */
+    EventNotifier notifier;
+    unsigned notify_me; /* atomic; +2 by aio_poll, |1 by GSource prepare */
+    bool notified;      /* atomic */
+    int64_t notify_ts;  /* atomic: aio_notify time, 0 if none pending */
+
+    /* --- bottom halves --- */
+    QEMUBH *bh_list;           /* atomic LIFO of BHs with BH_PENDING */
+    AioBHSlice *bh_slice_head; /* home thread: rounds being run, oldest first */
+    AioBHSlice *bh_slice_tail;
+    unsigned bh_count; /* atomic: live BHs, for the leak check */
+
+    /* --- timers --- */
+    AioTimerLists *timer_lists;
+
+    /* --- thread pool (aio/thread-pool.c), created on first use --- */
+    struct ThreadPool *thread_pool; /* atomic; set under list_lock */
+
+    /* --- adaptive polling --- */
+    int64_t poll_max_ns;    /* atomic */
+    int64_t poll_grow;      /* atomic */
+    int64_t poll_shrink;    /* atomic */
+    unsigned poll_gen;      /* atomic: bumped by set_poll_params */
+    unsigned poll_gen_seen; /* home thread */
+    int64_t poll_ns;        /* home thread writes, atomic: current window */
+    bool poll_started;      /* home thread */
+
+    /* --- GSource view --- */
+    GSource *source; /* weak; NULL until aio_get_g_source() */
+
+    /* --- statistics (home thread writes with relaxed atomics) --- */
+    AioContextStats stats;
+};
+
+/** aio_context_get_timer_lists: @ctx's timer lists (see timer-internal.h). */
+AioTimerLists *aio_context_get_timer_lists(AioContext *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Shared between the loop's files                                           */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_rcu_register_thread: register the calling thread with urcu-memb once;
+ * it is unregistered automatically when the thread exits (rcu-thread.c).
+ */
+void aio_rcu_register_thread(void);
+
+/* async.c: bottom halves, the notify protocol, timeouts, statistics */
+bool aio_bh_poll(AioContext *ctx);
+/* aio_bh_timeout_ns: 0 if a BH is scheduled, 10 ms if only idle ones, else -1 */
+int64_t aio_bh_timeout_ns(AioContext *ctx);
+void aio_bh_free_all(AioContext *ctx);
+void aio_notify_accept(AioContext *ctx);
+void aio_context_add_notifier(AioContext *ctx);
+/* aio_compute_timeout_ns: the blocking timeout from BHs and timers (-1 = none) */
+int64_t aio_compute_timeout_ns(AioContext *ctx);
+/* aio_timeout_min: the sooner of two timeouts where -1 is infinite */
+int64_t aio_timeout_min(int64_t a, int64_t b);
+/* aio_stats_record_wakeup: home thread, after dispatch: notify -> now */
+void aio_stats_record_wakeup(AioContext *ctx);
+
+/* aio-posix.c: handlers, fd monitors, the loop */
+bool aio_handlers_init(AioContext *ctx, GError **errp);
+void aio_handlers_cleanup(AioContext *ctx);
+void aio_set_fd_handler_full(AioContext *ctx, int fd, IOHandler *io_read,
+                             IOHandler *io_write, AioPollFn *io_poll,
+                             IOHandler *io_poll_ready, void *opaque,
+                             bool is_ctx_notifier);
+/* walkers: an aio_poll or GSource dispatch that may hold handler pointers */
+void aio_walkers_inc(AioContext *ctx);
+void aio_walkers_dec(AioContext *ctx);
+bool aio_dispatch_ready(AioContext *ctx, AioHandlerList *ready);
+/* aio_dispatch: one non-blocking iteration (used by the GSource). */
+bool aio_dispatch(AioContext *ctx);
+
+/* statistics helpers (home thread, relaxed atomics) */
+static inline void aio_stat_add(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
+                     __ATOMIC_RELAXED);
+}
+
+/** aio_now_ns: CLOCK_MONOTONIC in ns. */
+int64_t aio_now_ns(void);
+
+#endif /* AIO_AIO_INTERNAL_H */

@@ -1,0 +1,94 @@
+/*
+ * aio/block-internal.h - the BlockBackend and the interface of its backends.
+ *
+ * block.c owns the BlockBackend, validates requests and finishes them
+ * (short transfers, zero fill past EOF, callbacks).  A backend (one file
+ * each: block-threads.c, block-native.c, block-io-uring.c) only moves
+ * requests to the kernel and back: it gets them through ops->submit and
+ * hands each result (bytes transferred or -errno) to blk_request_done() on
+ * the context's home thread.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef AIO_BLOCK_INTERNAL_H
+#define AIO_BLOCK_INTERNAL_H
+
+#include <libaio.h>
+#include <sys/types.h>
+
+#include "aio/block.h"
+
+#define blk_container_of(ptr, type, member)                                            \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+typedef enum {
+    BLOCK_REQ_READ,
+    BLOCK_REQ_WRITE,
+    BLOCK_REQ_FLUSH,
+} BlockReqType;
+
+typedef struct BlockRequest BlockRequest;
+typedef struct BlockDriverOps BlockDriverOps;
+
+struct BlockRequest {
+    BlockBackend *blk;
+    BlockReqType type;
+    int64_t offset;    /* start of the part not transferred yet */
+    size_t bytes;      /* bytes not transferred yet */
+    struct iovec *iov; /* the part not transferred yet (inside iov_copy) */
+    int iovcnt;
+    BlockCompletionFunc *cb;
+    void *opaque;
+    GList link; /* for a backend's queues; data = the request */
+    union {
+        struct iocb iocb; /* native */
+        ssize_t result;   /* threads: written by the worker */
+    } u;
+    struct iovec iov_copy[];
+};
+
+struct BlockDriverOps {
+    const char *name;
+    /* Set up blk->opaque for blk->fd and attach to blk->ctx. */
+    bool (*open)(BlockBackend *blk, GError **errp);
+    /* Detach and free blk->opaque; nothing is in flight. */
+    void (*close)(BlockBackend *blk);
+    /* Start @req, or queue it (plugged, ring full); never completes it inline. */
+    void (*submit)(BlockBackend *blk, BlockRequest *req);
+    /* The outermost blk_io_unplug(): submit what was collected (may be NULL). */
+    void (*unplug)(BlockBackend *blk);
+    /* Unregister from blk->ctx / register with blk->ctx (NULL: nothing to do). */
+    void (*detach_aio_context)(BlockBackend *blk);
+    void (*attach_aio_context)(BlockBackend *blk);
+};
+
+struct BlockBackend {
+    AioContext *ctx;
+    char *filename;
+    int fd;
+    int flags;
+    BlockAioMode mode;
+    const BlockDriverOps *ops;
+    void *opaque; /* the backend's state */
+    size_t alignment;
+    size_t mem_alignment;
+    int in_flight;    /* home thread */
+    int plug_depth;   /* home thread */
+    BlockStats stats; /* home thread */
+};
+
+extern const BlockDriverOps blk_threads_ops;
+extern const BlockDriverOps blk_native_ops;
+extern const BlockDriverOps blk_io_uring_ops;
+
+/*
+ * blk_request_done: a backend's result for @req: bytes transferred (>= 0)
+ * or -errno.  Short transfers are resubmitted through blk->ops->submit;
+ * otherwise the request's callback runs and @req is freed.  Home thread.
+ */
+void blk_request_done(BlockRequest *req, ssize_t ret);
+
+/* blk_request_fail_bh: complete @req with @ret from a BH (not inline). */
+void blk_request_fail_bh(BlockRequest *req, int ret);
+
+#endif /* AIO_BLOCK_INTERNAL_H */

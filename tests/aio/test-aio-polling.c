@@ -1,0 +1,256 @@
+/*
+ * tests/aio/test-aio-polling.c - adaptive polling (aio_poll driver) and the
+ * context statistics (both drivers).
+ *
+ * The polling window changes after each blocking aio_poll() depending on how
+ * long it blocked: the test makes the block length unambiguous (an event
+ * ~1 ms later with poll-max-ns at 50 ms always grows the window; one 100 ms
+ * later always shrinks it), so no assertion depends on the machine's speed.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+
+#include <glib.h>
+
+#include "aio/aio.h"
+#include "test-aio-loop.h"
+
+#define POLL_MAX_NS (50 * SCALE_MS)
+
+typedef struct {
+    AioContext *ctx;
+    EventNotifier e;
+    int work; /* atomic: io_poll reports it */
+    int reads, poll_readies, begins, ends;
+} PollState;
+
+static void poll_read_cb(EventNotifier *e)
+{
+    PollState *s = container_of(e, PollState, e);
+
+    event_notifier_test_and_clear(e);
+    s->reads++;
+}
+
+static bool poll_cb(void *opaque)
+{
+    EventNotifier *e = opaque;
+    PollState *s = container_of(e, PollState, e);
+
+    return __atomic_load_n(&s->work, __ATOMIC_ACQUIRE) != 0;
+}
+
+static void poll_ready_cb(EventNotifier *e)
+{
+    PollState *s = container_of(e, PollState, e);
+
+    __atomic_store_n(&s->work, 0, __ATOMIC_RELAXED);
+    s->poll_readies++;
+}
+
+static void poll_begin_cb(EventNotifier *e)
+{
+    PollState *s = container_of(e, PollState, e);
+
+    s->begins++;
+    g_assert_cmpint(s->begins - s->ends, ==, 1);
+}
+
+static void poll_end_cb(EventNotifier *e)
+{
+    PollState *s = container_of(e, PollState, e);
+
+    s->ends++;
+    g_assert_cmpint(s->begins, ==, s->ends);
+}
+
+typedef struct {
+    EventNotifier *e;
+    unsigned delay_us;
+} DelayedSet;
+
+static void *delayed_set_thread(void *opaque)
+{
+    DelayedSet *d = opaque;
+
+    g_usleep(d->delay_us);
+    event_notifier_set(d->e);
+    return NULL;
+}
+
+static int64_t window_ns(AioContext *ctx)
+{
+    AioContextStats st;
+
+    aio_context_get_stats(ctx, &st);
+    return st.poll_window_ns;
+}
+
+/* Block until the notifier, set by another thread @delay_us from now, runs. */
+static void block_for_event(PollState *s, unsigned delay_us)
+{
+    DelayedSet d = {.e = &s->e, .delay_us = delay_us};
+    int reads = s->reads;
+    pthread_t th;
+
+    g_assert_cmpint(pthread_create(&th, NULL, delayed_set_thread, &d), ==, 0);
+    while (s->reads == reads) {
+        aio_poll(s->ctx, true);
+    }
+    pthread_join(th, NULL);
+}
+
+static void set_params(AioContext *ctx, int64_t max, int64_t grow, int64_t shrink)
+{
+    GError *err = NULL;
+
+    g_assert_true(aio_context_set_poll_params(ctx, max, grow, shrink, &err));
+    g_assert_no_error(err);
+    /* Consume the notify of set_poll_params without a blocking poll. */
+    while (aio_poll(ctx, false)) {
+    }
+}
+
+static void test_poll_window(void)
+{
+    TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
+    PollState s = {.ctx = l->ctx};
+    AioContextStats before, after;
+    GError *err = NULL;
+    int64_t max, grow, shrink;
+
+    g_assert_cmpint(event_notifier_init(&s.e, 0), ==, 0);
+    aio_set_event_notifier(l->ctx, &s.e, poll_read_cb, poll_cb, poll_ready_cb);
+    aio_set_event_notifier_poll(l->ctx, &s.e, poll_begin_cb, poll_end_cb);
+
+    g_assert_false(aio_context_set_poll_params(l->ctx, -1, 0, 0, &err));
+    g_assert_error(err, AIO_ERROR, 0);
+    g_clear_error(&err);
+
+    set_params(l->ctx, POLL_MAX_NS, 0, 2);
+    aio_context_get_poll_params(l->ctx, &max, &grow, &shrink);
+    g_assert_cmpint(max, ==, POLL_MAX_NS);
+    g_assert_cmpint(grow, ==, 0);
+    g_assert_cmpint(shrink, ==, 2);
+    g_assert_cmpint(window_ns(l->ctx), ==, 0);
+
+    /* Events within poll-max-ns: 0 -> 4 us, then doubling (default grow). */
+    block_for_event(&s, 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 4000);
+    block_for_event(&s, 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 8000);
+    block_for_event(&s, 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 16000);
+    g_assert_cmpint(s.begins, >=, 1);
+
+    /* Work visible to io_poll: dispatched via io_poll_ready, no fd wait. */
+    aio_context_get_stats(l->ctx, &before);
+    __atomic_store_n(&s.work, 1, __ATOMIC_RELEASE);
+    g_assert_true(aio_poll(l->ctx, true));
+    aio_context_get_stats(l->ctx, &after);
+    g_assert_cmpint(s.poll_readies, ==, 1);
+    g_assert_cmpint(s.reads, ==, 3);
+    g_assert_cmpuint(after.wakeups, ==, before.wakeups);
+    g_assert_cmpuint(after.poll_hits, ==, before.poll_hits + 1);
+    g_assert_cmpint(after.poll_window_ns, ==, 16000); /* the sweet spot */
+
+    /* An event later than poll-max-ns: shrink by 2. */
+    block_for_event(&s, 100 * 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 8000);
+    aio_context_get_stats(l->ctx, &after);
+    g_assert_cmpuint(after.poll_misses, >, before.poll_misses);
+    g_assert_cmpuint(after.poll_ns, >, before.poll_ns);
+
+    /* New parameters restart the window; grow 3, shrink 0 (reset). */
+    set_params(l->ctx, POLL_MAX_NS, 3, 0);
+    g_assert_cmpint(window_ns(l->ctx), ==, 0);
+    block_for_event(&s, 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 4000);
+    block_for_event(&s, 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 12000);
+    block_for_event(&s, 100 * 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 0);
+
+    /* Window 0: polling ends, io_poll_end ran (checked in the callbacks). */
+    block_for_event(&s, 1000);
+    g_assert_cmpint(s.begins, ==, s.ends);
+    g_assert_cmpint(s.begins, >=, 1);
+
+    /* Polling disabled: the window stays 0. */
+    set_params(l->ctx, 0, 0, 0);
+    block_for_event(&s, 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 0);
+
+    aio_set_event_notifier(l->ctx, &s.e, NULL, NULL, NULL);
+    event_notifier_cleanup(&s.e);
+    test_loop_free(l);
+}
+
+/* A BH scheduled during the poll window ends polling without an fd wait. */
+typedef struct {
+    AioContext *ctx;
+    int ran;
+    unsigned delay_us;
+} CrossBH;
+
+static void cross_bh_cb(void *opaque)
+{
+    CrossBH *c = opaque;
+
+    __atomic_fetch_add(&c->ran, 1, __ATOMIC_RELAXED);
+}
+
+static void *cross_schedule_thread(void *opaque)
+{
+    CrossBH *c = opaque;
+
+    for (int i = 0; i < 20; i++) {
+        g_usleep(c->delay_us);
+        aio_bh_schedule_oneshot(c->ctx, cross_bh_cb, c);
+    }
+    return NULL;
+}
+
+static void test_stats(gconstpointer data)
+{
+    TestLoop *l = test_loop_new(GPOINTER_TO_INT(data));
+    CrossBH c = {.ctx = l->ctx, .delay_us = 500};
+    AioContextStats s0, s1, s2;
+    pthread_t th;
+
+    aio_context_get_stats(l->ctx, &s0);
+    for (int i = 0; i < 3; i++) {
+        aio_bh_schedule_oneshot(l->ctx, cross_bh_cb, &c);
+    }
+    g_assert_true(test_loop_iterate(l, true));
+    aio_context_get_stats(l->ctx, &s1);
+    g_assert_cmpuint(s1.dispatches, ==, s0.dispatches + 3);
+    g_assert_cmpuint(s1.iterations, >, s0.iterations);
+    g_assert_cmpuint(s1.wakeup.count, ==, 0); /* same-thread schedules: no stamp */
+
+    /* Cross-thread notifies while the loop sleeps. */
+    c.ran = 0;
+    g_assert_cmpint(pthread_create(&th, NULL, cross_schedule_thread, &c), ==, 0);
+    while (__atomic_load_n(&c.ran, __ATOMIC_RELAXED) < 20) {
+        test_loop_iterate(l, true);
+    }
+    pthread_join(th, NULL);
+    aio_context_get_stats(l->ctx, &s2);
+    g_assert_cmpuint(s2.dispatches, ==, s1.dispatches + 20);
+    g_assert_cmpuint(s2.wakeups, >, s1.wakeups);
+    g_assert_cmpuint(s2.wait_ns, >, s1.wait_ns);
+    g_assert_cmpuint(s2.busy_ns, >, 0);
+    g_assert_cmpuint(s2.wakeup.count, >, 0);
+    g_assert_cmpuint(s2.wakeup.count, <=, 20);
+    g_assert_cmpuint(s2.wakeup.max_ns, >, 0);
+    test_loop_free(l);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/aio/aio-poll/polling/window", test_poll_window);
+    test_add_for_each_driver("stats", test_stats);
+    return g_test_run();
+}

@@ -1,0 +1,353 @@
+/*
+ * tests/aio/test-timer.c - timer semantics, driven by aio_poll() directly and
+ * through the context's GSource in a GMainContext.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <pthread.h>
+
+#include <glib.h>
+
+#include "aio/aio.h"
+
+#define MS_NS ((int64_t)SCALE_MS)
+
+/* A context and the way it is driven. */
+typedef struct {
+    AioContext *ctx;
+    GMainContext *gctx; /* NULL: drive with aio_poll() */
+    GSource *src;
+} Loop;
+
+static Loop *loop_new(bool use_gsource)
+{
+    Loop *l = g_new0(Loop, 1);
+    GError *err = NULL;
+
+    l->ctx = aio_context_new(&err);
+    g_assert_no_error(err);
+    g_assert_nonnull(l->ctx);
+    if (use_gsource) {
+        l->gctx = g_main_context_new();
+        l->src = aio_get_g_source(l->ctx);
+        g_source_attach(l->src, l->gctx);
+    }
+    return l;
+}
+
+static void loop_free(Loop *l)
+{
+    if (l->src) {
+        g_source_destroy(l->src);
+        g_source_unref(l->src);
+        g_main_context_unref(l->gctx);
+    }
+    aio_context_unref(l->ctx);
+    g_free(l);
+}
+
+/* One iteration; returns whether something was dispatched. */
+static bool loop_iterate(Loop *l, bool blocking)
+{
+    if (l->gctx) {
+        return g_main_context_iteration(l->gctx, blocking);
+    }
+    return aio_poll(l->ctx, blocking);
+}
+
+static int64_t now_ns(void)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+}
+
+/* State shared with the timer callbacks. */
+typedef struct {
+    QEMUTimer *timer;
+    int64_t deadline; /* expected expiry, ns */
+    int64_t fired_at;
+    int count;
+    int64_t rearm_ns;    /* re-arm this long after the deadline, once */
+    bool free_self;      /* timer_free() from the callback */
+    QEMUTimer *victim;   /* timer to delete from the callback */
+    QEMUClockType clock; /* of deadline and fired_at */
+} TimerState;
+
+static void timer_cb(void *opaque)
+{
+    TimerState *s = opaque;
+
+    s->fired_at = qemu_clock_get_ns(s->clock);
+    /* Never early. */
+    g_assert_cmpint(s->fired_at, >=, s->deadline);
+    s->count++;
+    if (s->victim) {
+        timer_del(s->victim);
+    }
+    if (s->free_self) {
+        timer_free(s->timer);
+        s->timer = NULL;
+        return;
+    }
+    g_assert_false(timer_pending(s->timer));
+    if (s->rearm_ns) {
+        s->deadline += s->rearm_ns;
+        s->rearm_ns = 0;
+        timer_mod_ns(s->timer, s->deadline);
+    }
+}
+
+static void test_not_early(gconstpointer data)
+{
+    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TimerState s = {0};
+    int64_t start = now_ns();
+
+    s.timer = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_MS, timer_cb, &s);
+    s.deadline = start + 750 * MS_NS;
+    timer_mod_ns(s.timer, s.deadline);
+    g_assert_true(timer_pending(s.timer));
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==, s.deadline);
+
+    /* Non-blocking iterations up to 740 ms: the timer must not fire. */
+    while (now_ns() < start + 740 * MS_NS) {
+        loop_iterate(l, false);
+        g_assert_cmpint(s.count, ==, 0);
+        g_usleep(5000);
+    }
+    g_assert_true(timer_pending(s.timer));
+
+    /* Blocking iterations: it fires at 750 ms, well before 1 s. */
+    while (s.count == 0 && now_ns() < start + 5000 * MS_NS) {
+        loop_iterate(l, true);
+    }
+    g_assert_cmpint(s.count, ==, 1);
+    g_assert_cmpint(s.fired_at - start, >=, 750 * MS_NS);
+    g_assert_cmpint(s.fired_at - start, <, 1000 * MS_NS);
+    g_assert_false(timer_pending(s.timer));
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==, -1);
+
+    timer_free(s.timer);
+    loop_free(l);
+}
+
+static void test_rearm_from_callback(gconstpointer data)
+{
+    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TimerState s = {0};
+    int iterations = 0;
+
+    s.timer = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_NS, timer_cb, &s);
+    s.deadline = now_ns() + 20 * MS_NS;
+    s.rearm_ns = 60 * MS_NS;
+    timer_mod(s.timer, s.deadline);
+
+    while (s.count == 0) {
+        loop_iterate(l, true);
+    }
+    g_assert_true(timer_pending(s.timer));
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==, s.deadline);
+
+    /* The blocking wait honours the new deadline instead of spinning. */
+    while (s.count == 1) {
+        loop_iterate(l, true);
+        iterations++;
+    }
+    g_assert_cmpint(s.count, ==, 2);
+    g_assert_cmpint(s.fired_at, >=, s.deadline);
+    g_assert_cmpint(iterations, <=, 5);
+    g_assert_false(timer_pending(s.timer));
+
+    timer_free(s.timer);
+    loop_free(l);
+}
+
+static void test_mod_del_pending(void)
+{
+    Loop *l = loop_new(false);
+    TimerState s = {0};
+    int64_t now = now_ns();
+
+    s.timer = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_US, timer_cb, &s);
+    g_assert_false(timer_pending(s.timer));
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==, -1);
+    timer_del(s.timer); /* not armed: no-op */
+
+    /* Scales convert to ns. */
+    timer_mod(s.timer, now / SCALE_US + 1000000);
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==,
+                    (now / SCALE_US + 1000000) * SCALE_US);
+    timer_mod_ns(s.timer, now + 2000 * MS_NS);
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==, now + 2000 * MS_NS);
+
+    /* Anticipate only moves earlier, or arms a disarmed timer. */
+    timer_mod_anticipate(s.timer, (now + 3000 * MS_NS) / SCALE_US);
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==, now + 2000 * MS_NS);
+    timer_mod_anticipate(s.timer, (now + 1000 * MS_NS) / SCALE_US);
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==,
+                    (now + 1000 * MS_NS) / SCALE_US * SCALE_US);
+
+    timer_del(s.timer);
+    g_assert_false(timer_pending(s.timer));
+    g_assert_false(aio_poll(l->ctx, false));
+    timer_mod_anticipate(s.timer, (now + 3000 * MS_NS) / SCALE_US);
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==,
+                    (now + 3000 * MS_NS) / SCALE_US * SCALE_US);
+
+    /* A deleted timer does not fire; an expired one fires once. */
+    timer_del(s.timer);
+    g_assert_false(aio_poll(l->ctx, false));
+    g_assert_cmpint(s.count, ==, 0);
+    s.deadline = 0;
+    timer_mod_ns(s.timer, now - 10 * MS_NS);
+    g_assert_true(aio_poll(l->ctx, false));
+    g_assert_cmpint(s.count, ==, 1);
+    g_assert_false(aio_poll(l->ctx, false));
+    g_assert_cmpint(s.count, ==, 1);
+
+    /* Overflowing expire times saturate instead of wrapping. */
+    timer_mod(s.timer, INT64_MAX / 2);
+    g_assert_cmpint(timer_expire_time_ns(s.timer), ==, INT64_MAX);
+    g_assert_false(aio_poll(l->ctx, false));
+
+    timer_free(s.timer);
+    loop_free(l);
+}
+
+/* Two timers due together: the first deletes the second, which never runs. */
+static void test_callback_deletes_other(gconstpointer data)
+{
+    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TimerState a = {0}, b = {0};
+    int64_t due = now_ns() + 5 * MS_NS;
+
+    a.timer = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_NS, timer_cb, &a);
+    b.timer = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_NS, timer_cb, &b);
+    a.deadline = due;
+    b.deadline = due + 1;
+    a.victim = b.timer;
+    timer_mod_ns(b.timer, due + 1);
+    timer_mod_ns(a.timer, due);
+    while (a.count == 0) {
+        loop_iterate(l, true);
+    }
+    g_usleep(2000);
+    for (int i = 0; i < 5; i++) {
+        loop_iterate(l, false);
+    }
+    g_assert_cmpint(a.count, ==, 1);
+    g_assert_cmpint(b.count, ==, 0);
+    g_assert_false(timer_pending(b.timer));
+    timer_free(a.timer);
+    timer_free(b.timer);
+    loop_free(l);
+}
+
+static void test_free_self(gconstpointer data)
+{
+    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TimerState s = {0}, other = {0};
+    int64_t now = now_ns();
+
+    s.timer = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_NS, timer_cb, &s);
+    other.timer =
+        aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_NS, timer_cb, &other);
+    s.free_self = true;
+    s.deadline = now + 2 * MS_NS;
+    other.deadline = now + 3 * MS_NS;
+    timer_mod_ns(s.timer, s.deadline);
+    timer_mod_ns(other.timer, other.deadline);
+    while (other.count == 0) {
+        loop_iterate(l, true);
+    }
+    g_assert_cmpint(s.count, ==, 1);
+    g_assert_null(s.timer);
+    timer_free(other.timer);
+    loop_free(l);
+}
+
+/* Timers on every clock share the lists and the loop's deadline. */
+static void test_clocks(void)
+{
+    Loop *l = loop_new(false);
+    TimerState s[QEMU_CLOCK_MAX] = {0};
+    int64_t r = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int64_t h = qemu_clock_get_ns(QEMU_CLOCK_HOST);
+
+    g_assert_cmpint(qemu_clock_get_ms(QEMU_CLOCK_HOST) / 1000, >=, h / 1000000000);
+    g_assert_cmpint(qemu_clock_get_us(QEMU_CLOCK_VIRTUAL), >=, r / 1000);
+    /* HOST is the wall clock: after 2020-01-01. */
+    g_assert_cmpint(h, >, 1577836800LL * 1000000000);
+
+    for (int type = 0; type < QEMU_CLOCK_MAX; type++) {
+        s[type].clock = type;
+        s[type].timer = aio_timer_new(l->ctx, type, SCALE_NS, timer_cb, &s[type]);
+        s[type].deadline = qemu_clock_get_ns(type) + (type + 1) * MS_NS;
+        timer_mod_ns(s[type].timer, s[type].deadline);
+    }
+    while (s[QEMU_CLOCK_MAX - 1].count == 0) {
+        aio_poll(l->ctx, true);
+    }
+    for (int type = 0; type < QEMU_CLOCK_MAX; type++) {
+        g_assert_cmpint(s[type].count, ==, 1);
+        timer_free(s[type].timer);
+    }
+    loop_free(l);
+}
+
+/* Another thread arms a timer while the home thread is blocked. */
+typedef struct {
+    TimerState *s;
+} ArmArgs;
+
+static void *arm_thread(void *opaque)
+{
+    ArmArgs *args = opaque;
+
+    g_usleep(50000);
+    timer_mod_ns(args->s->timer, args->s->deadline);
+    return NULL;
+}
+
+static void test_mod_from_thread(gconstpointer data)
+{
+    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TimerState s = {0};
+    ArmArgs args = {.s = &s};
+    pthread_t thread;
+    int64_t start = now_ns();
+
+    s.timer = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_NS, timer_cb, &s);
+    /* Due 10 ms after the thread arms it; nothing else could wake us. */
+    s.deadline = start + 60 * MS_NS;
+    g_assert_cmpint(pthread_create(&thread, NULL, arm_thread, &args), ==, 0);
+    while (s.count == 0) {
+        loop_iterate(l, true);
+    }
+    pthread_join(thread, NULL);
+    g_assert_cmpint(s.fired_at - start, >=, 60 * MS_NS);
+    g_assert_cmpint(s.fired_at - start, <, 5000 * MS_NS);
+    timer_free(s.timer);
+    loop_free(l);
+}
+
+static void add_both(const char *name, GTestDataFunc fn)
+{
+    g_autofree char *poll = g_strdup_printf("/timer/aio-poll/%s", name);
+    g_autofree char *gsrc = g_strdup_printf("/timer/gsource/%s", name);
+
+    g_test_add_data_func(poll, GINT_TO_POINTER(false), fn);
+    g_test_add_data_func(gsrc, GINT_TO_POINTER(true), fn);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/timer/mod-del-pending", test_mod_del_pending);
+    g_test_add_func("/timer/clocks", test_clocks);
+    add_both("not-early", test_not_early);
+    add_both("rearm-from-callback", test_rearm_from_callback);
+    add_both("callback-deletes-other", test_callback_deletes_other);
+    add_both("free-self", test_free_self);
+    add_both("mod-from-thread", test_mod_from_thread);
+    return g_test_run();
+}
