@@ -1,1 +1,699 @@
-/* placeholder: being written */
+/*
+ * qcontext/aio-qcontext.c - "aio-qcontext": a QContext driven by aio_poll().
+ *
+ * One iteration: prepare the attached QSources (their timeouts bound the
+ * wait with an internal aio timer), aio_poll() (which runs the AioContext's
+ * BHs, timers and fd handlers, and records the revents of the QSources'
+ * poll fds through fd handlers of ours), then check and dispatch the
+ * QSources.  When a source is ready at prepare, aio_poll() does not block.
+ *
+ * Threads: attach/detach and poll-fd changes (any thread) only update the
+ * source list and mark the fd set dirty; the thread that iterates brings
+ * the AioContext's fd handlers in line with the sources' poll fds at the
+ * next prepare, outside aio_poll(), so our handler data is only ever freed
+ * on that thread while no handler can be running.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define G_LOG_DOMAIN "qcontext"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "qcontext/aio-qcontext.h"
+#include "qcontext-internal.h"
+
+typedef enum {
+    PHASE_IDLE,
+    PHASE_PREPARED,
+    PHASE_POLLED,
+    PHASE_CHECKED,
+} AqPhase;
+
+/* A source as seen by one iteration. */
+typedef struct {
+    QSource *src; /* a reference */
+    guint gen;
+    gboolean ready;
+} AqEntry;
+
+/* One fd of the sources, registered with the AioContext. */
+typedef struct {
+    AioQContext *self;
+    int fd;
+    int events;  /* registered G_IO_IN/G_IO_OUT */
+    int want;    /* scratch: what the sources want */
+    int revents; /* recorded by the handlers in aio_poll() */
+} AqFd;
+
+struct _AioQContext {
+    QContext parent;
+
+    AioContext *aio;
+    QEMUTimer *deadline; /* ends a blocking aio_poll at the sources' timeout */
+
+    /* properties */
+    pthread_mutex_t params_lock; /* serializes poll parameter updates */
+    int64_t poll_max_ns;         /* under params_lock */
+    int64_t poll_grow;
+    int64_t poll_shrink;
+    AioFdMonKind fdmon; /* construct-only */
+
+    pthread_mutex_t lock; /* protects @sources */
+    GPtrArray *sources;   /* QSource *, the binding's reference each */
+    int fds_dirty;        /* atomic: sources or their poll fds changed */
+
+    /* Iteration state: only the iterating thread touches it. */
+    GArray *entries;         /* AqEntry */
+    GHashTable *fds;         /* fd -> AqFd */
+    gboolean deadline_fired; /* the deadline timer ran in this aio_poll */
+    gboolean fd_ready;       /* one of our fd handlers ran in this aio_poll */
+    gboolean aio_progress;   /* aio_poll did work of its own (BHs, devices) */
+    AqPhase phase;
+};
+
+G_DEFINE_FINAL_TYPE(AioQContext, aio_qcontext, QCONTEXT_TYPE)
+
+enum {
+    PROP_0,
+    PROP_POLL_MAX_NS,
+    PROP_POLL_GROW,
+    PROP_POLL_SHRINK,
+    PROP_FDMON,
+    N_PROPS
+};
+
+static GParamSpec *props[N_PROPS];
+
+GType aio_qcontext_fdmon_get_type(void)
+{
+    static gsize type;
+
+    if (g_once_init_enter(&type)) {
+        static const GEnumValue values[] = {
+            {AIO_FDMON_EPOLL, "AIO_FDMON_EPOLL", "epoll"},
+            {AIO_FDMON_IO_URING, "AIO_FDMON_IO_URING", "io_uring"},
+            {AIO_FDMON_POLL, "AIO_FDMON_POLL", "poll"},
+            {0, NULL, NULL},
+        };
+        g_once_init_leave(&type, g_enum_register_static("AioQContextFdmon", values));
+    }
+    return type;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sources' poll fds as fd handlers                                          */
+/* ------------------------------------------------------------------------ */
+
+static void mark_dirty(AioQContext *self)
+{
+    /* Release pairs with the exchange in sync_fds(). */
+    __atomic_store_n(&self->fds_dirty, 1, __ATOMIC_RELEASE);
+    /* Wake the iterating thread to resync, unless we are that thread: a
+     * pending notify would end its next aio_poll() before it looks at fds. */
+    if (self->aio && !in_aio_context_home_thread(self->aio)) {
+        aio_notify(self->aio);
+    }
+}
+
+static void hook_poll_changed(QSource *src, GPollFD *pfd, gpointer data)
+{
+    mark_dirty(data);
+}
+
+static const QSourceHooks aq_hooks = {
+    .add_poll = hook_poll_changed,
+    .remove_poll = hook_poll_changed,
+};
+
+static void fd_read(void *opaque)
+{
+    AqFd *f = opaque;
+
+    f->revents |= G_IO_IN;
+    f->self->fd_ready = TRUE;
+}
+
+static void fd_write(void *opaque)
+{
+    AqFd *f = opaque;
+
+    f->revents |= G_IO_OUT;
+    f->self->fd_ready = TRUE;
+}
+
+static void collect_fd(GPollFD *pfd, gpointer opaque)
+{
+    AioQContext *self = opaque;
+    AqFd *f = g_hash_table_lookup(self->fds, GINT_TO_POINTER(pfd->fd));
+
+    if (!f) {
+        f = g_new0(AqFd, 1);
+        f->self = self;
+        f->fd = pfd->fd;
+        g_hash_table_insert(self->fds, GINT_TO_POINTER(pfd->fd), f);
+    }
+    if (pfd->events & (G_IO_IN | G_IO_PRI)) {
+        f->want |= G_IO_IN;
+    }
+    if (pfd->events & G_IO_OUT) {
+        f->want |= G_IO_OUT;
+    }
+}
+
+/*
+ * Register each fd the sources in self->entries want, with the union of
+ * their events.  Called when the dirty flag was set, which must be
+ * consumed before self->entries is taken: every change marks it dirty
+ * after the change is visible, so a change is either seen by this round
+ * or marks the next one dirty.
+ */
+static void sync_fds(AioQContext *self)
+{
+    GHashTableIter iter;
+    AqFd *f;
+
+    g_hash_table_iter_init(&iter, self->fds);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
+        f->want = 0;
+    }
+    for (guint i = 0; i < self->entries->len; i++) {
+        qsource_foreach_poll(g_array_index(self->entries, AqEntry, i).src, collect_fd,
+                             self);
+    }
+    g_hash_table_iter_init(&iter, self->fds);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
+        if (f->want != f->events) {
+            aio_set_fd_handler(self->aio, f->fd, f->want & G_IO_IN ? fd_read : NULL,
+                               f->want & G_IO_OUT ? fd_write : NULL, NULL, NULL, f);
+            f->events = f->want;
+        }
+        if (!f->events) {
+            g_hash_table_iter_remove(&iter); /* frees f: no handler can run now */
+        }
+    }
+}
+
+static void copy_revents(GPollFD *pfd, gpointer opaque)
+{
+    AioQContext *self = opaque;
+    AqFd *f = g_hash_table_lookup(self->fds, GINT_TO_POINTER(pfd->fd));
+
+    pfd->revents = f ? f->revents & (pfd->events | G_IO_ERR | G_IO_HUP | G_IO_NVAL) : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The iteration                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void entries_clear(AioQContext *self)
+{
+    for (guint i = 0; i < self->entries->len; i++) {
+        qsource_unref(g_array_index(self->entries, AqEntry, i).src);
+    }
+    g_array_set_size(self->entries, 0);
+}
+
+/* Take the attached sources (with their live generation) for this round. */
+static void entries_snapshot(AioQContext *self)
+{
+    entries_clear(self);
+    pthread_mutex_lock(&self->lock);
+    for (guint i = 0; i < self->sources->len; i++) {
+        QSource *src = g_ptr_array_index(self->sources, i);
+        AqEntry e = {.src = src, .gen = qsource_get_generation(src)};
+        if (e.gen) {
+            qsource_ref(src);
+            g_array_append_val(self->entries, e);
+        }
+    }
+    pthread_mutex_unlock(&self->lock);
+}
+
+/* Take this round's sources and bring the fd handlers in line with them. */
+static void round_begin(AioQContext *self)
+{
+    /* Acq_rel pairs with the release store in mark_dirty(). */
+    gboolean dirty = __atomic_exchange_n(&self->fds_dirty, 0, __ATOMIC_ACQ_REL);
+    GHashTableIter iter;
+    AqFd *f;
+
+    entries_snapshot(self);
+    if (dirty) {
+        sync_fds(self);
+    }
+    g_hash_table_iter_init(&iter, self->fds);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
+        f->revents = 0;
+    }
+    self->fd_ready = FALSE;
+    self->aio_progress = FALSE;
+}
+
+static gboolean aq_prepare(QContext *ctx, int *timeout)
+{
+    AioQContext *self = AIO_QCONTEXT(ctx);
+    gboolean any_ready = FALSE;
+    int min = -1;
+
+    round_begin(self);
+    for (guint i = 0; i < self->entries->len; i++) {
+        AqEntry *e = &g_array_index(self->entries, AqEntry, i);
+        int t = -1;
+        e->ready = qsource_run_prepare(e->src, e->gen, &t);
+        any_ready |= e->ready;
+        if (t >= 0 && (min < 0 || t < min)) {
+            min = t;
+        }
+    }
+    self->phase = PHASE_PREPARED;
+    *timeout = any_ready ? 0 : min;
+    return any_ready;
+}
+
+static void deadline_cb(void *opaque)
+{
+    AioQContext *self = opaque;
+
+    self->deadline_fired = TRUE;
+}
+
+/*
+ * aio_poll, blocking for at most @timeout ms (-1: until something happens).
+ * TRUE if a source's fd became ready or the AioContext did work of its own
+ * (then self->aio_progress is set).
+ */
+static gboolean aq_run_aio(AioQContext *self, int timeout)
+{
+    gboolean progress;
+
+    self->deadline_fired = FALSE;
+    self->fd_ready = FALSE;
+    if (timeout > 0) {
+        timer_mod_ns(self->deadline, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+                                         (int64_t)timeout * SCALE_MS);
+    }
+    progress = aio_poll(self->aio, timeout != 0);
+    if (timeout > 0) {
+        timer_del(self->deadline);
+    }
+    /* Only approximately: a BH that ran in the same round as our own fd
+     * handler or the deadline is not told apart. */
+    self->aio_progress = progress && !self->deadline_fired && !self->fd_ready;
+    return self->aio_progress || self->fd_ready;
+}
+
+static gboolean aq_poll(QContext *ctx, int timeout)
+{
+    AioQContext *self = AIO_QCONTEXT(ctx);
+    gboolean progress = aq_run_aio(self, timeout);
+
+    if (self->phase == PHASE_PREPARED) {
+        self->phase = PHASE_POLLED;
+    }
+    return progress;
+}
+
+static gboolean check_entries(AioQContext *self)
+{
+    gboolean any_ready = FALSE;
+
+    for (guint i = 0; i < self->entries->len; i++) {
+        AqEntry *e = &g_array_index(self->entries, AqEntry, i);
+        qsource_foreach_poll(e->src, copy_revents, self);
+        if (!e->ready) {
+            e->ready = qsource_run_check(e->src, e->gen);
+        }
+        any_ready |= e->ready;
+    }
+    self->phase = PHASE_CHECKED;
+    return any_ready;
+}
+
+static gboolean aq_check(QContext *ctx)
+{
+    AioQContext *self = AIO_QCONTEXT(ctx);
+
+    if (self->phase != PHASE_PREPARED && self->phase != PHASE_POLLED) {
+        return FALSE;
+    }
+    return check_entries(self);
+}
+
+static gboolean aq_detach_gen(AioQContext *self, QSource *src, guint gen,
+                              GError **errp);
+
+static void aq_dispatch(QContext *ctx)
+{
+    AioQContext *self = AIO_QCONTEXT(ctx);
+
+    if (self->phase == PHASE_PREPARED) {
+        /* Ready at prepare: run what the AioContext has without waiting. */
+        aq_run_aio(self, 0);
+    }
+    if (self->phase == PHASE_PREPARED || self->phase == PHASE_POLLED) {
+        check_entries(self);
+    }
+    if (self->phase != PHASE_CHECKED) {
+        return;
+    }
+    self->phase = PHASE_IDLE;
+    for (guint i = 0; i < self->entries->len; i++) {
+        AqEntry *e = &g_array_index(self->entries, AqEntry, i);
+        if (e->ready && qsource_run_dispatch(e->src, e->gen) == G_SOURCE_REMOVE) {
+            aq_detach_gen(self, e->src, e->gen, NULL);
+        }
+    }
+    entries_clear(self);
+}
+
+/* Like the RFC's iteration, but aio_poll's own work (BHs, timers, device
+ * handlers) also counts as progress. */
+static gboolean aq_iterate(QContext *ctx, gboolean blocking)
+{
+    AioQContext *self = AIO_QCONTEXT(ctx);
+    gboolean progress;
+    int timeout = -1;
+
+    if (aq_prepare(ctx, &timeout)) {
+        aq_dispatch(ctx);
+        return TRUE;
+    }
+    aq_poll(ctx, blocking ? timeout : 0);
+    progress = aq_check(ctx) || self->aio_progress;
+    aq_dispatch(ctx);
+    return progress;
+}
+
+static void aq_notify(QContext *ctx)
+{
+    aio_notify(AIO_QCONTEXT(ctx)->aio);
+}
+
+/* ------------------------------------------------------------------------ */
+/* attach / detach                                                           */
+/* ------------------------------------------------------------------------ */
+
+static gboolean aq_attach(QContext *ctx, QSource *src, GError **errp)
+{
+    AioQContext *self = AIO_QCONTEXT(ctx);
+    guint gen;
+
+    /* Holding the lock across bind + add: a concurrent detach (which
+     * unbinds first) finds the source in the list when it takes the lock. */
+    pthread_mutex_lock(&self->lock);
+    gen = qsource_bind(src, ctx, &aq_hooks, self, errp);
+    if (gen) {
+        g_ptr_array_add(self->sources, src);
+    }
+    pthread_mutex_unlock(&self->lock);
+    if (gen) {
+        mark_dirty(self);
+    }
+    return gen != 0;
+}
+
+static gboolean aq_detach_gen(AioQContext *self, QSource *src, guint gen, GError **errp)
+{
+    gboolean found;
+
+    if (!qsource_unbind(src, QCONTEXT_CONTEXT(self), gen, NULL, errp)) {
+        return FALSE;
+    }
+    pthread_mutex_lock(&self->lock);
+    found = g_ptr_array_remove_fast(self->sources, src);
+    pthread_mutex_unlock(&self->lock);
+    g_warn_if_fail(found);
+    mark_dirty(self);
+    qsource_unref(src); /* the binding's reference */
+    return TRUE;
+}
+
+static gboolean aq_detach(QContext *ctx, QSource *src, GError **errp)
+{
+    return aq_detach_gen(AIO_QCONTEXT(ctx), src, 0, errp);
+}
+
+static QSource *aq_find_source_by_name(QContext *ctx, const char *name)
+{
+    AioQContext *self = AIO_QCONTEXT(ctx);
+    QSource *found = NULL;
+
+    pthread_mutex_lock(&self->lock);
+    for (guint i = 0; i < self->sources->len && !found; i++) {
+        QSource *src = g_ptr_array_index(self->sources, i);
+        if (g_strcmp0(qsource_get_name(src), name) == 0) {
+            found = src;
+        }
+    }
+    pthread_mutex_unlock(&self->lock);
+    return found;
+}
+
+static AioContext *aq_get_aio_context(QContext *ctx)
+{
+    return AIO_QCONTEXT(ctx)->aio;
+}
+
+static void aq_thread_enter(QContext *ctx)
+{
+    aio_context_set_home_thread(AIO_QCONTEXT(ctx)->aio);
+}
+
+gboolean aio_qcontext_get_stats(QContext *ctx, AioContextStats *stats)
+{
+    AioContext *aio;
+
+    g_return_val_if_fail(stats != NULL, FALSE);
+    aio = QCONTEXT_IS_CONTEXT(ctx) && qom_object_is_completed(QOM_OBJECT(ctx))
+              ? qcontext_get_aio_context(ctx)
+              : NULL;
+    if (!aio) {
+        memset(stats, 0, sizeof(*stats));
+        return FALSE;
+    }
+    aio_context_get_stats(aio, stats);
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Object                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static gboolean apply_fdmon(AioQContext *self, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (self->fdmon == AIO_FDMON_EPOLL ||
+        aio_context_set_fdmon(self->aio, self->fdmon, &err)) {
+        return TRUE;
+    }
+    if (self->fdmon == AIO_FDMON_IO_URING) {
+        g_warning("context '%s': io_uring fd monitoring unavailable, using epoll: %s",
+                  qcontext_get_name(QCONTEXT_CONTEXT(self)), err->message);
+        return TRUE;
+    }
+    g_set_error(errp, QOM_ERROR, QOM_ERROR_FAILED, "fdmon: %s", err->message);
+    return FALSE;
+}
+
+static gboolean aio_qcontext_complete(QomObject *obj, GError **errp)
+{
+    AioQContext *self = AIO_QCONTEXT(obj);
+    QomObjectClass *parent = QOM_OBJECT_CLASS(aio_qcontext_parent_class);
+    const char *id = qom_object_get_id(obj);
+    gboolean ok;
+
+    if (!parent->complete(obj, errp)) {
+        return FALSE;
+    }
+    self->aio = aio_context_new(errp);
+    if (!self->aio) {
+        g_prefix_error(errp, "context '%s': ", id);
+        return FALSE;
+    }
+    pthread_mutex_lock(&self->params_lock);
+    ok = aio_context_set_poll_params(self->aio, self->poll_max_ns, self->poll_grow,
+                                     self->poll_shrink, errp);
+    pthread_mutex_unlock(&self->params_lock);
+    if (!ok || !apply_fdmon(self, errp)) {
+        return FALSE;
+    }
+    self->deadline =
+        aio_timer_new(self->aio, QEMU_CLOCK_REALTIME, SCALE_NS, deadline_cb, self);
+    return qcontext_complete_start(QCONTEXT_CONTEXT(obj), errp);
+}
+
+/* Set one poll parameter; applied at once when the context exists. */
+static void set_poll_param(AioQContext *self, int64_t *field, int64_t value)
+{
+    pthread_mutex_lock(&self->params_lock);
+    *field = value;
+    if (self->aio) {
+        g_autoptr(GError) err = NULL;
+        if (!aio_context_set_poll_params(self->aio, self->poll_max_ns, self->poll_grow,
+                                         self->poll_shrink, &err)) {
+            g_warning("context '%s': %s", qcontext_get_name(QCONTEXT_CONTEXT(self)),
+                      err->message);
+        }
+    }
+    pthread_mutex_unlock(&self->params_lock);
+}
+
+static void aio_qcontext_set_property(GObject *obj, guint id, const GValue *value,
+                                      GParamSpec *pspec)
+{
+    AioQContext *self = AIO_QCONTEXT(obj);
+
+    switch (id) {
+    case PROP_POLL_MAX_NS:
+        set_poll_param(self, &self->poll_max_ns, g_value_get_int64(value));
+        break;
+    case PROP_POLL_GROW:
+        set_poll_param(self, &self->poll_grow, g_value_get_int64(value));
+        break;
+    case PROP_POLL_SHRINK:
+        set_poll_param(self, &self->poll_shrink, g_value_get_int64(value));
+        break;
+    case PROP_FDMON:
+        self->fdmon = g_value_get_enum(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void aio_qcontext_get_property(GObject *obj, guint id, GValue *value,
+                                      GParamSpec *pspec)
+{
+    AioQContext *self = AIO_QCONTEXT(obj);
+    int64_t params[3];
+    AioFdMonKind fdmon;
+
+    pthread_mutex_lock(&self->params_lock);
+    params[0] = self->poll_max_ns;
+    params[1] = self->poll_grow;
+    params[2] = self->poll_shrink;
+    fdmon = self->fdmon;
+    if (self->aio) {
+        /* what the AioContext really uses */
+        aio_context_get_poll_params(self->aio, &params[0], &params[1], &params[2]);
+        fdmon = aio_context_get_fdmon(self->aio);
+    }
+    pthread_mutex_unlock(&self->params_lock);
+
+    switch (id) {
+    case PROP_POLL_MAX_NS:
+    case PROP_POLL_GROW:
+    case PROP_POLL_SHRINK:
+        g_value_set_int64(value, params[id - PROP_POLL_MAX_NS]);
+        break;
+    case PROP_FDMON:
+        g_value_set_enum(value, fdmon);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
+    }
+}
+
+static void aio_qcontext_dispose(GObject *obj)
+{
+    AioQContext *self = AIO_QCONTEXT(obj);
+    GHashTableIter iter;
+    GPtrArray *sources;
+    AqFd *f;
+
+    qcontext_stop(QCONTEXT_CONTEXT(obj));
+    entries_clear(self);
+
+    pthread_mutex_lock(&self->lock);
+    sources = self->sources;
+    self->sources = g_ptr_array_new();
+    pthread_mutex_unlock(&self->lock);
+    for (guint i = 0; i < sources->len; i++) {
+        QSource *src = g_ptr_array_index(sources, i);
+        if (qsource_unbind(src, QCONTEXT_CONTEXT(self), 0, NULL, NULL)) {
+            qsource_unref(src);
+        }
+    }
+    g_ptr_array_unref(sources);
+
+    if (self->aio) {
+        g_hash_table_iter_init(&iter, self->fds);
+        while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
+            aio_set_fd_handler(self->aio, f->fd, NULL, NULL, NULL, NULL, NULL);
+        }
+    }
+    g_hash_table_remove_all(self->fds);
+    g_clear_pointer(&self->deadline, timer_free);
+    pthread_mutex_lock(&self->params_lock);
+    g_clear_pointer(&self->aio, aio_context_unref);
+    pthread_mutex_unlock(&self->params_lock);
+    G_OBJECT_CLASS(aio_qcontext_parent_class)->dispose(obj);
+}
+
+static void aio_qcontext_finalize(GObject *obj)
+{
+    AioQContext *self = AIO_QCONTEXT(obj);
+
+    g_ptr_array_unref(self->sources);
+    g_array_unref(self->entries);
+    g_hash_table_unref(self->fds);
+    pthread_mutex_destroy(&self->lock);
+    pthread_mutex_destroy(&self->params_lock);
+    G_OBJECT_CLASS(aio_qcontext_parent_class)->finalize(obj);
+}
+
+static void aio_qcontext_init(AioQContext *self)
+{
+    pthread_mutex_init(&self->lock, NULL);
+    pthread_mutex_init(&self->params_lock, NULL);
+    self->sources = g_ptr_array_new();
+    self->entries = g_array_new(FALSE, FALSE, sizeof(AqEntry));
+    self->fds = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    self->poll_max_ns = AIO_QCONTEXT_DEFAULT_POLL_MAX_NS;
+    self->fdmon = AIO_FDMON_EPOLL;
+}
+
+static GParamSpec *poll_param_spec(const char *name, const char *blurb, gint64 def)
+{
+    return g_param_spec_int64(name, name, blurb, 0, G_MAXINT64, def,
+                              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+}
+
+static void aio_qcontext_class_init(AioQContextClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    QomObjectClass *qc = QOM_OBJECT_CLASS(klass);
+    QContextClass *cc = QCONTEXT_CONTEXT_CLASS(klass);
+
+    oc->set_property = aio_qcontext_set_property;
+    oc->get_property = aio_qcontext_get_property;
+    oc->dispose = aio_qcontext_dispose;
+    oc->finalize = aio_qcontext_finalize;
+    qc->complete = aio_qcontext_complete;
+    cc->prepare = aq_prepare;
+    cc->poll = aq_poll;
+    cc->check = aq_check;
+    cc->dispatch = aq_dispatch;
+    cc->notify = aq_notify;
+    cc->attach = aq_attach;
+    cc->detach = aq_detach;
+    cc->find_source_by_name = aq_find_source_by_name;
+    cc->iterate = aq_iterate;
+    cc->get_aio_context = aq_get_aio_context;
+    cc->thread_enter = aq_thread_enter;
+
+    props[PROP_POLL_MAX_NS] =
+        poll_param_spec("poll-max-ns", "Longest busy-poll in ns (0 disables polling)",
+                        AIO_QCONTEXT_DEFAULT_POLL_MAX_NS);
+    props[PROP_POLL_GROW] =
+        poll_param_spec("poll-grow", "Factor to grow the polling window by (0: 2)", 0);
+    props[PROP_POLL_SHRINK] = poll_param_spec(
+        "poll-shrink", "Divisor to shrink the polling window by (0: reset)", 0);
+    props[PROP_FDMON] = g_param_spec_enum(
+        "fdmon", "fd monitor", "How fds are monitored: epoll, io_uring or poll",
+        AIO_QCONTEXT_TYPE_FDMON, AIO_FDMON_EPOLL,
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+    g_object_class_install_properties(oc, N_PROPS, props);
+}

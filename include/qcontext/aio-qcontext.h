@@ -1,0 +1,51 @@
+/*
+ * qcontext/aio-qcontext.h - "aio-qcontext", a QContext driven by aio_poll().
+ *
+ * The fast path for device dataplanes: the context's AioContext
+ * (qcontext_get_aio_context()) runs directly in aio_poll(), with adaptive
+ * polling and a choice of fd monitor.  Generic QSources attach too: their
+ * poll fds become fd handlers of the AioContext.
+ *
+ *   -object aio-qcontext,id=io0,threaded=yes,poll-max-ns=32768,poll-grow=0,
+ *           poll-shrink=0,fdmon=epoll,cpu-affinity=1-3
+ *
+ * Properties:
+ *  - poll-max-ns, poll-grow, poll-shrink (int64, 0..2^63-1): adaptive
+ *    polling (see aio_context_set_poll_params()); may be changed while the
+ *    context runs (qom-set), and read back.
+ *  - fdmon (enum: epoll, io_uring, poll; construct-only): the fd monitor.
+ *    When the kernel refuses io_uring, the context warns and uses epoll;
+ *    reading the property back gives the monitor in use.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef QCONTEXT_AIO_QCONTEXT_H
+#define QCONTEXT_AIO_QCONTEXT_H
+
+#include "aio/aio.h"
+#include "qcontext/qcontext.h"
+
+G_BEGIN_DECLS
+
+/** The GType of "aio-qcontext". */
+#define AIO_QCONTEXT_TYPE (aio_qcontext_get_type())
+G_DECLARE_FINAL_TYPE(AioQContext, aio_qcontext, AIO, QCONTEXT, QContext)
+
+/** The GEnum of the "fdmon" property (values of AioFdMonKind). */
+#define AIO_QCONTEXT_TYPE_FDMON (aio_qcontext_fdmon_get_type())
+GType aio_qcontext_fdmon_get_type(void);
+
+/** Default of "poll-max-ns" (QEMU's IOThread default). */
+#define AIO_QCONTEXT_DEFAULT_POLL_MAX_NS 32768
+
+/**
+ * aio_qcontext_get_stats: fill @stats with the counters of @ctx's
+ * AioContext (aio_context_get_stats()).  Works for any completed QContext
+ * (a glib-qcontext's AioContext counts only the work done through it).
+ * Any thread.  Returns FALSE (and zeroes @stats) if @ctx has no AioContext.
+ */
+gboolean aio_qcontext_get_stats(QContext *ctx, AioContextStats *stats);
+
+G_END_DECLS
+
+#endif /* QCONTEXT_AIO_QCONTEXT_H */

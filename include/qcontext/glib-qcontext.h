@@ -1,0 +1,34 @@
+/*
+ * qcontext/glib-qcontext.h - "glib-qcontext", a QContext on a GMainContext.
+ *
+ * The context with id "main" wraps g_main_context_default(); any other
+ * glib-qcontext owns a new GMainContext.  QSources attach as GSources; plain
+ * GSources can be attached to glib_qcontext_get_main_context().  The
+ * context's AioContext (qcontext_get_aio_context()) runs inside the
+ * GMainContext through its GSource.
+ *
+ *   -object glib-qcontext,id=ui0,threaded=yes,cpu-affinity=0
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef QCONTEXT_GLIB_QCONTEXT_H
+#define QCONTEXT_GLIB_QCONTEXT_H
+
+#include "qcontext/qcontext.h"
+
+G_BEGIN_DECLS
+
+/** The GType of "glib-qcontext". */
+#define GLIB_QCONTEXT_TYPE (glib_qcontext_get_type())
+G_DECLARE_FINAL_TYPE(GlibQContext, glib_qcontext, GLIB, QCONTEXT, QContext)
+
+/**
+ * glib_qcontext_get_main_context: the GMainContext that @ctx iterates
+ * (borrowed), or NULL if @ctx is not a completed glib-qcontext.  GSources
+ * attached to it run on @ctx's thread.
+ */
+GMainContext *glib_qcontext_get_main_context(QContext *ctx);
+
+G_END_DECLS
+
+#endif /* QCONTEXT_GLIB_QCONTEXT_H */
