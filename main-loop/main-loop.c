@@ -1,1 +1,238 @@
-/* placeholder: being written */
+/*
+ * main-loop/main-loop.c - the daemon's main loop: the "main" context, the
+ * main AioContext, shutdown requests and signals.
+ *
+ * Signals are caught with sigaction() by a handler that only does
+ * async-signal-safe things: it counts, and writes to an eventfd that the
+ * main loop watches through an iohandler; the shutdown itself runs in the
+ * main loop.  A SIGINT that arrives once a shutdown is under way exits at
+ * once (status 1) from the handler, so it works even if the main loop is
+ * stuck.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "main-loop/main-loop.h"
+#include "main-loop-internal.h"
+#include "qom/object.h"
+
+static QContext *main_qctx;  /* main thread */
+static AioContext *main_aio; /* main thread, read by any after init */
+static int shutdown_cause;   /* atomic ShutdownCause */
+static gint64 shutdown_timeout_ms = 10000;
+static char *daemon_name; /* main thread */
+
+typedef struct {
+    ShutdownNotifier fn;
+    gpointer opaque;
+} NotifierEntry;
+
+static GArray *shutdown_notifiers; /* NotifierEntry, main thread */
+
+const char *shutdown_cause_str(ShutdownCause cause)
+{
+    switch (cause) {
+    case SHUTDOWN_CAUSE_NONE:
+        return "none";
+    case SHUTDOWN_CAUSE_HOST_ERROR:
+        return "host-error";
+    case SHUTDOWN_CAUSE_HOST_QMP_QUIT:
+        return "host-qmp-quit";
+    case SHUTDOWN_CAUSE_HOST_SIGNAL:
+        return "host-signal";
+    }
+    return "unknown";
+}
+
+void main_loop_report(const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_printerr("%s: %s\n", g_get_prgname() ? g_get_prgname() : "qcontext", msg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Setup and the loop                                                        */
+/* ------------------------------------------------------------------------ */
+
+gboolean qemu_init_main_loop(GError **errp)
+{
+    if (main_aio) {
+        return TRUE;
+    }
+    qcontext_register_types();
+    main_qctx = qcontext_get_main();
+    if (!iohandler_init(errp)) {
+        return FALSE;
+    }
+    /* Pairs with the acquire load in qemu_get_aio_context(). */
+    __atomic_store_n(&main_aio, qcontext_get_aio_context(main_qctx), __ATOMIC_RELEASE);
+    return TRUE;
+}
+
+AioContext *qemu_get_aio_context(void)
+{
+    AioContext *aio = __atomic_load_n(&main_aio, __ATOMIC_ACQUIRE);
+
+    return aio ? aio : qcontext_get_aio_context(qcontext_get_main());
+}
+
+void main_loop_wait(bool nonblocking)
+{
+    qcontext_iterate(main_qctx ? main_qctx : qcontext_get_main(), !nonblocking);
+}
+
+void main_loop_request_shutdown(ShutdownCause cause)
+{
+    int expected = SHUTDOWN_CAUSE_NONE;
+
+    g_return_if_fail(cause != SHUTDOWN_CAUSE_NONE);
+    /* The first request wins.  Pairs with the load in
+     * main_loop_shutdown_requested(); the wakeup makes the main loop look. */
+    if (__atomic_compare_exchange_n(&shutdown_cause, &expected, (int)cause, FALSE,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        g_main_context_wakeup(NULL);
+    }
+}
+
+ShutdownCause main_loop_shutdown_requested(void)
+{
+    return (ShutdownCause)__atomic_load_n(&shutdown_cause, __ATOMIC_SEQ_CST);
+}
+
+void main_loop_set_shutdown_timeout(gint64 ms)
+{
+    shutdown_timeout_ms = MAX(ms, 0);
+}
+
+void main_loop_add_shutdown_notifier(ShutdownNotifier fn, gpointer opaque)
+{
+    NotifierEntry e = {fn, opaque};
+
+    if (!shutdown_notifiers) {
+        shutdown_notifiers = g_array_new(FALSE, FALSE, sizeof(NotifierEntry));
+    }
+    g_array_append_val(shutdown_notifiers, e);
+}
+
+int qemu_main_loop(void)
+{
+    ShutdownCause cause;
+
+    while (!main_loop_shutdown_requested()) {
+        main_loop_wait(false);
+    }
+    cause = main_loop_shutdown_requested();
+    for (guint i = 0; shutdown_notifiers && i < shutdown_notifiers->len; i++) {
+        NotifierEntry *e = &g_array_index(shutdown_notifiers, NotifierEntry, i);
+        e->fn(cause, e->opaque);
+    }
+    main_loop_shutdown_devices(shutdown_timeout_ms);
+    return cause == SHUTDOWN_CAUSE_HOST_ERROR ? 1 : 0;
+}
+
+void main_loop_cleanup(void)
+{
+    qom_container_del_all(QOM_CONTAINER_DEVICES);
+    qom_container_del_all(QOM_CONTAINER_OBJECTS);
+    os_pidfile_remove();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Name                                                                      */
+/* ------------------------------------------------------------------------ */
+
+void main_loop_set_name(const char *name)
+{
+    char comm[16];
+
+    g_free(daemon_name);
+    daemon_name = g_strdup(name);
+    if (name && *name) {
+        g_strlcpy(comm, name, sizeof(comm));
+        pthread_setname_np(pthread_self(), comm);
+    }
+}
+
+const char *main_loop_get_name(void)
+{
+    return daemon_name;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signals                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static EventNotifier signal_notifier;
+static int signals_seen;     /* atomic: SIGINT/SIGTERM received */
+static int signal_requested; /* atomic: the signal that asked to stop */
+static char forced_msg[128]; /* written before the handler is installed */
+static size_t forced_msg_len;
+
+/* Async-signal-safe: atomics, write(), unlink(), _exit() only. */
+static void shutdown_signal_handler(int sig)
+{
+    int saved_errno = errno;
+    uint64_t one = 1;
+    int seen = __atomic_fetch_add(&signals_seen, 1, __ATOMIC_SEQ_CST);
+
+    if (sig == SIGINT &&
+        (seen > 0 || __atomic_load_n(&shutdown_cause, __ATOMIC_SEQ_CST))) {
+        if (write(STDERR_FILENO, forced_msg, forced_msg_len) < 0) {
+            /* nothing to do about it */
+        }
+        os_pidfile_remove();
+        _exit(1);
+    }
+    __atomic_store_n(&signal_requested, sig, __ATOMIC_SEQ_CST);
+    if (write(signal_notifier.wfd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is saturated, the loop wakes up anyway */
+    }
+    errno = saved_errno;
+}
+
+static void signal_notifier_read(EventNotifier *e)
+{
+    event_notifier_test_and_clear(e);
+    if (__atomic_load_n(&signal_requested, __ATOMIC_SEQ_CST)) {
+        main_loop_request_shutdown(SHUTDOWN_CAUSE_HOST_SIGNAL);
+    }
+}
+
+void main_loop_init_signals(void)
+{
+    struct sigaction act;
+    int ret;
+
+    if (signal_notifier.initialized) {
+        return;
+    }
+    ret = event_notifier_init(&signal_notifier, 0);
+    if (ret < 0) {
+        g_error("cannot create the signal notifier: %s", g_strerror(-ret));
+    }
+    event_notifier_set_handler(&signal_notifier, signal_notifier_read);
+    forced_msg_len = (size_t)g_snprintf(forced_msg, sizeof(forced_msg),
+                                        "%s: second SIGINT: exiting now\n",
+                                        g_get_prgname() ? g_get_prgname() : "qcontext");
+    forced_msg_len = MIN(forced_msg_len, sizeof(forced_msg) - 1);
+
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = shutdown_signal_handler;
+    sigemptyset(&act.sa_mask);
+    act.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &act, NULL);
+    sigaction(SIGTERM, &act, NULL);
+    act.sa_handler = SIG_IGN;
+    sigaction(SIGHUP, &act, NULL);
+    sigaction(SIGPIPE, &act, NULL);
+}

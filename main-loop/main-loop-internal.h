@@ -1,0 +1,14 @@
+/*
+ * main-loop/main-loop-internal.h - shared inside main-loop/ (daemon part).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MAIN_LOOP_INTERNAL_H
+#define MAIN_LOOP_INTERNAL_H
+
+#include <glib.h>
+
+/* Print "PRGNAME: message" on stderr. */
+void main_loop_report(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+#endif /* MAIN_LOOP_INTERNAL_H */
