@@ -1,0 +1,234 @@
+/*
+ * bench/bench-json.c - the run as one JSON object (--json).
+ *
+ * Written by hand so that numbers keep a readable precision (json-glib 1.6
+ * prints every double with 17 digits); the text is parsed back with
+ * json-glib before it is printed, so malformed output is caught.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+
+#include <json-glib/json-glib.h>
+
+#include "bench.h"
+
+#define JSON_MAX_DEPTH 8
+
+/* A minimal pretty-printing JSON writer. */
+typedef struct {
+    GString *s;
+    int depth;
+    gboolean first[JSON_MAX_DEPTH];
+} JsonOut;
+
+static void jo_newline(JsonOut *o)
+{
+    g_string_append_c(o->s, '\n');
+    for (int i = 0; i < o->depth; i++) {
+        g_string_append(o->s, "  ");
+    }
+}
+
+static void jo_quote(JsonOut *o, const char *text)
+{
+    g_string_append_c(o->s, '"');
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            g_string_append_c(o->s, '\\');
+            g_string_append_c(o->s, (char)*p);
+        } else if (*p < 0x20) {
+            g_string_append_printf(o->s, "\\u%04x", *p);
+        } else {
+            g_string_append_c(o->s, (char)*p);
+        }
+    }
+    g_string_append_c(o->s, '"');
+}
+
+/* the separator and, inside an object, the key of the next value */
+static void jo_key(JsonOut *o, const char *key)
+{
+    if (o->depth > 0) {
+        if (!o->first[o->depth]) {
+            g_string_append_c(o->s, ',');
+        }
+        o->first[o->depth] = FALSE;
+        jo_newline(o);
+    }
+    if (key) {
+        jo_quote(o, key);
+        g_string_append(o->s, ": ");
+    }
+}
+
+static void jo_open(JsonOut *o, const char *key, char bracket)
+{
+    jo_key(o, key);
+    g_string_append_c(o->s, bracket);
+    g_assert(o->depth + 1 < JSON_MAX_DEPTH);
+    o->first[++o->depth] = TRUE;
+}
+
+static void jo_close(JsonOut *o, char bracket)
+{
+    gboolean empty = o->first[o->depth];
+
+    o->depth--;
+    if (!empty) {
+        jo_newline(o);
+    }
+    g_string_append_c(o->s, bracket);
+}
+
+static void jo_str(JsonOut *o, const char *key, const char *v)
+{
+    jo_key(o, key);
+    jo_quote(o, v ? v : "");
+}
+
+static void jo_bool(JsonOut *o, const char *key, gboolean v)
+{
+    jo_key(o, key);
+    g_string_append(o->s, v ? "true" : "false");
+}
+
+static void jo_int(JsonOut *o, const char *key, gint64 v)
+{
+    jo_key(o, key);
+    g_string_append_printf(o->s, "%" G_GINT64_FORMAT, v);
+}
+
+/* 4 significant digits after the point is plenty for these measurements */
+static void jo_num(JsonOut *o, const char *key, double v)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+    jo_key(o, key);
+    if (!isfinite(v)) {
+        g_string_append(o->s, "null");
+        return;
+    }
+    g_string_append(o->s, g_ascii_formatd(buf, sizeof(buf), "%.4f", v));
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void json_mech(JsonOut *o, const BenchRun *run, const BenchMechResult *r)
+{
+    const BenchMechResult *f = bench_floor_of(run, r->ops);
+    gboolean floor_ok = r->ops->is_floor && bench_usable(r);
+
+    jo_open(o, NULL, '{');
+    jo_str(o, "name", r->ops->name);
+    jo_str(o, "what", r->ops->what);
+    jo_str(o, "floor", f ? f->ops->name : "");
+    jo_bool(o, "is_floor", r->ops->is_floor);
+    jo_bool(o, "ok", bench_usable(r));
+    if (r->error) {
+        jo_str(o, "error", r->error);
+    }
+    jo_int(o, "n", (gint64)r->sum.n);
+    jo_num(o, "p50_us", r->sum.p50 / 1000.0);
+    jo_num(o, "p99_us", r->sum.p99 / 1000.0);
+    jo_num(o, "p99_9_us", r->sum.p999 / 1000.0);
+    jo_num(o, "mean_us", r->sum.mean / 1000.0);
+    jo_num(o, "min_us", r->sum.min / 1000.0);
+    jo_num(o, "max_us", r->sum.max / 1000.0);
+    jo_num(o, "p50_ratio", floor_ok ? 1.0 : bench_mech_ratio(run, r, FALSE));
+    jo_num(o, "p99_ratio", floor_ok ? 1.0 : bench_mech_ratio(run, r, TRUE));
+    for (guint k = 0; r->keys && k < r->keys->len; k++) {
+        jo_num(o, r->keys->pdata[k], g_array_index(r->values, double, k));
+    }
+    jo_close(o, '}');
+}
+
+static void json_idle(JsonOut *o, const BenchIdleResult *r)
+{
+    jo_open(o, NULL, '{');
+    jo_int(o, "fds", r->fds);
+    jo_bool(o, "ok", r->ok);
+    if (r->error) {
+        jo_str(o, "error", r->error);
+    }
+    jo_num(o, "aio_poll_ns", r->aio_ns);
+    jo_str(o, "aio_fdmon", r->fdmon);
+    jo_num(o, "glib_iteration_ns", r->glib_ns);
+    jo_num(o, "glib_iteration_one_source_ns", r->glib_one_ns);
+    jo_num(o, "ratio_aio_glib", r->ok && r->glib_ns > 0 ? r->aio_ns / r->glib_ns : 0);
+    jo_num(o, "ratio_aio_glib_one_source",
+           r->ok && r->glib_one_ns > 0 ? r->aio_ns / r->glib_one_ns : 0);
+    jo_num(o, "epoll_wait_ns", r->epoll_ns);
+    jo_num(o, "ppoll_ns", r->ppoll_ns);
+    jo_close(o, '}');
+}
+
+static void json_config(JsonOut *o, const BenchRun *run)
+{
+    const BenchOptions *opt = &run->opt;
+    g_autofree char *cpus = bench_cpus_text(opt);
+
+    jo_open(o, "config", '{');
+    jo_bool(o, "quick", opt->quick);
+    jo_int(o, "iterations", opt->iterations);
+    jo_int(o, "rounds", opt->rounds);
+    jo_int(o, "poll_rounds", opt->poll_rounds);
+    jo_int(o, "gap_us", opt->gap_us);
+    jo_int(o, "poll_gap_ns", opt->poll_gap_ns);
+    jo_str(o, "cpus", cpus);
+    jo_str(o, "reply_path", bench_reply_path);
+    jo_num(o, "seconds", run->seconds);
+    jo_close(o, '}');
+}
+
+static void json_targets(JsonOut *o, const BenchRun *run)
+{
+    BenchTarget t[BENCH_N_TARGETS];
+
+    bench_compute_targets(run, t);
+    jo_open(o, "targets", '[');
+    for (int i = 0; i < BENCH_N_TARGETS; i++) {
+        jo_open(o, NULL, '{');
+        jo_str(o, "name", t[i].name);
+        jo_str(o, "status", bench_target_status_names[t[i].status]);
+        jo_str(o, "unit", t[i].unit);
+        jo_num(o, "value", t[i].value);
+        jo_num(o, "limit", t[i].limit);
+        jo_close(o, '}');
+    }
+    jo_close(o, ']');
+}
+
+gboolean bench_report_json(const BenchRun *run)
+{
+    JsonOut o = {.s = g_string_new(NULL)};
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) err = NULL;
+    gboolean ok;
+
+    jo_open(&o, NULL, '{');
+    jo_str(&o, "benchmark", "wakeup");
+    json_config(&o, run);
+    jo_open(&o, "wakeup", '[');
+    for (guint i = 0; run->mechs && i < run->mechs->len; i++) {
+        json_mech(&o, run, &g_array_index(run->mechs, BenchMechResult, i));
+    }
+    jo_close(&o, ']');
+    jo_open(&o, "idle_poll", '[');
+    for (guint i = 0; run->idle && i < run->idle->len; i++) {
+        json_idle(&o, &g_array_index(run->idle, BenchIdleResult, i));
+    }
+    jo_close(&o, ']');
+    json_targets(&o, run);
+    jo_close(&o, '}');
+
+    ok = json_parser_load_from_data(parser, o.s->str, (gssize)o.s->len, &err);
+    g_print("%s\n", o.s->str);
+    if (!ok) {
+        g_printerr(
+            "qcontext-bench: internal error: the JSON output does not parse: %s\n",
+            err->message);
+    }
+    g_string_free(o.s, TRUE);
+    return ok;
+}
