@@ -119,6 +119,8 @@ static int ns_to_glib_ms(int64_t ns)
     return ms > G_MAXINT ? G_MAXINT : (int)ms;
 }
 
+#define AIO_SOURCE_REARM_SLACK_NS (10 * SCALE_US)
+
 /* Arm the timerfd at now + @timeout_ns (> 0).  Returns false if we cannot. */
 static bool aio_source_arm_timer(AioSource *as, int64_t timeout_ns)
 {
@@ -130,7 +132,16 @@ static bool aio_source_arm_timer(AioSource *as, int64_t timeout_ns)
     if (as->timerfd < 0) {
         return false;
     }
-    if (deadline == as->timer_armed_ns) {
+    /*
+     * @deadline is recomputed from a relative timeout at every prepare, so
+     * for the same timer it differs by the few ns between two clock reads.
+     * Keep the armed deadline if it is not later than @deadline and at
+     * most AIO_SOURCE_REARM_SLACK_NS earlier (at worst one early wakeup,
+     * after which the next prepare re-arms it): no timerfd_settime()
+     * syscall per iteration while a timer is pending.
+     */
+    if (as->timer_armed_ns != 0 && as->timer_armed_ns <= deadline &&
+        deadline - as->timer_armed_ns <= AIO_SOURCE_REARM_SLACK_NS) {
         return true;
     }
     if (timerfd_settime(as->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0) {
@@ -272,6 +283,13 @@ GSource *aio_get_g_source(AioContext *ctx)
 
         source = g_source_new(&aio_source_funcs, sizeof(AioSource));
         g_source_set_name(source, "AioContext");
+        /*
+         * aio_poll() guards its own re-entrancy (a handler being dispatched
+         * is never re-entered).  Without this, GLib removes and re-adds the
+         * source's poll fds around every dispatch, and each change writes
+         * the GMainContext's wakeup eventfd: a spurious wakeup per round.
+         */
+        g_source_set_can_recurse(source, TRUE);
         as = (AioSource *)source;
         as->ctx = ctx;
         as->fd_tags = g_ptr_array_new();

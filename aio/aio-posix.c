@@ -625,9 +625,11 @@ static void poll_params_refresh(AioContext *ctx)
 
 /*
  * The blocking part: compute the timeout, busy-poll, announce the sleep
- * (notify_me) and wait.  Returns the ns spent blocked in the fd monitor.
+ * (notify_me) and wait.  Returns the ns spent blocked in the fd monitor;
+ * *@woke is the clock after the wait if it was read, else 0.
  */
-static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocking)
+static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocking,
+                             int64_t *woke)
 {
     int64_t timeout = 0;
     int64_t waited = 0;
@@ -664,7 +666,8 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
                       g_strerror(-ret));
         }
         if (timeout) {
-            waited = aio_now_ns() - t0;
+            *woke = aio_now_ns();
+            waited = *woke - t0;
             aio_stat_add(&ctx->stats.wakeups, 1);
             aio_stat_add(&ctx->stats.wait_ns, waited);
         }
@@ -683,7 +686,7 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
 bool aio_poll(AioContext *ctx, bool blocking)
 {
     AioHandlerList ready;
-    int64_t start, waited, end;
+    int64_t start, waited, end, woke = 0;
     bool progress;
 
     g_return_val_if_fail(ctx != NULL, false);
@@ -694,10 +697,16 @@ bool aio_poll(AioContext *ctx, bool blocking)
     aio_walkers_inc(ctx);
     start = aio_now_ns();
 
-    waited = aio_poll_wait(ctx, &ready, blocking);
+    waited = aio_poll_wait(ctx, &ready, blocking, &woke);
     if (blocking) {
-        adjust_polling_time(ctx, aio_now_ns() - start);
+        adjust_polling_time(ctx, (woke ? woke : aio_now_ns()) - start);
     }
+    /*
+     * Wakeup latency is notify -> dispatch: record it now, before the
+     * callbacks run (their duration is not wakeup latency), and consume
+     * only stamps of notifies made before this wakeup.
+     */
+    aio_stats_record_wakeup(ctx);
 
     /* Order: bottom halves, timers, ready handlers. */
     progress = aio_bh_poll(ctx);
@@ -708,7 +717,6 @@ bool aio_poll(AioContext *ctx, bool blocking)
     progress |= aio_dispatch_ready(ctx, &ready);
 
     aio_walkers_dec(ctx);
-    aio_stats_record_wakeup(ctx);
     end = aio_now_ns();
     aio_stat_add(&ctx->stats.iterations, 1);
     aio_stat_add(&ctx->stats.busy_ns, end - start - waited);

@@ -124,6 +124,15 @@ void aio_context_ref(AioContext *ctx)
 
 static void aio_context_free(AioContext *ctx)
 {
+    /*
+     * No one else holds a reference, so no one else polls @ctx: the freeing
+     * thread adopts it (without making it its current context), so that
+     * draining the pool may block in aio_poll() even when the home thread
+     * is gone.  Release: pairs with the acquire in
+     * in_aio_context_home_thread().
+     */
+    aio_rcu_register_thread();
+    __atomic_store_n(&ctx->home_thread, (unsigned long)pthread_self(), __ATOMIC_RELEASE);
     /* The pool's completion BH and workers go before the BHs are freed. */
     aio_thread_pool_cleanup(ctx);
     aio_handlers_cleanup(ctx);

@@ -213,7 +213,12 @@ static bool uring_complete(FdmonUring *s, AioHandler *node, int res, int *revent
         return false;
     }
     if (res < 0 || (res & POLLNVAL)) {
-        /* A bad or closed fd: forget it until the handler changes, as epoll. */
+        /*
+         * A bad or closed fd: forget it until the handler changes, as epoll.
+         * Nothing of ours refers to the node any more: release it, or a
+         * later removal would leave it busy (never freed).
+         */
+        uring_release(s, node);
         return false;
     }
     *revents = res & (POLLIN | POLLOUT | POLLERR | POLLHUP);

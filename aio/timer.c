@@ -159,24 +159,32 @@ int64_t aio_timer_lists_deadline_ns(AioTimerLists *tl)
 }
 
 /*
- * Pop the earliest timer of clock @type if it expired at or before @now,
- * disarmed; NULL if none did.
+ * Pop the earliest timer of clock @type if it expired at or before *@now,
+ * disarmed, and copy its callback: once the lock is dropped another thread
+ * may free the timer.  *@now is read once, when first needed (-1: not yet),
+ * so that a clock with no armed timer costs no clock read.
  */
-static QEMUTimer *timer_pop_expired(AioTimerLists *tl, int type, int64_t now)
+static bool timer_pop_expired(AioTimerLists *tl, int type, int64_t *now,
+                              QEMUTimerCB **cb, void **opaque)
 {
     QEMUTimer *ts;
+    bool popped = false;
 
     pthread_mutex_lock(&tl->lock);
     ts = tl->active[type];
-    if (ts && ts->expire_time <= now) {
+    if (ts && *now < 0) {
+        *now = qemu_clock_get_ns(type);
+    }
+    if (ts && ts->expire_time <= *now) {
         tl->active[type] = ts->next;
         ts->next = NULL;
         ts->expire_time = -1;
-    } else {
-        ts = NULL;
+        *cb = ts->cb;
+        *opaque = ts->opaque;
+        popped = true;
     }
     pthread_mutex_unlock(&tl->lock);
-    return ts;
+    return popped;
 }
 
 bool aio_timer_lists_run_expired(AioTimerLists *tl)
@@ -189,14 +197,12 @@ bool aio_timer_lists_run_expired(AioTimerLists *tl)
          * into the past runs again, one that re-arms it later than @now
          * waits for the next iteration.
          */
-        int64_t now = qemu_clock_get_ns(type);
-        QEMUTimer *ts;
+        int64_t now = -1;
+        QEMUTimerCB *cb;
+        void *opaque;
 
-        while ((ts = timer_pop_expired(tl, type, now)) != NULL) {
-            /* @ts may be freed by its callback: copy what we need first. */
-            QEMUTimerCB *cb = ts->cb;
-            void *opaque = ts->opaque;
-
+        /* The timer may be freed by its callback or another thread. */
+        while (timer_pop_expired(tl, type, &now, &cb, &opaque)) {
             cb(opaque);
             progress = true;
         }

@@ -194,11 +194,30 @@ static void sync_fds(AioQContext *self)
     }
 }
 
+typedef struct {
+    AioQContext *self;
+    AqEntry *entry;
+    int live; /* -1: not looked up yet, else whether entry's binding is live */
+} CopyRevents;
+
 static void copy_revents(GPollFD *pfd, gpointer opaque)
 {
-    AioQContext *self = opaque;
-    AqFd *f = g_hash_table_lookup(self->fds, GINT_TO_POINTER(pfd->fd));
+    CopyRevents *c = opaque;
+    AqFd *f;
 
+    /*
+     * Called under the source's poll lock.  qsource_unbind() ends the
+     * generation first and takes that lock afterwards, so if the binding
+     * is live here, detach has not returned yet; once it is gone, the fds
+     * belong to the caller again and must not be written.
+     */
+    if (c->live < 0) {
+        c->live = qsource_get_generation(c->entry->src) == c->entry->gen;
+    }
+    if (!c->live) {
+        return;
+    }
+    f = g_hash_table_lookup(c->self->fds, GINT_TO_POINTER(pfd->fd));
     pfd->revents = f ? f->revents & (pfd->events | G_IO_ERR | G_IO_HUP | G_IO_NVAL) : 0;
 }
 
@@ -320,7 +339,9 @@ static gboolean check_entries(AioQContext *self)
 
     for (guint i = 0; i < self->entries->len; i++) {
         AqEntry *e = &g_array_index(self->entries, AqEntry, i);
-        qsource_foreach_poll(e->src, copy_revents, self);
+        CopyRevents c = {.self = self, .entry = e, .live = -1};
+
+        qsource_foreach_poll(e->src, copy_revents, &c);
         if (!e->ready) {
             e->ready = qsource_run_check(e->src, e->gen);
         }

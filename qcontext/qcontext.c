@@ -269,6 +269,12 @@ static int thread_create(QContext *ctx, pthread_t *thread)
     return err;
 }
 
+/* TRUE on the context's own thread (its tid is only set by that thread). */
+static gboolean qcontext_on_own_thread(QContextPrivate *priv)
+{
+    return __atomic_load_n(&priv->tid, __ATOMIC_RELAXED) == (int)gettid();
+}
+
 static gboolean start_locked(QContext *ctx, QContextPrivate *priv, GError **errp)
 {
     g_autofree char *cpus = NULL;
@@ -323,13 +329,19 @@ gboolean qcontext_start(QContext *ctx, GError **errp)
         return FALSE;
     }
 
-    pthread_mutex_lock(&priv->state_lock);
-    if (priv->has_thread && pthread_equal(priv->thread, pthread_self())) {
+    /*
+     * Our own thread must not take state_lock: another thread may hold it
+     * while it joins us in qcontext_stop().  tid is written by the context
+     * thread itself, so reading our own tid back needs no ordering.
+     */
+    if (qcontext_on_own_thread(priv)) {
         g_set_error(errp, QOM_ERROR, QOM_ERROR_FAILED,
                     "context '%s' cannot be restarted from its own thread",
                     qcontext_get_name(ctx));
-        ok = FALSE;
-    } else if (priv->has_thread && __atomic_load_n(&priv->running, __ATOMIC_RELAXED)) {
+        return FALSE;
+    }
+    pthread_mutex_lock(&priv->state_lock);
+    if (priv->has_thread && __atomic_load_n(&priv->running, __ATOMIC_RELAXED)) {
         /* already running */
     } else {
         if (priv->has_thread) {
@@ -350,18 +362,23 @@ void qcontext_stop(QContext *ctx)
     g_return_if_fail(QCONTEXT_IS_CONTEXT(ctx));
     priv = qcontext_get_instance_private(ctx);
 
+    if (qcontext_on_own_thread(priv)) {
+        /*
+         * From the loop itself: it ends after this iteration and is joined
+         * by the next start or stop from another thread.  Without taking
+         * state_lock: a concurrent qcontext_stop() holds it while joining
+         * us.  Release pairs with the acquire load in context_thread().
+         */
+        __atomic_store_n(&priv->running, 0, __ATOMIC_RELEASE);
+        return;
+    }
     pthread_mutex_lock(&priv->state_lock);
     if (priv->has_thread) {
         /* Release pairs with the acquire load in context_thread()'s loop. */
         __atomic_store_n(&priv->running, 0, __ATOMIC_RELEASE);
-        if (pthread_equal(priv->thread, pthread_self())) {
-            /* From the loop itself: it ends after this iteration and is
-             * joined by the next start or stop from another thread. */
-        } else {
-            qcontext_notify(ctx);
-            pthread_join(priv->thread, NULL);
-            priv->has_thread = FALSE;
-        }
+        qcontext_notify(ctx);
+        pthread_join(priv->thread, NULL);
+        priv->has_thread = FALSE;
     }
     pthread_mutex_unlock(&priv->state_lock);
 }

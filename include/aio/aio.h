@@ -226,7 +226,12 @@ void timer_mod_ns(QEMUTimer *ts, int64_t expire_time);
  */
 void timer_mod_anticipate(QEMUTimer *ts, int64_t expire_time);
 
-/** timer_del: disarm @ts (no-op if not armed).  Any thread. */
+/**
+ * timer_del: disarm @ts (no-op if not armed).  Any thread.  From the home
+ * thread the callback never runs after this returns; from another thread a
+ * callback the home thread has already taken off the list may still run
+ * once (as in QEMU): synchronize with a BH if that matters.
+ */
 void timer_del(QEMUTimer *ts);
 
 /** timer_pending: true if @ts is armed. */

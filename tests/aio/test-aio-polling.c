@@ -247,10 +247,59 @@ static void test_stats(gconstpointer data)
     test_loop_free(l);
 }
 
+/*
+ * The wakeup latency is notify -> dispatch: it is recorded when the loop
+ * wakes up, before the callbacks run, so a slow callback does not count
+ * as wakeup latency (the BH sees its own wakeup recorded already).
+ */
+typedef struct {
+    AioContext *ctx;
+    int ran;              /* atomic */
+    uint64_t count_in_cb; /* wakeup.count when the BH ran */
+} LatencyProbe;
+
+static void latency_probe_cb(void *opaque)
+{
+    LatencyProbe *p = opaque;
+    AioContextStats st;
+
+    aio_context_get_stats(p->ctx, &st);
+    p->count_in_cb = st.wakeup.count;
+    __atomic_store_n(&p->ran, 1, __ATOMIC_RELAXED);
+}
+
+static void *latency_probe_thread(void *opaque)
+{
+    LatencyProbe *p = opaque;
+
+    aio_bh_schedule_oneshot(p->ctx, latency_probe_cb, p);
+    return NULL;
+}
+
+static void test_stats_wakeup_before_dispatch(gconstpointer data)
+{
+    TestLoop *l = test_loop_new(GPOINTER_TO_INT(data));
+    LatencyProbe p = {.ctx = l->ctx};
+    AioContextStats st;
+    pthread_t th;
+
+    g_assert_cmpint(pthread_create(&th, NULL, latency_probe_thread, &p), ==, 0);
+    while (!__atomic_load_n(&p.ran, __ATOMIC_RELAXED)) {
+        test_loop_iterate(l, true);
+    }
+    pthread_join(th, NULL);
+    g_assert_cmpuint(p.count_in_cb, ==, 1);
+    aio_context_get_stats(l->ctx, &st);
+    g_assert_cmpuint(st.wakeup.count, ==, 1);
+    test_loop_free(l);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/aio/aio-poll/polling/window", test_poll_window);
     test_add_for_each_driver("stats", test_stats);
+    test_add_for_each_driver("stats-wakeup-before-dispatch",
+                             test_stats_wakeup_before_dispatch);
     return g_test_run();
 }

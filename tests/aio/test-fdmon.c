@@ -8,13 +8,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 
 #include <glib.h>
 #include <liburing.h>
 
 #include "aio/aio.h"
+#include "aio/aio-internal.h" /* white box: ctx->deleted_handlers */
 
 /* ------------------------------------------------------------------------ */
 /* EventNotifier                                                              */
@@ -403,6 +411,68 @@ static void test_io_uring_available_or_refused(void)
     aio_context_unref(ctx);
 }
 
+/* Make io_uring_setup() fail with EPERM in this process (seccomp filter). */
+static void refuse_io_uring(void)
+{
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = G_N_ELEMENTS(filter), .filter = filter};
+
+    g_assert_cmpint(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), ==, 0);
+    g_assert_cmpint(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), ==, 0);
+}
+
+static void refused_read_cb(EventNotifier *e)
+{
+    event_notifier_test_and_clear(e);
+}
+
+/*
+ * The refusal path, whatever this machine allows: in a child process whose
+ * io_uring_setup() fails (as under a seccomp policy or
+ * kernel.io_uring_disabled), switching to io_uring fails with an error, the
+ * context stays on epoll and its handlers and notify keep working.
+ */
+static void test_io_uring_refused(void)
+{
+    GError *err = NULL;
+    EventNotifier e;
+    AioContext *ctx;
+
+    if (!g_test_subprocess()) {
+        g_test_trap_subprocess(NULL, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+        g_test_trap_assert_passed();
+        g_test_trap_assert_stdout("*io_uring refused, epoll kept*");
+        return;
+    }
+    refuse_io_uring();
+    ctx = aio_context_new(&err);
+    g_assert_no_error(err);
+    g_assert_cmpint(event_notifier_init(&e, 0), ==, 0);
+    aio_set_event_notifier(ctx, &e, refused_read_cb, NULL, NULL);
+
+    g_assert_false(aio_context_set_fdmon(ctx, AIO_FDMON_IO_URING, &err));
+    g_assert_error(err, AIO_ERROR, err->code);
+    g_assert_nonnull(strstr(err->message, "io_uring"));
+    g_clear_error(&err);
+    g_assert_cmpint(aio_context_get_fdmon(ctx), ==, AIO_FDMON_EPOLL);
+
+    event_notifier_set(&e);
+    g_assert_true(aio_poll(ctx, true));
+    g_assert_false(aio_poll(ctx, false));
+    aio_notify(ctx);
+    g_assert_false(aio_poll(ctx, true));
+
+    aio_set_event_notifier(ctx, &e, NULL, NULL, NULL);
+    event_notifier_cleanup(&e);
+    aio_context_unref(ctx);
+    g_print("io_uring refused, epoll kept\n");
+}
+
 /* Handlers added, replaced and removed many times while their fd is ready. */
 static void test_churn(gconstpointer data)
 {
@@ -537,6 +607,41 @@ static void test_home_thread_exits(gconstpointer data)
     aio_context_unref(args.ctx);
 }
 
+/*
+ * io_uring: a handler whose POLL_ADD fails (a bad fd) and is then removed
+ * must be freed, not kept as if a request were still in the kernel.
+ */
+static void bad_fd_read(void *opaque)
+{
+    (void)opaque;
+}
+
+static void test_io_uring_bad_fd_freed(void)
+{
+    GError *err = NULL;
+    AioContext *ctx = aio_context_new(&err);
+    int fds[2];
+
+    g_assert_no_error(err);
+    if (!aio_context_set_fdmon(ctx, AIO_FDMON_IO_URING, &err)) {
+        g_test_skip("io_uring refused here");
+        g_clear_error(&err);
+        aio_context_unref(ctx);
+        return;
+    }
+    g_assert_cmpint(pipe(fds), ==, 0);
+    close(fds[0]);
+    close(fds[1]); /* fds[0] is now a bad fd number */
+    aio_set_fd_handler(ctx, fds[0], bad_fd_read, NULL, NULL, NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        aio_poll(ctx, false); /* submit the POLL_ADD, reap its -EBADF */
+    }
+    aio_set_fd_handler(ctx, fds[0], NULL, NULL, NULL, NULL, NULL);
+    aio_poll(ctx, false);
+    g_assert_null(__atomic_load_n(&ctx->deleted_handlers, __ATOMIC_RELAXED));
+    aio_context_unref(ctx);
+}
+
 static void add_all(const char *name, GTestDataFunc fn)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -554,7 +659,9 @@ int main(int argc, char **argv)
     g_test_add_func("/event-notifier/active-and-saturated",
                     test_notifier_active_and_saturated);
     g_test_add_func("/fdmon/io-uring-available", test_io_uring_available_or_refused);
+    g_test_add_func("/fdmon/io-uring-refused", test_io_uring_refused);
     g_test_add_func("/fdmon/switch-monitor", test_switch_monitor);
+    g_test_add_func("/fdmon/io-uring-bad-fd-freed", test_io_uring_bad_fd_freed);
     add_all("readable-once", test_readable_once);
     add_all("level-triggered", test_level_triggered);
     add_all("remove-no-dispatch", test_remove_no_dispatch);

@@ -14,6 +14,10 @@
 
 static AioContext *ctx;
 static pthread_t home;
+/* Driver of the test being run: aio_poll(), or the GSource in gctx. */
+static bool use_gsource;
+static GMainContext *gctx;
+static GSource *gsrc;
 
 static void setup(void)
 {
@@ -22,13 +26,34 @@ static void setup(void)
     ctx = aio_context_new(&err);
     g_assert_no_error(err);
     home = pthread_self();
+    if (use_gsource) {
+        gctx = g_main_context_new();
+        gsrc = aio_get_g_source(ctx);
+        g_source_attach(gsrc, gctx);
+    }
 }
 
 static void teardown(void)
 {
     thread_pool_free(aio_get_thread_pool(ctx));
+    if (gsrc) {
+        g_source_destroy(gsrc);
+        g_source_unref(gsrc);
+        g_main_context_unref(gctx);
+        gsrc = NULL;
+        gctx = NULL;
+    }
     aio_context_unref(ctx);
     ctx = NULL;
+}
+
+/* One iteration of ctx with the test's driver; true if something ran. */
+static bool loop_iterate(bool blocking)
+{
+    if (use_gsource) {
+        return g_main_context_iteration(gctx, blocking);
+    }
+    return aio_poll(ctx, blocking);
 }
 
 /* Poll ctx (non-blocking, so a missed wakeup cannot hang) until *flag. */
@@ -37,7 +62,7 @@ static void poll_until(int *flag, int value)
     gint64 deadline = g_get_monotonic_time() + WAIT_LIMIT_US;
 
     while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) < value) {
-        if (!aio_poll(ctx, false)) {
+        if (!loop_iterate(false)) {
             g_usleep(1000);
         }
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
@@ -174,10 +199,10 @@ static void test_submit_many(void)
         thread_pool_submit_aio(ctx, many_func, &reqs[i], many_cb, &reqs[i]);
     }
     while (st->total < MANY) {
-        aio_poll(ctx, true);
+        loop_iterate(true);
     }
     /* A little more polling: nothing may complete twice. */
-    while (aio_poll(ctx, false)) {
+    while (loop_iterate(false)) {
     }
     g_assert_false(st->wrong_thread);
     for (int i = 0; i < MANY; i++) {
@@ -351,7 +376,7 @@ static void test_minmax(void)
 
     gate_release();
     while (done < 8) {
-        aio_poll(ctx, true);
+        loop_iterate(true);
         done = 0;
         for (int i = 0; i < 8; i++) {
             done += recs[i].calls;
@@ -365,14 +390,92 @@ static void test_minmax(void)
     teardown();
 }
 
+/* A test and the driver it runs with. */
+typedef struct {
+    bool gsource;
+    void (*fn)(void);
+} DriverCase;
+
+/* ------------------------------------------------------------------------ */
+/* Teardown off the home thread                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    AioContext *ctx;
+    int completed; /* atomic */
+} OrphanState;
+
+static void orphan_cb(void *opaque, int ret)
+{
+    OrphanState *st = opaque;
+
+    g_assert_cmpint(ret, ==, 7);
+    __atomic_add_fetch(&st->completed, 1, __ATOMIC_RELAXED);
+}
+
+/* The context's home thread submits pool work, then goes away. */
+static void *orphan_home(void *arg)
+{
+    OrphanState *st = arg;
+    g_autoptr(GError) err = NULL;
+
+    st->ctx = aio_context_new(&err);
+    g_assert_no_error(err);
+    thread_pool_submit_aio(st->ctx, gated_func, GINT_TO_POINTER(7), orphan_cb, st);
+    gate_wait_entered(1);
+    return NULL;
+}
+
+/*
+ * The last unref of a context whose home thread has exited, with a request
+ * still running on the pool: the freeing thread adopts the context, waits
+ * for the request and runs its completion, instead of asserting.
+ */
+static void test_unref_off_home_thread(void)
+{
+    OrphanState st = { 0 };
+    pthread_t t, opener;
+
+    gate_reset();
+    pthread_create(&t, NULL, orphan_home, &st);
+    pthread_join(t, NULL);
+    pthread_create(&opener, NULL, open_gate_later, NULL);
+    aio_context_unref(st.ctx);
+    pthread_join(opener, NULL);
+    g_assert_cmpint(__atomic_load_n(&st.completed, __ATOMIC_RELAXED), ==, 1);
+}
+
+static void run_with_driver(gconstpointer data)
+{
+    const DriverCase *c = data;
+
+    use_gsource = c->gsource;
+    c->fn();
+}
+
+/* Register @fn with the aio_poll() driver and with the GSource driver. */
+static void add_both(const char *name, void (*fn)(void))
+{
+    for (int d = 0; d < 2; d++) {
+        DriverCase *c = g_new(DriverCase, 1);
+        g_autofree char *path =
+            g_strdup_printf("/thread-pool/%s/%s", d ? "gsource" : "aio-poll", name);
+
+        c->gsource = d;
+        c->fn = fn;
+        g_test_add_data_func_full(path, c, run_with_driver, g_free);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/thread-pool/submit", test_submit);
-    g_test_add_func("/thread-pool/submit-many", test_submit_many);
-    g_test_add_func("/thread-pool/cancel", test_cancel);
-    g_test_add_func("/thread-pool/cancel-async", test_cancel_async);
-    g_test_add_func("/thread-pool/cancel-from-callback", test_cancel_from_callback);
-    g_test_add_func("/thread-pool/minmax", test_minmax);
+    add_both("submit", test_submit);
+    add_both("submit-many", test_submit_many);
+    add_both("cancel", test_cancel);
+    add_both("cancel-async", test_cancel_async);
+    add_both("cancel-from-callback", test_cancel_from_callback);
+    add_both("minmax", test_minmax);
+    g_test_add_func("/thread-pool/unref-off-home-thread", test_unref_off_home_thread);
     return g_test_run();
 }

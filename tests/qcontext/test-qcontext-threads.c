@@ -333,6 +333,119 @@ static void test_bh_other_thread(gconstpointer data)
     qctx_del(id);
 }
 
+/*
+ * The context thread stops its own context while another thread is in
+ * qcontext_stop() (holding the state lock and joining it): the self-stop
+ * must not wait for that lock, or both threads wait for each other.
+ */
+typedef struct {
+    QContext *ctx;
+    int entered;  /* atomic: the BH runs */
+    int returned; /* atomic: its qcontext_stop() returned */
+} SelfStop;
+
+static void self_stop_bh(void *opaque)
+{
+    SelfStop *s = opaque;
+
+    ts_set(&s->entered, 1);
+    /* Wait until the other thread's qcontext_stop() cleared "running". */
+    while (qcontext_is_running(s->ctx)) {
+        sched_yield();
+    }
+    qcontext_stop(s->ctx);
+    ts_set(&s->returned, 1);
+}
+
+static void test_stop_self_concurrent(gconstpointer data)
+{
+    const char *type = data;
+    g_autofree char *id = NULL;
+    SelfStop s = {0};
+
+    if (skip_unavailable(type)) {
+        return;
+    }
+    s.ctx = new_threaded(type, &id, NULL);
+    aio_bh_schedule_oneshot(qcontext_get_aio_context(s.ctx), self_stop_bh, &s);
+    g_assert_true(ts_wait_ge(&s.entered, 1));
+    qcontext_stop(s.ctx); /* joins the thread: hangs if the BH's stop blocks */
+    g_assert_cmpint(ts_get(&s.returned), ==, 1);
+    g_assert_false(qcontext_is_running(s.ctx));
+    qctx_del(id);
+}
+
+/*
+ * After qcontext_detach() returns, the context no longer writes the
+ * source's poll fds (their revents), even if its current iteration took
+ * the source before the detach.  Source "gate" is checked before "fd" in
+ * each iteration; its check blocks while the test detaches "fd".
+ */
+typedef struct {
+    int armed;   /* atomic: block in the next check */
+    int blocked; /* atomic: a check is blocked */
+    int release; /* atomic: let it go */
+    int checks;  /* atomic: checks done */
+} Gate;
+
+static gboolean gate_check(QSource *src)
+{
+    Gate *g = qsource_get_opaque(src);
+
+    if (ts_get(&g->armed)) {
+        ts_set(&g->armed, 0);
+        ts_set(&g->blocked, 1);
+        while (!ts_get(&g->release)) {
+            sched_yield();
+        }
+    }
+    ts_inc(&g->checks);
+    return FALSE;
+}
+
+static const QSourceFuncs gate_funcs = {.check = gate_check};
+
+#define REVENTS_SENTINEL 0x4000
+
+static void test_detach_no_revents_write(gconstpointer data)
+{
+    const char *type = data;
+    g_autofree char *id = NULL;
+    TestSource *ts = ts_new("fd");
+    Gate g = {0};
+    QSource *gate = qsource_new(&gate_funcs, NULL, "gate", &g);
+    QContext *ctx;
+    int checks;
+
+    if (skip_unavailable(type)) {
+        qsource_unref(gate);
+        ts_free(ts);
+        return;
+    }
+    ctx = new_threaded(type, &id, NULL);
+    ts->clear_on_dispatch = 0; /* stays readable: revents G_IO_IN each round */
+    event_notifier_set(&ts->en);
+    g_assert_true(qcontext_attach(ctx, gate, NULL));
+    g_assert_true(qcontext_attach(ctx, ts->src, NULL));
+    g_assert_true(ts_wait_ge(&ts->dispatch_count, 1));
+
+    ts_set(&g.armed, 1);
+    g_assert_true(ts_wait_ge(&g.blocked, 1)); /* mid-check, "fd" still to come */
+    g_assert_true(qcontext_detach(ctx, ts->src, NULL));
+    ts->pfd.revents = REVENTS_SENTINEL; /* ours again: the context must not touch it */
+    checks = ts_get(&g.checks);
+    ts_set(&g.release, 1);
+    g_assert_true(ts_wait_ge(&g.checks, checks + 1));
+    qcontext_notify(ctx); /* one more round: the blocked one is over */
+    g_assert_true(ts_wait_ge(&g.checks, checks + 2));
+    g_assert_cmpint(ts->pfd.revents, ==, REVENTS_SENTINEL);
+
+    g_assert_true(qcontext_detach(ctx, gate, NULL));
+    qctx_del(id);
+    qsource_unref(gate);
+    ts_free(ts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -352,6 +465,8 @@ int main(int argc, char **argv)
             {"thread-name", test_thread_name},
             {"affinity", test_affinity},
             {"bh-other-thread", test_bh_other_thread},
+            {"stop-self-concurrent", test_stop_self_concurrent},
+            {"detach-no-revents-write", test_detach_no_revents_write},
         };
         for (guint j = 0; j < G_N_ELEMENTS(cases); j++) {
             g_autofree char *path =
