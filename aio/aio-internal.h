@@ -271,7 +271,8 @@ void aio_context_add_notifier(AioContext *ctx);
 int64_t aio_compute_timeout_ns(AioContext *ctx);
 /* aio_timeout_min: the sooner of two timeouts where -1 is infinite */
 int64_t aio_timeout_min(int64_t a, int64_t b);
-/* aio_stats_record_wakeup: home thread, after the wait, before dispatch: notify -> now */
+/* aio_stats_record_wakeup: home thread, after the wait, before dispatch: notify -> now
+ */
 void aio_stats_record_wakeup(AioContext *ctx);
 
 /* aio-posix.c: handlers, fd monitors, the loop */

@@ -132,7 +132,8 @@ static void aio_context_free(AioContext *ctx)
      * in_aio_context_home_thread().
      */
     aio_rcu_register_thread();
-    __atomic_store_n(&ctx->home_thread, (unsigned long)pthread_self(), __ATOMIC_RELEASE);
+    __atomic_store_n(&ctx->home_thread, (unsigned long)pthread_self(),
+                     __ATOMIC_RELEASE);
     /* The pool's completion BH and workers go before the BHs are freed. */
     aio_thread_pool_cleanup(ctx);
     aio_handlers_cleanup(ctx);

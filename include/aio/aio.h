@@ -126,8 +126,9 @@ void aio_notify(AioContext *ctx);
  * is safe (the old one is freed after the dispatch, through RCU).  Any
  * thread; the change is seen by the next aio_poll iteration.
  */
-void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read, IOHandler *io_write,
-                        AioPollFn *io_poll, IOHandler *io_poll_ready, void *opaque);
+void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
+                        IOHandler *io_write, AioPollFn *io_poll,
+                        IOHandler *io_poll_ready, void *opaque);
 
 /**
  * aio_set_event_notifier: set the read handler of @notifier's fd (NULL
@@ -208,8 +209,8 @@ int64_t qemu_clock_get_ms(QEMUClockType type);
  * aio_timer_new: a timer of @ctx on clock @type whose expire times are in
  * units of @scale nanoseconds; @cb(@opaque) runs on @ctx's home thread.
  */
-QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale, QEMUTimerCB *cb,
-                         void *opaque);
+QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
+                         QEMUTimerCB *cb, void *opaque);
 
 /**
  * timer_mod: arm @ts to expire at @expire_time (in the timer's scale, on its

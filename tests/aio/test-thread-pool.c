@@ -433,7 +433,7 @@ static void *orphan_home(void *arg)
  */
 static void test_unref_off_home_thread(void)
 {
-    OrphanState st = { 0 };
+    OrphanState st = {0};
     pthread_t t, opener;
 
     gate_reset();
