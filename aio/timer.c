@@ -22,6 +22,7 @@
 #include <glib.h>
 
 #include "aio/aio.h"
+#include "aio-internal.h"
 #include "timer-internal.h"
 
 struct QEMUTimer {
@@ -38,7 +39,19 @@ struct AioTimerLists {
     AioContext *ctx;
     pthread_mutex_t lock;
     QEMUTimer *active[QEMU_CLOCK_MAX]; /* armed timers, earliest first */
+    unsigned armed; /* atomic, written under the lock: timers in active[] */
 };
+
+/*
+ * The loop's fast path: no armed timer, no lock and no clock read.  A
+ * timer armed meanwhile by another thread is seen on the next iteration:
+ * timer_mod() notifies after the insertion, and the poller's acquire of
+ * 'notified' (aio_notify_accept) orders it before the next load here.
+ */
+static bool timer_lists_idle(AioTimerLists *tl)
+{
+    return __atomic_load_n(&tl->armed, __ATOMIC_RELAXED) == 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Clocks                                                                     */
@@ -109,6 +122,7 @@ static void timer_del_locked(AioTimerLists *tl, QEMUTimer *ts)
     while (*pt) {
         if (*pt == ts) {
             *pt = ts->next;
+            __atomic_store_n(&tl->armed, tl->armed - 1, __ATOMIC_RELAXED);
             break;
         }
         pt = &(*pt)->next;
@@ -131,6 +145,7 @@ static bool timer_insert_locked(AioTimerLists *tl, QEMUTimer *ts, int64_t expire
     ts->expire_time = expire_ns;
     ts->next = *pt;
     *pt = ts;
+    __atomic_store_n(&tl->armed, tl->armed + 1, __ATOMIC_RELAXED);
     return pt == &tl->active[ts->type];
 }
 
@@ -138,6 +153,9 @@ int64_t aio_timer_lists_deadline_ns(AioTimerLists *tl)
 {
     int64_t deadline = -1;
 
+    if (timer_lists_idle(tl)) {
+        return -1;
+    }
     pthread_mutex_lock(&tl->lock);
     for (int type = 0; type < QEMU_CLOCK_MAX && deadline != 0; type++) {
         QEMUTimer *head = tl->active[type];
@@ -177,6 +195,9 @@ static bool timer_pop_expired(AioTimerLists *tl, int type, int64_t *now,
     }
     if (ts && ts->expire_time <= *now) {
         tl->active[type] = ts->next;
+        __atomic_store_n(&tl->armed, tl->armed - 1, __ATOMIC_RELAXED);
+        /* Wakeup latency of a timer: its deadline -> start of dispatch. */
+        lat_hist_record(&tl->ctx->stats.wakeup, (uint64_t)(*now - ts->expire_time));
         ts->next = NULL;
         ts->expire_time = -1;
         *cb = ts->cb;
@@ -191,6 +212,9 @@ bool aio_timer_lists_run_expired(AioTimerLists *tl)
 {
     bool progress = false;
 
+    if (timer_lists_idle(tl)) {
+        return false;
+    }
     for (int type = 0; type < QEMU_CLOCK_MAX; type++) {
         /*
          * Read the clock once per list: a callback that re-arms its timer

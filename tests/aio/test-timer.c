@@ -330,6 +330,39 @@ static void test_mod_from_thread(gconstpointer data)
     loop_free(l);
 }
 
+/*
+ * A timer's wakeup latency (deadline -> dispatch) lands in the context's
+ * wakeup histogram: one entry per expiry, no larger than the observed
+ * lateness of the callback.
+ */
+static void test_lateness_in_stats(gconstpointer data)
+{
+    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TimerState s = {0};
+    AioContextStats st;
+
+    s.timer = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_NS, timer_cb, &s);
+    for (int i = 1; i <= 3; i++) {
+        s.deadline = now_ns() + 2 * MS_NS;
+        timer_mod_ns(s.timer, s.deadline);
+        while (s.count < i) {
+            loop_iterate(l, true);
+        }
+        aio_context_get_stats(l->ctx, &st);
+        g_assert_cmpuint(st.wakeup.count, ==, (guint64)i);
+        if (i == 1) {
+            /* Recorded when the timer is popped, before its callback runs. */
+            g_assert_cmpuint(st.wakeup.max_ns, <=, (guint64)(s.fired_at - s.deadline));
+        }
+    }
+    /* Nothing armed: no more entries, however often the loop runs. */
+    loop_iterate(l, false);
+    aio_context_get_stats(l->ctx, &st);
+    g_assert_cmpuint(st.wakeup.count, ==, 3);
+    timer_free(s.timer);
+    loop_free(l);
+}
+
 static void add_both(const char *name, GTestDataFunc fn)
 {
     g_autofree char *poll = g_strdup_printf("/timer/aio-poll/%s", name);
@@ -349,5 +382,6 @@ int main(int argc, char **argv)
     add_both("callback-deletes-other", test_callback_deletes_other);
     add_both("free-self", test_free_self);
     add_both("mod-from-thread", test_mod_from_thread);
+    add_both("lateness-in-stats", test_lateness_in_stats);
     return g_test_run();
 }
