@@ -483,19 +483,19 @@ QContext *qcontext_find_by_name(const char *name)
 static pthread_mutex_t main_lock = PTHREAD_MUTEX_INITIALIZER;
 static QContext *main_ctx; /* a strong reference, kept for the process */
 
+/* Set while main_create() creates "main": the only way to get that id. */
+static __thread bool creating_main;
+
 static QContext *main_create(void)
 {
     g_autoptr(GError) err = NULL;
     QomObject *obj;
 
     qcontext_register_types();
-    obj = qom_container_find(QOM_CONTAINER_OBJECTS, QCONTEXT_MAIN_NAME);
-    if (obj && QCONTEXT_IS_CONTEXT(obj)) {
-        return QCONTEXT_CONTEXT(obj); /* keep the reference */
-    }
-    g_clear_object(&obj);
+    creating_main = true;
     obj = qom_object_new_from_string(QOM_CONTAINER_OBJECTS, QCONTEXT_TYPE,
                                      "glib-qcontext,id=" QCONTEXT_MAIN_NAME, &err);
+    creating_main = false;
     if (!obj) {
         g_error("cannot create the main context: %s", err->message);
     }
@@ -569,6 +569,12 @@ static gboolean qcontext_complete(QomObject *obj, GError **errp)
     QomObjectClass *parent = QOM_OBJECT_CLASS(qcontext_parent_class);
 
     if (parent->complete && !parent->complete(obj, errp)) {
+        return FALSE;
+    }
+    if (!creating_main && g_strcmp0(qom_object_get_id(obj), QCONTEXT_MAIN_NAME) == 0) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_ID,
+                    "id '%s' is reserved for the main loop's context",
+                    QCONTEXT_MAIN_NAME);
         return FALSE;
     }
     return validate_affinity(ctx, qcontext_get_instance_private(ctx), errp);

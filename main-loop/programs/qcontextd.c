@@ -278,6 +278,7 @@ static gboolean apply_opt(Config *cfg, const OptDef *d, const char *arg,
 static const OptDef *lookup_opt(const char *tok, char **inline_arg, GError **errp)
 {
     g_autofree char *name = NULL;
+    const char *given = tok; /* as typed, for messages */
     const char *eq;
     const OptDef *d;
 
@@ -292,8 +293,10 @@ static const OptDef *lookup_opt(const char *tok, char **inline_arg, GError **err
     name = eq ? g_strndup(tok, eq - tok) : g_strdup(tok);
     d = find_opt(name);
     if (!d) {
+        /* "--bogus=1" is reported as '--bogus', the option the user typed */
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_UNKNOWN_OPTION,
-                    "unknown option '-%s' (try --help)", name);
+                    "unknown option '%.*s' (try --help)",
+                    (int)(tok - given + strlen(name)), given);
         return NULL;
     }
     if (eq) {

@@ -2,7 +2,8 @@
  * tests/qcontext/test-qcontext.c - the QContext RFC's cases on one thread:
  * init, QSource init, attach, iterate with two event notifiers, prepare
  * short-circuit, detach, poll fds changed while attached; errors from
- * option strings; the main context; CPU lists.
+ * option strings; the main context; glib-qcontext's own GMainContext
+ * (plain GSources, also on a context thread); CPU lists.
  *
  * Each generic test runs on every context type (data = the type name).
  *
@@ -376,7 +377,26 @@ static void test_errors(void)
     EXPECT("glib-qcontext,id=ctx0,thraded=yes",
            "unknown property 'thraded' for type 'glib-qcontext'");
     EXPECT("foo,id=ctx0", "unknown object type 'foo'");
-    EXPECT_SUB("glib-qcontext,id=ctx0,threaded=maybe", "threaded");
+    EXPECT("glib-qcontext,id=ctx0,threaded=maybe",
+           "glib-qcontext: property 'threaded' expects a boolean (on/off, yes/no, "
+           "true/false), got 'maybe'");
+    EXPECT("glib-qcontext,id=ctx0,thread-id=5",
+           "glib-qcontext: property 'thread-id' is read-only");
+    EXPECT("glib-qcontext,id=0ctx",
+           "invalid id '0ctx': an id starts with a letter and contains only letters, "
+           "digits, '-', '.' and '_'");
+    EXPECT("glib-qcontext,threaded=yes", "glib-qcontext: parameter 'id' is missing");
+    if (qctx_type_available("aio-qcontext")) {
+        EXPECT("aio-qcontext,id=io0,threaded=yes,poll-max-ns=fast",
+               "aio-qcontext: property 'poll-max-ns' expects an integer in "
+               "[0, 2^63-1], got 'fast'");
+        EXPECT("aio-qcontext,id=io0,poll-max-ns=-1",
+               "aio-qcontext: property 'poll-max-ns' expects an integer in "
+               "[0, 2^63-1], got '-1'");
+        EXPECT("aio-qcontext,id=io0,fdmon=kqueue",
+               "aio-qcontext: property 'fdmon' expects one of epoll, io_uring, poll, "
+               "got 'kqueue'");
+    }
     EXPECT_SUB("glib-qcontext,id=ctx0,threaded=yes,cpu-affinity=1-0",
                "cpu-affinity: invalid CPU list '1-0'");
     EXPECT_SUB("glib-qcontext,id=ctx0,threaded=yes,cpu-affinity=0,,x", "cpu-affinity");
@@ -392,12 +412,17 @@ static void test_errors(void)
     g_assert_cmpint(qctx_count_dir("/proc/self/task"), ==, tasks);
 
     qctx_new("glib-qcontext", "ctx0", NULL);
-    EXPECT_SUB("glib-qcontext,id=ctx0", "duplicate id 'ctx0'");
+    EXPECT("glib-qcontext,id=ctx0", "duplicate id 'ctx0'");
+    g_assert_nonnull(qcontext_get_main()); /* as qcontextd does first */
+    EXPECT("glib-qcontext,id=main", "duplicate id 'main'");
     if (qctx_type_available("aio-qcontext")) {
-        EXPECT_SUB("aio-qcontext,id=ctx0", "duplicate id 'ctx0'");
-        EXPECT_SUB("aio-qcontext,id=ctx1,fdmon=kqueue", "fdmon");
+        EXPECT("aio-qcontext,id=ctx0,threaded=yes", "duplicate id 'ctx0'");
     }
     qctx_del("ctx0");
+    /* nothing of the failed ones is left: no object, no thread */
+    g_assert_null(qcontext_find_by_name("io0"));
+    g_assert_null(qcontext_find_by_name("ctx1"));
+    g_assert_cmpint(qctx_count_dir("/proc/self/task"), ==, tasks);
 #undef EXPECT
 #undef EXPECT_SUB
 }
@@ -437,6 +462,73 @@ static void test_main(void)
     g_assert_true(ran);
 }
 
+/*
+ * A glib-qcontext other than "main" owns a new GMainContext and exposes it:
+ * plain GSources attached to it run when the context iterates, and with
+ * threaded=yes on the context's thread.
+ */
+typedef struct {
+    int ran; /* atomic */
+    int tid; /* atomic: the thread it ran on */
+} IdleProbe;
+
+static gboolean idle_probe(gpointer opaque)
+{
+    IdleProbe *p = opaque;
+
+    ts_set(&p->tid, gettid());
+    ts_inc(&p->ran);
+    return G_SOURCE_REMOVE;
+}
+
+static void attach_idle(GMainContext *gctx, IdleProbe *p)
+{
+    GSource *idle = g_idle_source_new();
+
+    g_source_set_callback(idle, idle_probe, p, NULL);
+    g_source_attach(idle, gctx);
+    g_source_unref(idle);
+}
+
+static void test_glib_main_context(void)
+{
+    QContext *a = qctx_new("glib-qcontext", "ga", NULL);
+    QContext *b = qctx_new("glib-qcontext", "gb", NULL);
+    GMainContext *ga = glib_qcontext_get_main_context(a);
+    IdleProbe pa = {0}, pb = {0};
+
+    g_assert_nonnull(ga);
+    g_assert_true(ga != g_main_context_default());
+    g_assert_true(ga != glib_qcontext_get_main_context(b));
+
+    /* a's GSource runs when a iterates, not when b or main do */
+    attach_idle(ga, &pa);
+    qctx_flush(b);
+    qctx_flush(qcontext_get_main());
+    g_assert_cmpint(ts_get(&pa.ran), ==, 0);
+    g_assert_true(qcontext_iterate(a, FALSE));
+    g_assert_cmpint(ts_get(&pa.ran), ==, 1);
+    g_assert_cmpint(ts_get(&pa.tid), ==, gettid());
+    qctx_del("gb");
+    qctx_del("ga");
+
+    /* threaded: the GSource runs on qctx/gt's thread */
+    a = qctx_new("glib-qcontext", "gt", "threaded=yes");
+    attach_idle(glib_qcontext_get_main_context(a), &pb);
+    g_main_context_wakeup(glib_qcontext_get_main_context(a));
+    g_assert_true(ts_wait_ge(&pb.ran, 1));
+    g_assert_cmpint(ts_get(&pb.tid), ==, qcontext_get_thread_id(a));
+    g_assert_cmpint(ts_get(&pb.tid), !=, gettid());
+    qctx_del("gt");
+
+    /* only glib-qcontexts have one */
+    if (qctx_type_available("aio-qcontext")) {
+        QContext *io = qctx_new("aio-qcontext", "aio9", NULL);
+        g_assert_null(glib_qcontext_get_main_context(io));
+        qctx_del("aio9");
+    }
+}
+
 static void test_cpulist(void)
 {
     g_autoptr(GError) err = NULL;
@@ -456,6 +548,30 @@ static void test_cpulist(void)
     }
 }
 
+/*
+ * "main" is reserved for qcontext_get_main(): a user object cannot take it,
+ * even before the main context exists (run in a fresh process so that it
+ * does not).
+ */
+static void test_main_reserved(void)
+{
+    if (g_test_subprocess()) {
+        char *msg;
+
+        g_assert_null(qom_container_find(QOM_CONTAINER_OBJECTS, "main"));
+        msg = qctx_new_error("glib-qcontext,id=main");
+        g_assert_cmpstr(msg, ==, "id 'main' is reserved for the main loop's context");
+        g_free(msg);
+        g_assert_null(qom_container_find(QOM_CONTAINER_OBJECTS, "main"));
+        /* ... and the real one is still a glib-qcontext on the default loop */
+        g_assert_true(glib_qcontext_get_main_context(qcontext_get_main()) ==
+                      g_main_context_default());
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, 0);
+    g_test_trap_assert_passed();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -464,6 +580,8 @@ int main(int argc, char **argv)
     g_test_add_func("/qcontext/qsource/init", test_qsource_init);
     g_test_add_func("/qcontext/errors", test_errors);
     g_test_add_func("/qcontext/main", test_main);
+    g_test_add_func("/qcontext/main-reserved", test_main_reserved);
+    g_test_add_func("/qcontext/glib-qcontext/main-context", test_glib_main_context);
     g_test_add_func("/qcontext/cpulist", test_cpulist);
     for (guint i = 0; i < G_N_ELEMENTS(qctx_test_types); i++) {
         const char *t = qctx_test_types[i];
