@@ -4,9 +4,10 @@
  * The framer is a small state machine over bytes.  Between messages it
  * skips whitespace; '{' or '[' start a structured message that ends when
  * its brackets balance (brackets inside strings do not count); '"' starts a
- * top-level string; anything else starts a top-level scalar that ends at
- * the next whitespace or structural character.  A stray '}' or ']' is an
- * error of its own.
+ * top-level string (a raw control character such as a newline inside any
+ * string ends the message as an error); anything else starts a top-level scalar that
+ * ends at the next whitespace or structural character.  A stray '}' or ']' is an error
+ * of its own.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -112,6 +113,22 @@ static gboolean is_delimiter(char c)
            c == ',' || c == ':';
 }
 
+/*
+ * A raw control character (a newline...) inside a string is invalid JSON
+ * and almost always means a missing closing quote: report the message and
+ * start afresh after it, so that the next line is a new message instead of
+ * more of an endless string.
+ */
+static gboolean stream_string_broken(MonitorStream *s, char c)
+{
+    if ((unsigned char)c >= 0x20) {
+        return FALSE;
+    }
+    stream_fail(s, "JSON parse error: control character in a string (a missing '\"'?)");
+    stream_reset(s);
+    return TRUE;
+}
+
 /* Inside a string: returns TRUE when @c closes it. */
 static gboolean stream_string_char(MonitorStream *s, char c)
 {
@@ -151,6 +168,9 @@ static void stream_idle_char(MonitorStream *s, char c)
 
 static void stream_struct_char(MonitorStream *s, char c)
 {
+    if (s->in_string && stream_string_broken(s, c)) {
+        return;
+    }
     stream_append(s, c);
     if (s->in_string) {
         stream_string_char(s, c);
@@ -191,6 +211,9 @@ void monitor_stream_feed(MonitorStream *s, const char *buf, gsize len)
             stream_struct_char(s, c);
             break;
         case STREAM_STRING:
+            if (stream_string_broken(s, c)) {
+                break;
+            }
             stream_append(s, c);
             if (stream_string_char(s, c)) {
                 stream_complete(s);

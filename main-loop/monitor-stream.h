@@ -7,7 +7,9 @@
  * a callback as text; json-glib parses it afterwards.  Messages larger than
  * the size cap or nested deeper than the depth cap are reported once as an
  * error and discarded up to their end, so one bad message never takes the
- * connection down.
+ * connection down.  A raw control character (e.g. a newline) inside a
+ * string is reported as an error too, and framing restarts after it: a
+ * missing closing quote costs one message, not the connection.
  *
  * SPDX-License-Identifier: MIT
  */

@@ -461,7 +461,7 @@ static gboolean monitor_listen_unix(const char *path, GError **errp)
         return FALSE;
     }
     l = g_new0(MonitorListener, 1);
-    l->path = g_strdup(path);
+    l->path = g_canonicalize_filename(path, NULL); /* unlinked after chdir("/") */
     l->fd = fd;
     l->src = g_unix_fd_source_new(fd, G_IO_IN);
     g_source_set_callback(l->src, G_SOURCE_FUNC(listener_accept), l, NULL);

@@ -9,7 +9,8 @@
  * -daemonize forks before any thread exists.  The parent blocks on a pipe:
  * the child writes one status byte once it is ready (0), or an error
  * message; the parent exits 0 or prints the message and exits 1.  EOF
- * without a status means the child died.
+ * without a status means the child died.  Once ready the child changes to
+ * "/" and points stdin/stdout/stderr at /dev/null.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -216,6 +217,11 @@ void os_daemonize_ready(void)
 
     if (daemon_pipe < 0) {
         return;
+    }
+    /* Like any daemon, do not keep a directory (a mount) busy.  The pidfile
+     * and monitor socket paths were made absolute when they were created. */
+    if (chdir("/") < 0) {
+        g_warning("cannot change to /: %s", g_strerror(errno));
     }
     null = open("/dev/null", O_RDWR);
     if (null >= 0) {

@@ -63,6 +63,17 @@ static JsonArray *histogram_buckets(const LatencyHistogram *h)
     return arr;
 }
 
+/*
+ * A percentile of @h: the midpoint of its bucket, but never above the exact
+ * maximum (a bucket's midpoint may exceed the largest value recorded in it).
+ */
+static gint64 wakeup_percentile(const LatencyHistogram *h, double p)
+{
+    uint64_t v = lat_hist_percentile(h, p);
+
+    return (gint64)(h->max_ns && v > h->max_ns ? h->max_ns : v);
+}
+
 static JsonObject *context_stats(AioContext *aio, gboolean histogram)
 {
     g_autofree AioContextStats *st = g_new0(AioContextStats, 1);
@@ -80,9 +91,9 @@ static JsonObject *context_stats(AioContext *aio, gboolean histogram)
     json_object_set_int_member(o, "poll-misses", st->poll_misses);
     json_object_set_int_member(o, "poll-window-ns", st->poll_window_ns);
     json_object_set_int_member(lat, "count", st->wakeup.count);
-    json_object_set_int_member(lat, "p50", lat_hist_percentile(&st->wakeup, 50.0));
-    json_object_set_int_member(lat, "p99", lat_hist_percentile(&st->wakeup, 99.0));
-    json_object_set_int_member(lat, "p99.9", lat_hist_percentile(&st->wakeup, 99.9));
+    json_object_set_int_member(lat, "p50", wakeup_percentile(&st->wakeup, 50.0));
+    json_object_set_int_member(lat, "p99", wakeup_percentile(&st->wakeup, 99.0));
+    json_object_set_int_member(lat, "p99.9", wakeup_percentile(&st->wakeup, 99.9));
     json_object_set_int_member(lat, "max", st->wakeup.max_ns);
     if (histogram) {
         json_object_set_array_member(lat, "buckets", histogram_buckets(&st->wakeup));

@@ -158,15 +158,16 @@ void os_pidfile_remove(void);
 /**
  * os_daemonize_start: fork; the parent waits on a pipe until the child
  * reports ready (exit 0) or an error (print it, exit 1) and never returns.
- * The child calls setsid(), changes to "/" and continues; it must call
+ * The child calls setsid() and continues; it must call
  * os_daemonize_ready() once initialized, or os_daemonize_fail().
  */
 gboolean os_daemonize_start(GError **errp);
 
 /**
  * os_daemonize_ready: tell the waiting parent the daemon is ready (it
- * exits 0), redirect stdin/stdout/stderr to /dev/null.  No-op when not
- * daemonized.
+ * exits 0), change to "/" (relative paths given on the command line must
+ * have been resolved by then) and redirect stdin/stdout/stderr to
+ * /dev/null.  No-op when not daemonized.
  */
 void os_daemonize_ready(void);
 

@@ -133,10 +133,15 @@ static gboolean task_exists(int tid)
 /* Tests                                                                     */
 /* ------------------------------------------------------------------------ */
 
-/* 1000 moves ctx0 -> ctx1 -> main -> ctx0 ... while requests flow. */
+/*
+ * 1000 moves while requests flow, back and forth over every pair:
+ * ctx0 -> ctx1 -> main -> ctx1 -> ctx0 -> main -> ctx0 ... (all six
+ * directed moves between ctx0, ctx1 and main, in each cycle).
+ */
 static void test_move_stress(void)
 {
-    QContext *order[] = {ctx0, ctx1, qcontext_get_main()};
+    QContext *main_ctx = qcontext_get_main();
+    QContext *order[] = {ctx1, main_ctx, ctx1, ctx0, main_ctx, ctx0};
     Device *dev = new_device("test-mover,id=mv0,context=ctx0");
     TestMover *m = TEST_MOVER(dev);
     DeviceStats st;
@@ -145,7 +150,7 @@ static void test_move_stress(void)
     moved_events = 0;
     wait_settled(m, 1);
     for (int i = 0; i < N_MOVES; i++) {
-        QContext *target = order[(i + 1) % 3];
+        QContext *target = order[i % G_N_ELEMENTS(order)];
         OpResult r = {0};
         g_autoptr(GError) err = NULL;
 

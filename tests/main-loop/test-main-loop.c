@@ -134,6 +134,47 @@ static void ensure_ctx0(void)
     }
 }
 
+/*
+ * "test-drive": a device with a flush hook, standing in for a writable
+ * drive.  The flush records that it ran on the device's context thread with
+ * no request in flight.
+ */
+typedef struct {
+    Device parent;
+    int flushes;           /* atomic */
+    int flushed_in_home;   /* atomic */
+    int flushed_in_flight; /* atomic: requests in flight at the flush */
+} TestDrive;
+
+typedef struct {
+    DeviceClass parent_class;
+} TestDriveClass;
+
+static GType test_drive_get_type(void);
+G_DEFINE_TYPE(TestDrive, test_drive, DEVICE_TYPE)
+
+static void test_drive_flush(Device *dev, DeviceDoneFunc done, gpointer opaque)
+{
+    TestDrive *d = (TestDrive *)dev;
+    AioContext *aio = device_get_aio_context(dev);
+
+    __atomic_store_n(&d->flushed_in_home, aio && in_aio_context_home_thread(aio),
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&d->flushed_in_flight, (int)device_get_in_flight(dev),
+                     __ATOMIC_RELAXED);
+    __atomic_fetch_add(&d->flushes, 1, __ATOMIC_RELAXED);
+    done(dev, NULL, opaque);
+}
+
+static void test_drive_class_init(TestDriveClass *klass)
+{
+    QDEV_DEVICE_CLASS(klass)->flush = test_drive_flush;
+}
+
+static void test_drive_init(TestDrive *d)
+{
+}
+
 /* Every request in flight completes before the devices are quiesced. */
 static void test_shutdown_drain(void)
 {
@@ -144,9 +185,20 @@ static void test_shutdown_drain(void)
     ensure_ctx0();
     a = new_ticker("ticker,id=ta,context=ctx0,interval-us=200,latency-us=20000");
     b = new_ticker("ticker,id=tb,interval-us=300,latency-us=5000");
+    TestDrive *drive = (TestDrive *)new_ticker("test-drive,id=drv,context=ctx0");
+
     wait_started(a, 20);
     wait_started(b, 5);
+    g_assert_cmpint(drive->flushes, ==, 0);
     g_assert_cmpuint(main_loop_shutdown_devices(10000), ==, 0);
+    /* Drained devices are flushed, once each, on their context's thread. */
+    g_assert_cmpint(__atomic_load_n(&drive->flushes, __ATOMIC_RELAXED), ==, 1);
+    g_assert_true(__atomic_load_n(&drive->flushed_in_home, __ATOMIC_RELAXED));
+    g_assert_cmpint(__atomic_load_n(&drive->flushed_in_flight, __ATOMIC_RELAXED), ==,
+                    0);
+    g_assert_true(qom_container_del(QOM_CONTAINER_DEVICES, "drv", &err));
+    g_assert_no_error(err);
+    g_object_unref(drive);
     for (Device **d = (Device *[]){a, b, NULL}; *d; d++) {
         device_get_stats(*d, &st);
         g_assert_cmpint(device_get_state(*d), ==, DEVICE_STATE_QUIESCED);
@@ -287,6 +339,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_assert_true(qemu_init_main_loop(&err));
     devices_register_types();
+    qom_type_register("test-drive", test_drive_get_type());
     g_test_add_func("/main-loop/iohandler/not-nested", test_iohandler_not_nested);
     g_test_add_func("/main-loop/main-aio-bh", test_main_aio_bh);
     g_test_add_func("/main-loop/shutdown/drain", test_shutdown_drain);

@@ -174,6 +174,21 @@ static void test_depth(void)
     g_string_free(in, TRUE);
 }
 
+/* A missing closing quote costs one message: the next line is read afresh. */
+static void test_unterminated_string(void)
+{
+    const char *err =
+        "E:JSON parse error: control character in a string (a missing '\"'?)";
+    const char *want[] = {
+        err,  "M:{\"execute\":\"b\"}", err, "M:{\"execute\":\"c\"}", "M:\"tab\\tok\"",
+        NULL,
+    };
+
+    check_all_chunkings("{\"execute\": \"a}\n{\"execute\":\"b\"}\n"
+                        "\"x\t\n{\"execute\":\"c\"} \"tab\\tok\"",
+                        want);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -186,5 +201,6 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor-stream/oversized", test_oversized);
     g_test_add_func("/monitor-stream/exact-limit", test_exact_limit);
     g_test_add_func("/monitor-stream/depth", test_depth);
+    g_test_add_func("/monitor-stream/unterminated-string", test_unterminated_string);
     return g_test_run();
 }

@@ -79,6 +79,8 @@ static void test_bad_input(void)
         {"\"hello\"", "GenericError", "QMP input must be a JSON object"},
         {"[1, 2, {}]", "GenericError", "QMP input must be a JSON object"},
         {"}", "GenericError", "JSON parse error"},
+        /* A missing closing quote: the newline ends the broken message. */
+        {"{\"execute\": \"query-version}", "GenericError", "control character"},
         {"{}", "GenericError", "QMP input lacks member 'execute'"},
         {"{\"execute\": 1}", "GenericError", "member 'execute' must be a string"},
         {"{\"execute\": \"query-version\", \"arguments\": []}", "GenericError",
@@ -250,6 +252,9 @@ static void test_queries(void)
     g_assert_true(json_object_has_member(lat, "count"));
     g_assert_cmpint(json_object_get_int_member(lat, "p50"), <=,
                     json_object_get_int_member(lat, "p99.9"));
+    /* Percentiles never exceed the exact maximum. */
+    g_assert_cmpint(json_object_get_int_member(lat, "p99.9"), <=,
+                    json_object_get_int_member(lat, "max"));
     g_assert_false(json_object_has_member(lat, "buckets"));
     json_object_unref(r);
 
@@ -445,6 +450,20 @@ static void test_object_add_del(void)
 /* Device moves, events, several clients, quit                                */
 /* ------------------------------------------------------------------------ */
 
+/* An event's timestamp: wall-clock seconds (within a minute of now) and
+ * microseconds. */
+static void assert_timestamp(JsonObject *ev)
+{
+    JsonObject *ts = json_object_get_object_member(ev, "timestamp");
+    gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+    g_assert_nonnull(ts);
+    g_assert_cmpint(json_object_get_int_member(ts, "seconds"), >, now - 60);
+    g_assert_cmpint(json_object_get_int_member(ts, "seconds"), <=, now + 1);
+    g_assert_cmpint(json_object_get_int_member(ts, "microseconds"), >=, 0);
+    g_assert_cmpint(json_object_get_int_member(ts, "microseconds"), <, G_USEC_PER_SEC);
+}
+
 static void assert_moved(JsonObject *ev, const char *from, const char *to)
 {
     JsonObject *data = json_object_get_object_member(ev, "data");
@@ -453,7 +472,7 @@ static void assert_moved(JsonObject *ev, const char *from, const char *to)
     g_assert_cmpstr(json_object_get_string_member(data, "device"), ==, "tick0");
     g_assert_cmpstr(json_object_get_string_member(data, "old-context"), ==, from);
     g_assert_cmpstr(json_object_get_string_member(data, "context"), ==, to);
-    g_assert_true(json_object_has_member(ev, "timestamp"));
+    assert_timestamp(ev);
     json_object_unref(ev);
 }
 
@@ -533,6 +552,39 @@ static void test_quit(void)
                         "host-qmp-quit");
         json_object_unref(ev);
         /* Exactly one SHUTDOWN, then the daemon closes the connection. */
+        while ((m = tq_recv_any(q))) {
+            g_assert_cmpstr(json_object_get_string_member(m, "event"), !=, "SHUTDOWN");
+            json_object_unref(m);
+        }
+    }
+    g_assert_true(td_reap(d, TD_TIMEOUT_MS));
+    g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+    tq_free(a);
+    tq_free(b);
+    g_assert_cmpint(td_stop(d), ==, 0);
+}
+
+/* SIGTERM: every negotiated client gets one SHUTDOWN (host-signal), the
+ * daemon exits 0 and removes its socket. */
+static void test_sigterm_shutdown(void)
+{
+    TestDaemon *d = start_std();
+    TestQmp *a = tq_connect(d->sock);
+    TestQmp *b = tq_connect(d->sock);
+    g_autofree char *sock = g_strdup(d->sock);
+    JsonObject *m;
+
+    g_assert_cmpint(kill(d->pid, SIGTERM), ==, 0);
+    for (int i = 0; i < 2; i++) {
+        TestQmp *q = i ? b : a;
+        JsonObject *ev = tq_wait_event(q, "SHUTDOWN");
+        JsonObject *data = json_object_get_object_member(ev, "data");
+
+        g_assert_cmpstr(json_object_get_string_member(data, "reason"), ==,
+                        "host-signal");
+        g_assert_false(json_object_get_boolean_member(data, "guest"));
+        assert_timestamp(ev);
+        json_object_unref(ev);
         while ((m = tq_recv_any(q))) {
             g_assert_cmpstr(json_object_get_string_member(m, "event"), !=, "SHUTDOWN");
             json_object_unref(m);
@@ -631,6 +683,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/object-add-del", test_object_add_del);
     g_test_add_func("/monitor/device-move", test_device_move);
     g_test_add_func("/monitor/quit", test_quit);
+    g_test_add_func("/monitor/sigterm-shutdown", test_sigterm_shutdown);
     g_test_add_func("/monitor/socket-in-use", test_socket_in_use);
     g_test_add_func("/monitor/stdio", test_stdio);
     return g_test_run();

@@ -34,11 +34,15 @@ typedef struct {
     GPtrArray *lines; /* stdout lines read so far */
 } Daemon;
 
+/* Absolute: a test may change directory. */
 static const char *qcontextd_path(void)
 {
-    const char *path = g_getenv("QCONTEXTD");
+    static char *path;
 
-    g_assert_nonnull(path);
+    if (!path) {
+        g_assert_nonnull(g_getenv("QCONTEXTD"));
+        path = g_canonicalize_filename(g_getenv("QCONTEXTD"), NULL);
+    }
     return path;
 }
 
@@ -252,6 +256,7 @@ static void test_object_help(void)
 {
     g_autofree char *types = RUN(0, "", "-object", "help");
     g_autofree char *props = RUN(0, "", "--object", "glib-qcontext,help");
+    g_autofree char *aprops = RUN(0, "", "-object", "aio-qcontext,help");
     g_autofree char *dtypes = RUN(0, "", "-device", "help");
     g_autofree char *dprops = RUN(0, "", "-device", "ticker,help");
     g_autofree char *bad =
@@ -262,7 +267,17 @@ static void test_object_help(void)
     g_assert_true(g_str_has_prefix(types, "Available object types:"));
     g_assert_nonnull(strstr(types, "  glib-qcontext"));
     g_assert_null(strstr(types, "ticker"));
-    g_assert_nonnull(strstr(props, "threaded=<bool>"));
+    /* every property with its type, description and default */
+    g_assert_nonnull(strstr(props, "glib-qcontext options:\n"));
+    /* sorted: threaded is the last line (RUN drops the final newline) */
+    g_assert_true(g_str_has_suffix(props,
+                                   "\n  threaded=<bool>  - Run the context on its "
+                                   "own thread, named qctx/<id> (default: off)"));
+    g_assert_nonnull(strstr(aprops,
+                            "\n  poll-max-ns=<int64>  - Longest busy-poll in ns "
+                            "(0 disables polling) (default: 32768)\n"));
+    g_assert_nonnull(strstr(aprops, "\n  fdmon=<enum: epoll|io_uring|poll>  - "));
+    g_assert_nonnull(strstr(types, "  aio-qcontext\n"));
     g_assert_nonnull(strstr(dtypes, "  ticker"));
     g_assert_null(strstr(dtypes, "glib-qcontext"));
     g_assert_nonnull(strstr(dprops, "latency-us=<uint32>"));
@@ -299,7 +314,10 @@ static void test_bad_options(void)
                              "'ctx0'\n",
                              "-object", "glib-qcontext,id=ctx0,threaded=yes", "-object",
                              "glib-qcontext,id=ctx0");
-    g_autofree char *h = RUN(1, NULL, "-device", "ticker,id=t0,context=nosuch");
+    g_autofree char *h = RUN(1,
+                             "qcontextd: -device ticker,id=t0,context=ctx9: 'context' "
+                             "refers to 'ctx9', which does not exist\n",
+                             "-device", "ticker,id=t0,context=ctx9");
     g_autofree char *i =
         RUN(1,
             "qcontextd: -device ticker,id=t0,context=c: device 't0': "
@@ -307,7 +325,34 @@ static void test_bad_options(void)
             "'main' or in a threaded context\n",
             "-object", "glib-qcontext,id=c", "-device", "ticker,id=t0,context=c");
 
+    /* the examples, end to end */
+    g_autofree char *j =
+        RUN(1, "qcontextd: unknown option '--bogus' (try --help)\n", "--bogus");
+    g_autofree char *k =
+        RUN(1,
+            "qcontextd: -object aio-qcontext,id=io0,poll-max-ns=fast: aio-qcontext: "
+            "property 'poll-max-ns' expects an integer in [0, 2^63-1], got 'fast'\n",
+            "-object", "aio-qcontext,id=io0,poll-max-ns=fast");
+    g_autofree char *l = RUN(1,
+                             "qcontextd: -object glib-qcontext,id=ctx0,thraded=yes: "
+                             "unknown property 'thraded' for type 'glib-qcontext'\n",
+                             "-object", "glib-qcontext,id=ctx0,thraded=yes");
+    g_autofree char *m =
+        RUN(1, "qcontextd: -object foo,id=x: unknown object type 'foo'\n", "-object",
+            "foo,id=x");
+    g_autofree char *n =
+        RUN(1,
+            "qcontextd: -device ticker,id=t1,context=t0: 'context' "
+            "refers to 't0', which is not a QContext\n",
+            "-device", "ticker,id=t0", "-device", "ticker,id=t1,context=t0");
+    g_autofree char *o = RUN(1,
+                             "qcontextd: -object glib-qcontext,id=main: duplicate id "
+                             "'main'\n",
+                             "-object", "glib-qcontext,id=main");
+
     g_assert_nonnull(strstr(g, "created glib-qcontext 'ctx0' (thread qctx/ctx0)"));
+    g_assert_null(strstr(k, "ready"));
+    g_assert_null(strstr(n, "ready"));
     g_assert_null(strstr(g, "ready"));
     g_assert_null(strstr(h, "ready"));
 }
@@ -456,17 +501,32 @@ static void test_daemonize_pidfile(void)
     int status;
     pid_t pid;
 
-    /* Orphans of ours (the daemon) are reparented to us: we can reap it. */
+    g_autofree char *cwd = g_get_current_dir();
+    g_autofree char *sock = g_build_filename(dir, "mon.sock", NULL);
+    g_autofree char *cwd_link = NULL;
+    g_autofree char *daemon_cwd = NULL;
+
+    /* Orphans of ours (the daemon) are reparented to us: we can reap it.
+     * Relative paths, from @dir: the daemon resolves them before it leaves
+     * its working directory for "/". */
     g_assert_cmpint(prctl(PR_SET_CHILD_SUBREAPER, 1), ==, 0);
-    out = RUN(0, "", "-daemonize", "-pidfile", pidfile, "-object",
-              "glib-qcontext,id=ctx0,threaded=yes");
+    g_assert_cmpint(g_chdir(dir), ==, 0);
+    out = RUN(0, "", "-daemonize", "-pidfile", "qcontextd.pid", "-object",
+              "glib-qcontext,id=ctx0,threaded=yes", "-monitor",
+              "unix:mon.sock,server=on");
+    g_assert_cmpint(g_chdir(cwd), ==, 0);
     g_assert_nonnull(strstr(out, "qcontextd: ready"));
+    /* Ready means serving: the monitor socket exists once the parent exits. */
+    g_assert_true(g_file_test(sock, G_FILE_TEST_EXISTS));
     text = read_pidfile(pidfile);
     pid = (pid_t)g_ascii_strtoll(text, NULL, 10);
     g_assert_cmpint(pid, >, 0);
     g_assert_cmpint(kill(pid, 0), ==, 0);
     names = thread_names(pid);
     g_assert_true(names_contain(names, "qctx/ctx0"));
+    cwd_link = g_strdup_printf("/proc/%d/cwd", (int)pid);
+    daemon_cwd = g_file_read_link(cwd_link, NULL);
+    g_assert_cmpstr(daemon_cwd, ==, "/");
 
     expect = g_strdup_printf("qcontextd: pidfile '%s' is in use by a running process "
                              "(pid %d)\n",
@@ -478,7 +538,8 @@ static void test_daemonize_pidfile(void)
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 0);
     g_assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
-    g_rmdir(dir);
+    g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
 /* -daemonize: an init error is the parent's: printed, exit 1. */
@@ -492,12 +553,15 @@ static void test_daemonize_error(void)
     g_assert_null(strstr(out, "ready"));
 }
 
-/* The "created" lines of a run, up to ready. */
+/* The "created" lines of a run, up to ready, and the daemon's name. */
 static char *created_lines(const char *const *args)
 {
     Daemon *d = daemon_spawn_argv(args);
     GString *s = g_string_new(NULL);
     g_autofree char *err_text = NULL;
+
+    g_autofree char *comm_path = NULL;
+    g_autofree char *comm = NULL;
 
     daemon_wait_ready(d);
     for (guint i = 0; i < d->lines->len; i++) {
@@ -506,6 +570,10 @@ static char *created_lines(const char *const *args)
             g_string_append_printf(s, "%s\n", line);
         }
     }
+    /* -name: the main thread's name. */
+    comm_path = g_strdup_printf("/proc/%d/comm", (int)daemon_pid(d));
+    g_assert_true(g_file_get_contents(comm_path, &comm, NULL, NULL));
+    g_string_append_printf(s, "name %s\n", g_strstrip(comm));
     daemon_signal(d, SIGTERM);
     err_text = daemon_expect_exit(d, 0);
     daemon_free(d);
@@ -540,7 +608,8 @@ static void test_readconfig(void)
     g_assert_cmpstr(from_file, ==,
                     "qcontextd: created glib-qcontext 'ctx0' (thread qctx/ctx0)\n"
                     "qcontextd: created glib-qcontext 'ctx1' (not threaded)\n"
-                    "qcontextd: created ticker 't0' (device on context 'ctx0')\n");
+                    "qcontextd: created ticker 't0' (device on context 'ctx0')\n"
+                    "name cfg\n");
 
     g_assert_true(
         g_file_set_contents(bad, "-object glib-qcontext,id=a\n\n-bogus 1\n", -1, NULL));
