@@ -318,9 +318,69 @@ static void test_threaded_handler_churn(gconstpointer data)
     test_loop_free(l);
 }
 
+/*
+ * Only the home thread may block in aio_poll() (asserted): another thread
+ * may poll without blocking, and a blocking poll from it aborts.  After
+ * aio_context_set_home_thread() the new thread is at home and may block.
+ */
+typedef struct {
+    AioContext *ctx;
+    bool blocking;
+    bool take_home;
+    bool was_home;
+} ForeignPoll;
+
+static void *foreign_poll_thread(void *opaque)
+{
+    ForeignPoll *f = opaque;
+
+    if (f->take_home) {
+        aio_context_set_home_thread(f->ctx);
+        aio_notify(f->ctx); /* so the blocking poll below returns */
+    }
+    f->was_home = in_aio_context_home_thread(f->ctx);
+    g_assert_false(aio_poll(f->ctx, f->blocking));
+    return NULL;
+}
+
+static void foreign_poll(AioContext *ctx, bool blocking, bool take_home)
+{
+    ForeignPoll f = {.ctx = ctx, .blocking = blocking, .take_home = take_home};
+    pthread_t th;
+
+    g_assert_cmpint(pthread_create(&th, NULL, foreign_poll_thread, &f), ==, 0);
+    pthread_join(th, NULL);
+    g_assert_true(f.was_home == take_home);
+}
+
+static void test_home_thread_assert(void)
+{
+    AioContext *ctx;
+
+    if (g_test_subprocess()) {
+        ctx = aio_context_new(NULL);
+        g_assert_nonnull(ctx);
+        foreign_poll(ctx, true, false); /* must abort */
+        return;
+    }
+    ctx = aio_context_new(NULL);
+    g_assert_nonnull(ctx);
+    g_assert_true(in_aio_context_home_thread(ctx));
+    foreign_poll(ctx, false, false); /* non-blocking from elsewhere: fine */
+    foreign_poll(ctx, true, true);   /* at home there after set_home_thread */
+    g_assert_false(in_aio_context_home_thread(ctx));
+    aio_context_unref(ctx);
+
+    /* Without the assertion the child would block: the timeout fails it. */
+    g_test_trap_subprocess(NULL, 5 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*in_aio_context_home_thread*");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/aio/threaded/home-thread-assert", test_home_thread_assert);
     test_add_for_each_driver("threaded/tokens", test_threaded_tokens);
     test_add_for_each_driver("threaded/handler-churn", test_threaded_handler_churn);
     g_test_add_data_func("/aio/aio-poll/threaded/handler-churn-ppoll",

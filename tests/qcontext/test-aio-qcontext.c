@@ -164,8 +164,10 @@ static void test_aio_work(void)
 
 typedef struct {
     EventNotifier en;
+    AioContext *aio;
     int tid;
     int runs;
+    int not_home; /* ran where in_aio_context_home_thread() was false */
 } FdProbe;
 
 static void fd_probe_read(void *opaque)
@@ -173,6 +175,10 @@ static void fd_probe_read(void *opaque)
     FdProbe *p = opaque;
 
     event_notifier_test_and_clear(&p->en);
+    if (!in_aio_context_home_thread(p->aio) ||
+        qemu_get_current_aio_context() != p->aio) {
+        __atomic_fetch_add(&p->not_home, 1, __ATOMIC_SEQ_CST);
+    }
     __atomic_store_n(&p->tid, gettid(), __ATOMIC_SEQ_CST);
     __atomic_fetch_add(&p->runs, 1, __ATOMIC_SEQ_CST);
 }
@@ -183,8 +189,11 @@ static void test_threaded_mix(void)
     QContext *ctx = qctx_new("aio-qcontext", "mix0", "threaded=yes");
     AioContext *aio = qcontext_get_aio_context(ctx);
     TestSource *ts = ts_new("mix");
-    FdProbe p = {0};
+    FdProbe p = {.aio = aio};
     int tid = qcontext_get_thread_id(ctx);
+
+    /* A threaded context's AioContext is at home on the context's thread. */
+    g_assert_false(in_aio_context_home_thread(aio));
 
     g_assert_cmpint(event_notifier_init(&p.en, 0), ==, 0);
     aio_set_fd_handler(aio, event_notifier_get_fd(&p.en), fd_probe_read, NULL, NULL,
@@ -198,6 +207,7 @@ static void test_threaded_mix(void)
         g_assert_true(ts_wait_ge(&ts->dispatch_count, i));
     }
     g_assert_cmpint(__atomic_load_n(&p.tid, __ATOMIC_SEQ_CST), ==, tid);
+    g_assert_cmpint(__atomic_load_n(&p.not_home, __ATOMIC_SEQ_CST), ==, 0);
     g_assert_cmpint(ts_get(&ts->wrong_thread), ==, 0);
 
     /* the source's prepare timeout wakes the loop up by itself */
