@@ -198,6 +198,11 @@ static gboolean aio_source_prepare(GSource *source, gint *timeout_ms)
 /* Clear the prepare announcement.  Release: the GLib poll is finished. */
 static void aio_source_unannounce(AioContext *ctx)
 {
+    /*
+     * Release, as in aio_poll_wait(): pairs with the seq_cst load of
+     * notify_me in aio_notify() (B); a notifier that reads the cleared bit
+     * skips the eventfd write, and its 'notified' is accepted next.
+     */
     if (ctx->notify_me & 1) {
         __atomic_store_n(&ctx->notify_me, ctx->notify_me & ~1u, __ATOMIC_RELEASE);
     }

@@ -152,6 +152,7 @@ static bool handler_retire_locked(AioContext *ctx, AioHandler *node)
      * there) and, reading 0, with the release decrement in aio_walkers_dec()
      * (the last walker's accesses happen before our free).
      */
+    /* fdmon_busy: acquire, pairs with the fd monitor's release store of false. */
     if (__atomic_fetch_add(&ctx->walkers, 0, __ATOMIC_SEQ_CST) == 0 &&
         !__atomic_load_n(&node->fdmon_busy, __ATOMIC_ACQUIRE)) {
         return true;
@@ -674,8 +675,10 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
     }
     if (use_notify_me) {
         /*
-         * Finish the wait before clearing notify_me (release): an
-         * aio_notify() that reads the cleared value needs no eventfd write.
+         * Finish the wait before clearing notify_me (release).  Pairs with
+         * the seq_cst load of notify_me in aio_notify() (B): a notifier
+         * that reads the cleared value skips the eventfd write, and the
+         * poller still sees its 'notified' (A) in aio_notify_accept().
          */
         __atomic_store_n(&ctx->notify_me, ctx->notify_me - 2, __ATOMIC_RELEASE);
     }

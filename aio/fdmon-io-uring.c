@@ -73,7 +73,10 @@ static bool fdmon_uring_init(AioContext *ctx, void **state, GError **errp)
 static void uring_release(FdmonUring *s, AioHandler *node)
 {
     g_hash_table_remove(s->held, node);
-    /* Pairs with the loop's load-acquire of fdmon_busy before freeing. */
+    /*
+     * Pairs with the load-acquire of fdmon_busy in aio-posix.c
+     * (aio_free_deleted_handlers() and handler_retire_locked()).
+     */
     __atomic_store_n(&node->fdmon_busy, false, __ATOMIC_RELEASE);
 }
 

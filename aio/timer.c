@@ -263,9 +263,12 @@ QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
  * recomputes its timeout.  The home thread cannot be blocked in the loop
  * while it runs this, and it reads the deadline afresh before it blocks
  * again, so it needs no wakeup.  Any other thread notifies; aio_notify() is
- * cheap when the loop is not sleeping.  The list update happened under
- * tl->lock, which the loop takes to read the deadline after announcing that
- * it is about to block (aio_notify()'s barrier pairs with that announcement).
+ * cheap when the loop is not sleeping.  The loop computes its timeout
+ * before it announces the sleep (notify_me += 2); what makes a concurrent
+ * timer_mod() safe is that aio_notify() publishes 'notified' after the list
+ * update (A), and the loop re-reads 'notified' (seq_cst) after announcing
+ * the sleep: if it sees it, it does not block; if not, aio_notify() sees
+ * notify_me and writes the eventfd (B).  See docs/aio.md.
  */
 static void timer_notify(AioTimerLists *tl)
 {
