@@ -71,6 +71,24 @@ AioTimerLists *aio_context_get_timer_lists(AioContext *ctx)
     return ctx->timer_lists;
 }
 
+/*
+ * Free what aio_context_new() sets up before the handlers (the timer lists
+ * if made, the notifier, the lock) and @ctx itself: the end of both a failed
+ * aio_context_new() and aio_context_free().
+ */
+static void aio_context_free_base(AioContext *ctx)
+{
+    if (ctx->timer_lists) {
+        aio_timer_lists_free(ctx->timer_lists);
+    }
+    event_notifier_cleanup(&ctx->notifier);
+    pthread_mutex_destroy(&ctx->list_lock);
+    if (current_aio_context == ctx) {
+        current_aio_context = NULL;
+    }
+    g_free(ctx);
+}
+
 AioContext *aio_context_new(GError **errp)
 {
     AioContext *ctx = g_new0(AioContext, 1);
@@ -104,15 +122,7 @@ AioContext *aio_context_new(GError **errp)
     return ctx;
 
 fail:
-    if (ctx->timer_lists) {
-        aio_timer_lists_free(ctx->timer_lists);
-    }
-    event_notifier_cleanup(&ctx->notifier);
-    pthread_mutex_destroy(&ctx->list_lock);
-    if (current_aio_context == ctx) {
-        current_aio_context = NULL;
-    }
-    g_free(ctx);
+    aio_context_free_base(ctx);
     return NULL;
 }
 
@@ -138,13 +148,7 @@ static void aio_context_free(AioContext *ctx)
     aio_thread_pool_cleanup(ctx);
     aio_handlers_cleanup(ctx);
     aio_bh_free_all(ctx);
-    aio_timer_lists_free(ctx->timer_lists);
-    event_notifier_cleanup(&ctx->notifier);
-    pthread_mutex_destroy(&ctx->list_lock);
-    if (current_aio_context == ctx) {
-        current_aio_context = NULL;
-    }
-    g_free(ctx);
+    aio_context_free_base(ctx);
 }
 
 void aio_context_unref(AioContext *ctx)

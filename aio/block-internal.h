@@ -77,6 +77,46 @@ struct BlockBackend {
     BlockStats stats; /* home thread */
 };
 
+/*
+ * BlockKernelQueue: the state the kernel-queue backends (native, io_uring)
+ * share: a completion eventfd registered with blk->ctx and the requests not
+ * handed to the kernel yet.  It is the first member of the backend's state,
+ * which blk->opaque points to.
+ */
+typedef struct BlockKernelQueue BlockKernelQueue;
+
+/* The handlers of the completion eventfd (as in aio_set_event_notifier()). */
+typedef struct BlockKqHandlers {
+    EventNotifierHandler *io_read;
+    AioPollFn *io_poll;
+    EventNotifierHandler *io_poll_ready;
+} BlockKqHandlers;
+
+struct BlockKernelQueue {
+    BlockBackend *blk;
+    EventNotifier e;
+    GQueue pending;
+    const BlockKqHandlers *handlers;
+};
+
+/*
+ * blk_kq_new: allocate @size zeroed bytes (a state that starts with a
+ * BlockKernelQueue) for @blk and create its completion eventfd with
+ * @handlers.  Returns NULL with @errp set if the eventfd cannot be created.
+ */
+void *blk_kq_new(BlockBackend *blk, size_t size, const BlockKqHandlers *handlers,
+                 GError **errp);
+
+/* blk_kq_free: close the eventfd of @q and free the state @q starts. */
+void blk_kq_free(BlockKernelQueue *q);
+
+/* blk_kq_start: make @q blk->opaque and attach it to blk->ctx. */
+void blk_kq_start(BlockBackend *blk, BlockKernelQueue *q);
+
+/* blk_kq_attach/detach: register/unregister blk->opaque's eventfd. */
+void blk_kq_attach(BlockBackend *blk);
+void blk_kq_detach(BlockBackend *blk);
+
 extern const BlockDriverOps blk_threads_ops;
 extern const BlockDriverOps blk_native_ops;
 extern const BlockDriverOps blk_io_uring_ops;

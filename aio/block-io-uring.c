@@ -1,7 +1,7 @@
 /*
  * aio/block-io-uring.c - the "io_uring" backend: a liburing ring per backend.
  *
- * Requests wait on s->pending until there is room in the ring (at most
+ * Requests wait on s->q.pending until there is room in the ring (at most
  * URING_ENTRIES in the kernel), are prepared as readv/writev/fsync SQEs, and
  * are submitted with one io_uring_enter() at once or at the outermost
  * unplug.  The ring signals an eventfd (io_uring_register_eventfd) that is
@@ -18,12 +18,11 @@
 #define URING_ENTRIES 128
 
 typedef struct UringState {
-    BlockBackend *blk;
+    BlockKernelQueue q; /* q.pending: waiting for room in the ring */
     struct io_uring ring;
-    EventNotifier e;
     unsigned in_ring; /* SQEs prepared or submitted, CQE not yet seen */
-    GQueue pending;   /* waiting for room in the ring */
 } UringState;
+G_STATIC_ASSERT(offsetof(UringState, q) == 0);
 
 static void uring_fill_and_submit(UringState *s, bool submit);
 
@@ -44,12 +43,12 @@ static void uring_process_completions(UringState *s)
         s->in_ring--;
         blk_request_done(req, res);
     }
-    uring_fill_and_submit(s, s->blk->plug_depth == 0);
+    uring_fill_and_submit(s, s->q.blk->plug_depth == 0);
 }
 
 static void uring_completion_cb(EventNotifier *e)
 {
-    UringState *s = blk_container_of(e, UringState, e);
+    UringState *s = blk_container_of(e, UringState, q.e);
 
     event_notifier_test_and_clear(e);
     uring_process_completions(s);
@@ -58,14 +57,14 @@ static void uring_completion_cb(EventNotifier *e)
 /* io_poll: CQEs are waiting (liburing reads the tail with acquire). */
 static bool uring_poll(void *opaque)
 {
-    UringState *s = blk_container_of(opaque, UringState, e);
+    UringState *s = blk_container_of(opaque, UringState, q.e);
 
     return io_uring_cq_ready(&s->ring) > 0;
 }
 
 static void uring_poll_ready(EventNotifier *e)
 {
-    uring_process_completions(blk_container_of(e, UringState, e));
+    uring_process_completions(blk_container_of(e, UringState, q.e));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -74,7 +73,7 @@ static void uring_poll_ready(EventNotifier *e)
 
 static void uring_prep(UringState *s, struct io_uring_sqe *sqe, BlockRequest *req)
 {
-    int fd = s->blk->fd;
+    int fd = s->q.blk->fd;
 
     switch (req->type) {
     case BLOCK_REQ_READ:
@@ -101,13 +100,13 @@ static void uring_submit(UringState *s)
     do {
         ret = io_uring_submit(&s->ring);
     } while (ret == -EINTR);
-    s->blk->stats.kernel_submits++;
+    s->q.blk->stats.kernel_submits++;
     /*
      * -EAGAIN/-EBUSY: the SQEs stay in the ring and go with the next
      * submission, after completions have been reaped.
      */
     if (ret < 0 && ret != -EAGAIN && ret != -EBUSY) {
-        g_warning("'%s': io_uring_submit failed: %s", s->blk->filename,
+        g_warning("'%s': io_uring_submit failed: %s", s->q.blk->filename,
                   g_strerror(-ret));
     }
 }
@@ -115,7 +114,7 @@ static void uring_submit(UringState *s)
 /* Move pending requests into free SQEs; submit them if @submit. */
 static void uring_fill_and_submit(UringState *s, bool submit)
 {
-    while (!g_queue_is_empty(&s->pending) && s->in_ring < URING_ENTRIES) {
+    while (!g_queue_is_empty(&s->q.pending) && s->in_ring < URING_ENTRIES) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
         if (!sqe) {
@@ -125,7 +124,7 @@ static void uring_fill_and_submit(UringState *s, bool submit)
                 break;
             }
         }
-        uring_prep(s, sqe, g_queue_pop_head_link(&s->pending)->data);
+        uring_prep(s, sqe, g_queue_pop_head_link(&s->q.pending)->data);
         s->in_ring++;
     }
     if (submit) {
@@ -137,7 +136,7 @@ static void uring_submit_req(BlockBackend *blk, BlockRequest *req)
 {
     UringState *s = blk->opaque;
 
-    g_queue_push_tail_link(&s->pending, &req->link);
+    g_queue_push_tail_link(&s->q.pending, &req->link);
     uring_fill_and_submit(s, blk->plug_depth == 0);
 }
 
@@ -150,54 +149,36 @@ static void uring_unplug(BlockBackend *blk)
 /* Lifetime                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static void uring_attach(BlockBackend *blk)
-{
-    UringState *s = blk->opaque;
-
-    aio_set_event_notifier(blk->ctx, &s->e, uring_completion_cb, uring_poll,
-                           uring_poll_ready);
-}
-
-static void uring_detach(BlockBackend *blk)
-{
-    UringState *s = blk->opaque;
-
-    aio_set_event_notifier(blk->ctx, &s->e, NULL, NULL, NULL);
-}
+static const BlockKqHandlers uring_handlers = {
+    .io_read = uring_completion_cb,
+    .io_poll = uring_poll,
+    .io_poll_ready = uring_poll_ready,
+};
 
 static bool uring_open(BlockBackend *blk, GError **errp)
 {
-    UringState *s = g_new0(UringState, 1);
+    UringState *s = blk_kq_new(blk, sizeof(UringState), &uring_handlers, errp);
     int ret;
 
-    s->blk = blk;
-    g_queue_init(&s->pending);
-    ret = event_notifier_init(&s->e, false);
-    if (ret < 0) {
-        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_FAILED,
-                    "cannot create the completion eventfd: %s", g_strerror(-ret));
-        g_free(s);
+    if (!s) {
         return false;
     }
     ret = io_uring_queue_init(URING_ENTRIES, &s->ring, 0);
     if (ret < 0) {
         g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_UNAVAILABLE,
                     "io_uring is not available (io_uring_setup: %s)", g_strerror(-ret));
-        event_notifier_cleanup(&s->e);
-        g_free(s);
+        blk_kq_free(&s->q);
         return false;
     }
-    ret = io_uring_register_eventfd(&s->ring, event_notifier_get_fd(&s->e));
+    ret = io_uring_register_eventfd(&s->ring, event_notifier_get_fd(&s->q.e));
     if (ret < 0) {
         g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_UNAVAILABLE,
                     "io_uring cannot signal an eventfd: %s", g_strerror(-ret));
         io_uring_queue_exit(&s->ring);
-        event_notifier_cleanup(&s->e);
-        g_free(s);
+        blk_kq_free(&s->q);
         return false;
     }
-    blk->opaque = s;
-    uring_attach(blk);
+    blk_kq_start(blk, &s->q);
     return true;
 }
 
@@ -205,10 +186,9 @@ static void uring_close(BlockBackend *blk)
 {
     UringState *s = blk->opaque;
 
-    uring_detach(blk);
+    blk_kq_detach(blk);
     io_uring_queue_exit(&s->ring);
-    event_notifier_cleanup(&s->e);
-    g_free(s);
+    blk_kq_free(&s->q);
     blk->opaque = NULL;
 }
 
@@ -218,6 +198,6 @@ const BlockDriverOps blk_io_uring_ops = {
     .close = uring_close,
     .submit = uring_submit_req,
     .unplug = uring_unplug,
-    .detach_aio_context = uring_detach,
-    .attach_aio_context = uring_attach,
+    .detach_aio_context = blk_kq_detach,
+    .attach_aio_context = blk_kq_attach,
 };

@@ -2,7 +2,7 @@
  * aio/block-native.c - the "native" backend: Linux AIO through libaio.
  *
  * Requests are prepared as iocbs (each carrying the completion eventfd) and
- * queued on s->pending; they go to the kernel with one io_submit() for the
+ * queued on s->q.pending; they go to the kernel with one io_submit() for the
  * whole queue, at once or at the outermost unplug.  The eventfd is
  * registered with the AioContext as an event notifier whose io_poll
  * function looks at the completion ring in user memory, so adaptive polling
@@ -36,13 +36,12 @@ struct native_aio_ring {
 #define NATIVE_AIO_RING_MAGIC 0xa10a10a1
 
 typedef struct NativeState {
-    BlockBackend *blk;
+    BlockKernelQueue q; /* q.pending: prepared, not submitted */
     io_context_t io_ctx;
-    EventNotifier e;
-    int in_kernel;  /* submitted, not reaped */
-    GQueue pending; /* prepared, not submitted */
+    int in_kernel; /* submitted, not reaped */
     bool no_fdsync;
 } NativeState;
+G_STATIC_ASSERT(offsetof(NativeState, q) == 0);
 
 static void native_flush_pending(NativeState *s);
 
@@ -67,14 +66,14 @@ static void native_process_completions(NativeState *s)
             blk_request_done(events[i].data, (ssize_t)(long)events[i].res);
         }
     } while (n == NATIVE_MAX_EVENTS);
-    if (s->blk->plug_depth == 0) {
+    if (s->q.blk->plug_depth == 0) {
         native_flush_pending(s);
     }
 }
 
 static void native_completion_cb(EventNotifier *e)
 {
-    NativeState *s = blk_container_of(e, NativeState, e);
+    NativeState *s = blk_container_of(e, NativeState, q.e);
 
     if (event_notifier_test_and_clear(e)) {
         native_process_completions(s);
@@ -84,7 +83,7 @@ static void native_completion_cb(EventNotifier *e)
 /* io_poll: completions are waiting in the ring (no system call). */
 static bool native_poll(void *opaque)
 {
-    NativeState *s = blk_container_of(opaque, NativeState, e);
+    NativeState *s = blk_container_of(opaque, NativeState, q.e);
     struct native_aio_ring *ring = (struct native_aio_ring *)s->io_ctx;
 
     if (s->in_kernel == 0 || ring->magic != NATIVE_AIO_RING_MAGIC) {
@@ -96,7 +95,7 @@ static bool native_poll(void *opaque)
 
 static void native_poll_ready(EventNotifier *e)
 {
-    native_process_completions(blk_container_of(e, NativeState, e));
+    native_process_completions(blk_container_of(e, NativeState, q.e));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -108,8 +107,8 @@ static void native_to_threads(NativeState *s, bool first_only)
 {
     GList *l;
 
-    while ((l = g_queue_pop_head_link(&s->pending))) {
-        blk_threads_ops.submit(s->blk, l->data);
+    while ((l = g_queue_pop_head_link(&s->q.pending))) {
+        blk_threads_ops.submit(s->q.blk, l->data);
         if (first_only) {
             break;
         }
@@ -119,7 +118,7 @@ static void native_to_threads(NativeState *s, bool first_only)
 /* io_submit() failed with @ret for the first queued request. */
 static void native_submit_error(NativeState *s, int ret)
 {
-    BlockRequest *req = g_queue_peek_head(&s->pending);
+    BlockRequest *req = g_queue_peek_head(&s->q.pending);
 
     if (ret == -EAGAIN) {
         if (s->in_kernel == 0) {
@@ -133,7 +132,7 @@ static void native_submit_error(NativeState *s, int ret)
         native_to_threads(s, true);
         return;
     }
-    g_queue_pop_head_link(&s->pending);
+    g_queue_pop_head_link(&s->q.pending);
     blk_request_fail_bh(req, ret);
 }
 
@@ -141,17 +140,17 @@ static void native_flush_pending(NativeState *s)
 {
     struct iocb *iocbs[NATIVE_MAX_EVENTS];
 
-    while (!g_queue_is_empty(&s->pending) && s->in_kernel < NATIVE_MAX_EVENTS) {
+    while (!g_queue_is_empty(&s->q.pending) && s->in_kernel < NATIVE_MAX_EVENTS) {
         int n = 0, ret;
 
-        for (GList *l = s->pending.head; l && n < NATIVE_MAX_EVENTS - s->in_kernel;
+        for (GList *l = s->q.pending.head; l && n < NATIVE_MAX_EVENTS - s->in_kernel;
              l = l->next) {
             iocbs[n++] = &((BlockRequest *)l->data)->u.iocb;
         }
         do {
             ret = io_submit(s->io_ctx, n, iocbs);
         } while (ret == -EINTR);
-        s->blk->stats.kernel_submits++;
+        s->q.blk->stats.kernel_submits++;
         if (ret <= 0) {
             native_submit_error(s, ret == 0 ? -EAGAIN : ret);
             if (ret == 0 || ret == -EAGAIN) {
@@ -161,7 +160,7 @@ static void native_flush_pending(NativeState *s)
         }
         s->in_kernel += ret;
         for (int i = 0; i < ret; i++) {
-            g_queue_pop_head_link(&s->pending);
+            g_queue_pop_head_link(&s->q.pending);
         }
     }
 }
@@ -187,10 +186,10 @@ static void native_submit(BlockBackend *blk, BlockRequest *req)
         io_prep_fdsync(iocb, blk->fd);
         break;
     }
-    io_set_eventfd(iocb, event_notifier_get_fd(&s->e));
+    io_set_eventfd(iocb, event_notifier_get_fd(&s->q.e));
     iocb->data = req;
-    g_queue_push_tail_link(&s->pending, &req->link);
-    if (blk->plug_depth == 0 || s->pending.length >= NATIVE_MAX_EVENTS) {
+    g_queue_push_tail_link(&s->q.pending, &req->link);
+    if (blk->plug_depth == 0 || s->q.pending.length >= NATIVE_MAX_EVENTS) {
         native_flush_pending(s);
     }
 }
@@ -204,33 +203,18 @@ static void native_unplug(BlockBackend *blk)
 /* Lifetime                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static void native_attach(BlockBackend *blk)
-{
-    NativeState *s = blk->opaque;
-
-    aio_set_event_notifier(blk->ctx, &s->e, native_completion_cb, native_poll,
-                           native_poll_ready);
-}
-
-static void native_detach(BlockBackend *blk)
-{
-    NativeState *s = blk->opaque;
-
-    aio_set_event_notifier(blk->ctx, &s->e, NULL, NULL, NULL);
-}
+static const BlockKqHandlers native_handlers = {
+    .io_read = native_completion_cb,
+    .io_poll = native_poll,
+    .io_poll_ready = native_poll_ready,
+};
 
 static bool native_open(BlockBackend *blk, GError **errp)
 {
-    NativeState *s = g_new0(NativeState, 1);
+    NativeState *s = blk_kq_new(blk, sizeof(NativeState), &native_handlers, errp);
     int ret;
 
-    s->blk = blk;
-    g_queue_init(&s->pending);
-    ret = event_notifier_init(&s->e, false);
-    if (ret < 0) {
-        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_FAILED,
-                    "cannot create the completion eventfd: %s", g_strerror(-ret));
-        g_free(s);
+    if (!s) {
         return false;
     }
     ret = io_setup(NATIVE_MAX_EVENTS, &s->io_ctx);
@@ -238,12 +222,10 @@ static bool native_open(BlockBackend *blk, GError **errp)
         g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_UNAVAILABLE,
                     "Linux AIO is not available (io_setup: %s)%s", g_strerror(-ret),
                     ret == -EAGAIN ? "; raise fs.aio-max-nr" : "");
-        event_notifier_cleanup(&s->e);
-        g_free(s);
+        blk_kq_free(&s->q);
         return false;
     }
-    blk->opaque = s;
-    native_attach(blk);
+    blk_kq_start(blk, &s->q);
     return true;
 }
 
@@ -251,10 +233,9 @@ static void native_close(BlockBackend *blk)
 {
     NativeState *s = blk->opaque;
 
-    native_detach(blk);
+    blk_kq_detach(blk);
     io_destroy(s->io_ctx);
-    event_notifier_cleanup(&s->e);
-    g_free(s);
+    blk_kq_free(&s->q);
     blk->opaque = NULL;
 }
 
@@ -264,6 +245,6 @@ const BlockDriverOps blk_native_ops = {
     .close = native_close,
     .submit = native_submit,
     .unplug = native_unplug,
-    .detach_aio_context = native_detach,
-    .attach_aio_context = native_attach,
+    .detach_aio_context = blk_kq_detach,
+    .attach_aio_context = blk_kq_attach,
 };

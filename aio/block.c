@@ -520,3 +520,55 @@ bool blk_set_aio_context(BlockBackend *blk, AioContext *new_ctx, GError **errp)
     }
     return true;
 }
+
+/* ------------------------------------------------------------------------ */
+/* The kernel-queue backends' shared state                                    */
+/* ------------------------------------------------------------------------ */
+
+void *blk_kq_new(BlockBackend *blk, size_t size, const BlockKqHandlers *handlers,
+                 GError **errp)
+{
+    BlockKernelQueue *q;
+    int ret;
+
+    g_assert(size >= sizeof(BlockKernelQueue));
+    q = g_malloc0(size);
+    q->blk = blk;
+    q->handlers = handlers;
+    g_queue_init(&q->pending);
+    ret = event_notifier_init(&q->e, false);
+    if (ret < 0) {
+        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_FAILED,
+                    "cannot create the completion eventfd: %s", g_strerror(-ret));
+        g_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+void blk_kq_free(BlockKernelQueue *q)
+{
+    event_notifier_cleanup(&q->e);
+    g_free(q);
+}
+
+void blk_kq_start(BlockBackend *blk, BlockKernelQueue *q)
+{
+    blk->opaque = q;
+    blk_kq_attach(blk);
+}
+
+void blk_kq_attach(BlockBackend *blk)
+{
+    BlockKernelQueue *q = blk->opaque;
+
+    aio_set_event_notifier(blk->ctx, &q->e, q->handlers->io_read, q->handlers->io_poll,
+                           q->handlers->io_poll_ready);
+}
+
+void blk_kq_detach(BlockBackend *blk)
+{
+    BlockKernelQueue *q = blk->opaque;
+
+    aio_set_event_notifier(blk->ctx, &q->e, NULL, NULL, NULL);
+}

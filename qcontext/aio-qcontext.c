@@ -23,13 +23,6 @@
 #include "qcontext/aio-qcontext.h"
 #include "qcontext-internal.h"
 
-typedef enum {
-    PHASE_IDLE,
-    PHASE_PREPARED,
-    PHASE_POLLED,
-    PHASE_CHECKED,
-} AqPhase;
-
 /* A source as seen by one iteration. */
 typedef struct {
     QSource *src; /* a reference */
@@ -69,7 +62,7 @@ struct _AioQContext {
     gboolean deadline_fired; /* the deadline timer ran in this aio_poll */
     gboolean fd_ready;       /* one of our fd handlers ran in this aio_poll */
     gboolean aio_progress;   /* aio_poll did work of its own (BHs, devices) */
-    AqPhase phase;
+    QContextPhase phase;
 };
 
 G_DEFINE_FINAL_TYPE(AioQContext, aio_qcontext, QCONTEXT_TYPE)
@@ -285,7 +278,7 @@ static gboolean aq_prepare(QContext *ctx, int *timeout)
             min = t;
         }
     }
-    self->phase = PHASE_PREPARED;
+    self->phase = QCONTEXT_PHASE_PREPARED;
     *timeout = any_ready ? 0 : min;
     return any_ready;
 }
@@ -327,8 +320,8 @@ static gboolean aq_poll(QContext *ctx, int timeout)
     AioQContext *self = AIO_QCONTEXT(ctx);
     gboolean progress = aq_run_aio(self, timeout);
 
-    if (self->phase == PHASE_PREPARED) {
-        self->phase = PHASE_POLLED;
+    if (self->phase == QCONTEXT_PHASE_PREPARED) {
+        self->phase = QCONTEXT_PHASE_POLLED;
     }
     return progress;
 }
@@ -347,7 +340,7 @@ static gboolean check_entries(AioQContext *self)
         }
         any_ready |= e->ready;
     }
-    self->phase = PHASE_CHECKED;
+    self->phase = QCONTEXT_PHASE_CHECKED;
     return any_ready;
 }
 
@@ -355,7 +348,8 @@ static gboolean aq_check(QContext *ctx)
 {
     AioQContext *self = AIO_QCONTEXT(ctx);
 
-    if (self->phase != PHASE_PREPARED && self->phase != PHASE_POLLED) {
+    if (self->phase != QCONTEXT_PHASE_PREPARED &&
+        self->phase != QCONTEXT_PHASE_POLLED) {
         return FALSE;
     }
     return check_entries(self);
@@ -368,17 +362,18 @@ static void aq_dispatch(QContext *ctx)
 {
     AioQContext *self = AIO_QCONTEXT(ctx);
 
-    if (self->phase == PHASE_PREPARED) {
+    if (self->phase == QCONTEXT_PHASE_PREPARED) {
         /* Ready at prepare: run what the AioContext has without waiting. */
         aq_run_aio(self, 0);
     }
-    if (self->phase == PHASE_PREPARED || self->phase == PHASE_POLLED) {
+    if (self->phase == QCONTEXT_PHASE_PREPARED ||
+        self->phase == QCONTEXT_PHASE_POLLED) {
         check_entries(self);
     }
-    if (self->phase != PHASE_CHECKED) {
+    if (self->phase != QCONTEXT_PHASE_CHECKED) {
         return;
     }
-    self->phase = PHASE_IDLE;
+    self->phase = QCONTEXT_PHASE_IDLE;
     for (guint i = 0; i < self->entries->len; i++) {
         AqEntry *e = &g_array_index(self->entries, AqEntry, i);
         if (e->ready && qsource_run_dispatch(e->src, e->gen) == G_SOURCE_REMOVE) {
@@ -458,17 +453,8 @@ static gboolean aq_detach(QContext *ctx, QSource *src, GError **errp)
 static QSource *aq_find_source_by_name(QContext *ctx, const char *name)
 {
     AioQContext *self = AIO_QCONTEXT(ctx);
-    QSource *found = NULL;
 
-    pthread_mutex_lock(&self->lock);
-    for (guint i = 0; i < self->sources->len && !found; i++) {
-        QSource *src = g_ptr_array_index(self->sources, i);
-        if (g_strcmp0(qsource_get_name(src), name) == 0) {
-            found = src;
-        }
-    }
-    pthread_mutex_unlock(&self->lock);
-    return found;
+    return qcontext_find_source_in(&self->lock, &self->sources, NULL, name);
 }
 
 static AioContext *aq_get_aio_context(QContext *ctx)
@@ -522,15 +508,13 @@ static gboolean aio_qcontext_complete(QomObject *obj, GError **errp)
 {
     AioQContext *self = AIO_QCONTEXT(obj);
     QomObjectClass *parent = QOM_OBJECT_CLASS(aio_qcontext_parent_class);
-    const char *id = qom_object_get_id(obj);
     gboolean ok;
 
     if (!parent->complete(obj, errp)) {
         return FALSE;
     }
-    self->aio = aio_context_new(errp);
+    self->aio = qcontext_new_aio_context(QCONTEXT_CONTEXT(obj), errp);
     if (!self->aio) {
-        g_prefix_error(errp, "context '%s': ", id);
         return FALSE;
     }
     pthread_mutex_lock(&self->params_lock);
@@ -627,10 +611,7 @@ static void aio_qcontext_dispose(GObject *obj)
     qcontext_stop(QCONTEXT_CONTEXT(obj));
     entries_clear(self);
 
-    pthread_mutex_lock(&self->lock);
-    sources = self->sources;
-    self->sources = g_ptr_array_new();
-    pthread_mutex_unlock(&self->lock);
+    sources = qcontext_steal_sources(&self->lock, &self->sources);
     for (guint i = 0; i < sources->len; i++) {
         QSource *src = g_ptr_array_index(sources, i);
         if (qsource_unbind(src, QCONTEXT_CONTEXT(self), 0, NULL, NULL)) {

@@ -20,13 +20,6 @@
 #include "qcontext/glib-qcontext.h"
 #include "qcontext-internal.h"
 
-typedef enum {
-    PHASE_IDLE,
-    PHASE_PREPARED,
-    PHASE_POLLED,
-    PHASE_CHECKED,
-} GlibPhase;
-
 struct _GlibQContext {
     QContext parent;
 
@@ -42,7 +35,7 @@ struct _GlibQContext {
     gint fds_alloc;
     gint nfds;
     gint max_priority;
-    GlibPhase phase;
+    QContextPhase phase;
 };
 
 G_DEFINE_FINAL_TYPE(GlibQContext, glib_qcontext, QCONTEXT_TYPE)
@@ -236,20 +229,16 @@ static gboolean glib_detach(QContext *ctx, QSource *src, GError **errp)
     return glib_detach_gen(GLIB_QCONTEXT(ctx), src, 0, errp);
 }
 
+static QSource *qg_item_source(gpointer item)
+{
+    return ((QGSource *)item)->src;
+}
+
 static QSource *glib_find_source_by_name(QContext *ctx, const char *name)
 {
     GlibQContext *self = GLIB_QCONTEXT(ctx);
-    QSource *found = NULL;
 
-    pthread_mutex_lock(&self->lock);
-    for (guint i = 0; i < self->sources->len && !found; i++) {
-        QGSource *qg = g_ptr_array_index(self->sources, i);
-        if (g_strcmp0(qsource_get_name(qg->src), name) == 0) {
-            found = qg->src;
-        }
-    }
-    pthread_mutex_unlock(&self->lock);
-    return found;
+    return qcontext_find_source_in(&self->lock, &self->sources, qg_item_source, name);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -288,7 +277,7 @@ static gboolean glib_prepare(QContext *ctx, int *timeout)
     for (gint i = 0; i < n; i++) {
         self->fds[i].revents = 0;
     }
-    self->phase = PHASE_PREPARED;
+    self->phase = QCONTEXT_PHASE_PREPARED;
     *timeout = ready ? 0 : t;
     g_main_context_release(self->gctx);
     return ready;
@@ -300,8 +289,8 @@ static gboolean glib_poll(QContext *ctx, int timeout)
     GPollFunc poll_func = g_main_context_get_poll_func(self->gctx);
     gint n = poll_func(self->fds, self->nfds, timeout);
 
-    if (self->phase == PHASE_PREPARED) {
-        self->phase = PHASE_POLLED;
+    if (self->phase == QCONTEXT_PHASE_PREPARED) {
+        self->phase = QCONTEXT_PHASE_POLLED;
     }
     return n > 0;
 }
@@ -310,10 +299,11 @@ static gboolean glib_check_locked(GlibQContext *self)
 {
     gboolean ready = FALSE;
 
-    if (self->phase == PHASE_PREPARED || self->phase == PHASE_POLLED) {
+    if (self->phase == QCONTEXT_PHASE_PREPARED ||
+        self->phase == QCONTEXT_PHASE_POLLED) {
         ready =
             g_main_context_check(self->gctx, self->max_priority, self->fds, self->nfds);
-        self->phase = PHASE_CHECKED;
+        self->phase = QCONTEXT_PHASE_CHECKED;
     }
     return ready;
 }
@@ -341,7 +331,7 @@ static void glib_dispatch(QContext *ctx)
     /* Straight from a ready prepare: GLib collects what to dispatch in its
      * check step, which then sees no poll results. */
     glib_check_locked(self);
-    self->phase = PHASE_IDLE;
+    self->phase = QCONTEXT_PHASE_IDLE;
     g_main_context_dispatch(self->gctx);
     g_main_context_release(self->gctx);
 }
@@ -399,9 +389,8 @@ static gboolean glib_qcontext_complete(QomObject *obj, GError **errp)
     } else {
         self->gctx = g_main_context_new();
     }
-    self->aio = aio_context_new(errp);
+    self->aio = qcontext_new_aio_context(QCONTEXT_CONTEXT(obj), errp);
     if (!self->aio) {
-        g_prefix_error(errp, "context '%s': ", id);
         return FALSE;
     }
     self->aio_source = aio_get_g_source(self->aio);
@@ -411,12 +400,7 @@ static gboolean glib_qcontext_complete(QomObject *obj, GError **errp)
 
 static void glib_qcontext_detach_all(GlibQContext *self)
 {
-    GPtrArray *sources;
-
-    pthread_mutex_lock(&self->lock);
-    sources = self->sources;
-    self->sources = g_ptr_array_new();
-    pthread_mutex_unlock(&self->lock);
+    GPtrArray *sources = qcontext_steal_sources(&self->lock, &self->sources);
 
     for (guint i = 0; i < sources->len; i++) {
         QGSource *qg = g_ptr_array_index(sources, i);

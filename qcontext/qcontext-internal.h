@@ -28,6 +28,9 @@
 #ifndef QCONTEXT_QCONTEXT_INTERNAL_H
 #define QCONTEXT_QCONTEXT_INTERNAL_H
 
+#include <pthread.h>
+
+#include "aio/aio.h"
 #include "qcontext/qcontext.h"
 
 G_BEGIN_DECLS
@@ -102,11 +105,44 @@ void qsource_foreach_poll(QSource *src, void (*fn)(GPollFD *pfd, gpointer opaque
 /* ------------------------------------------------------------------------ */
 
 /**
+ * QContextPhase: where a subclass's iteration is between the RFC's steps
+ * (prepare, poll, check, dispatch); dispatch returns it to IDLE.
+ */
+typedef enum {
+    QCONTEXT_PHASE_IDLE,
+    QCONTEXT_PHASE_PREPARED,
+    QCONTEXT_PHASE_POLLED,
+    QCONTEXT_PHASE_CHECKED,
+} QContextPhase;
+
+/**
  * qcontext_complete_start: the last step of a subclass's completion, once
  * its loop is ready: start the thread when threaded=yes.  Subclasses call
  * it at the end of their complete().
  */
 gboolean qcontext_complete_start(QContext *ctx, GError **errp);
+
+/**
+ * qcontext_new_aio_context: aio_context_new() for a completing subclass
+ * @ctx; errors are prefixed with "context '<id>': ".
+ */
+AioContext *qcontext_new_aio_context(QContext *ctx, GError **errp);
+
+/**
+ * qcontext_find_source_in: the first source named @name in *@sources,
+ * which is read under @lock (a subclass's list of attached sources).
+ * @item_source maps an element to its QSource (NULL: the elements are
+ * QSources).  Returns NULL if there is none.
+ */
+QSource *qcontext_find_source_in(pthread_mutex_t *lock, GPtrArray *const *sources,
+                                 QSource *(*item_source)(gpointer item),
+                                 const char *name);
+
+/**
+ * qcontext_steal_sources: under @lock, take *@sources and leave a new empty
+ * array in its place (for dispose).  The caller owns the returned array.
+ */
+GPtrArray *qcontext_steal_sources(pthread_mutex_t *lock, GPtrArray **sources);
 
 /**
  * qcontext_set_current: make @ctx the calling thread's current context

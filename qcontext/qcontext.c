@@ -457,6 +457,49 @@ gboolean qcontext_complete_start(QContext *ctx, GError **errp)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Helpers for subclasses                                                    */
+/* ------------------------------------------------------------------------ */
+
+AioContext *qcontext_new_aio_context(QContext *ctx, GError **errp)
+{
+    AioContext *aio = aio_context_new(errp);
+
+    if (!aio) {
+        g_prefix_error(errp, "context '%s': ", qom_object_get_id(QOM_OBJECT(ctx)));
+    }
+    return aio;
+}
+
+QSource *qcontext_find_source_in(pthread_mutex_t *lock, GPtrArray *const *sources,
+                                 QSource *(*item_source)(gpointer item),
+                                 const char *name)
+{
+    QSource *found = NULL;
+
+    pthread_mutex_lock(lock);
+    for (guint i = 0; i < (*sources)->len && !found; i++) {
+        gpointer item = g_ptr_array_index(*sources, i);
+        QSource *src = item_source ? item_source(item) : item;
+        if (g_strcmp0(qsource_get_name(src), name) == 0) {
+            found = src;
+        }
+    }
+    pthread_mutex_unlock(lock);
+    return found;
+}
+
+GPtrArray *qcontext_steal_sources(pthread_mutex_t *lock, GPtrArray **sources)
+{
+    GPtrArray *stolen;
+
+    pthread_mutex_lock(lock);
+    stolen = *sources;
+    *sources = g_ptr_array_new();
+    pthread_mutex_unlock(lock);
+    return stolen;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Registry                                                                  */
 /* ------------------------------------------------------------------------ */
 
