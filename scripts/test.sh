@@ -5,6 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# The closing line: the sum over every run of meson's Ok / Fail+Timeout counts.
+summary() {
+    awk '/^Ok:/ {ok += $2} /^(Fail|Timeout|Unexpected Pass):/ {bad += $NF}
+         END {printf "tests: %d passed, %d failed\n", ok, bad}' "$log"
+}
+
 run_suite() { # builddir, meson setup args..., -- meson test args...
     local dir=$1; shift
     local setup=() testargs=()
@@ -16,10 +25,12 @@ run_suite() { # builddir, meson setup args..., -- meson test args...
     fi
     ninja -C "$dir" >/dev/null
     echo "== meson test ($dir) =="
-    meson test -C "$dir" --print-errorlogs --num-processes 2 "${testargs[@]}"
+    meson test -C "$dir" --print-errorlogs --num-processes 2 "${testargs[@]}" | tee -a "$log"
 }
 
 run_suite build --
-[ "${1:-}" = "--quick" ] && exit 0
-run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --timeout-multiplier 3
-run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -- --suite threaded --timeout-multiplier 4
+if [ "${1:-}" != "--quick" ]; then
+    run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --timeout-multiplier 3
+    run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -- --suite threaded --timeout-multiplier 4
+fi
+summary
