@@ -22,6 +22,7 @@
 #include <liburing.h>
 
 #include "aio/aio.h"
+#include "test-aio-loop.h"
 #include "aio/aio-internal.h" /* white box: ctx->deleted_handlers */
 
 /* ------------------------------------------------------------------------ */
@@ -96,55 +97,24 @@ static const char *kind_name(AioFdMonKind kind)
                                         : "poll";
 }
 
-typedef struct {
-    AioContext *ctx;
-    GMainContext *gctx;
-    GSource *src;
-} Loop;
-
-static Loop *loop_new(const FdMonCase *c)
+/* A context on @c's fd monitor, driven by @c's driver. */
+static TestLoop *loop_new(const FdMonCase *c)
 {
-    Loop *l = g_new0(Loop, 1);
+    TestLoop *l = test_loop_new(c->use_gsource ? DRIVER_GSOURCE : DRIVER_AIO_POLL);
     GError *err = NULL;
 
-    l->ctx = aio_context_new(&err);
-    g_assert_no_error(err);
     g_assert_cmpint(aio_context_get_fdmon(l->ctx), ==, AIO_FDMON_EPOLL);
     g_assert_true(aio_context_set_fdmon(l->ctx, c->kind, &err));
     g_assert_no_error(err);
     g_assert_cmpint(aio_context_get_fdmon(l->ctx), ==, c->kind);
-    if (c->use_gsource) {
-        l->gctx = g_main_context_new();
-        l->src = aio_get_g_source(l->ctx);
-        g_source_attach(l->src, l->gctx);
-    }
     return l;
 }
 
-static void loop_free(Loop *l)
-{
-    if (l->src) {
-        g_source_destroy(l->src);
-        g_source_unref(l->src);
-        g_main_context_unref(l->gctx);
-    }
-    aio_context_unref(l->ctx);
-    g_free(l);
-}
-
-static bool loop_iterate(Loop *l, bool blocking)
-{
-    if (l->gctx) {
-        return g_main_context_iteration(l->gctx, blocking);
-    }
-    return aio_poll(l->ctx, blocking);
-}
-
 /* Non-blocking iterations until nothing more happens. */
-static void loop_drain(Loop *l)
+static void loop_drain(TestLoop *l)
 {
     for (int i = 0; i < 5; i++) {
-        loop_iterate(l, false);
+        test_loop_iterate(l, false);
     }
 }
 
@@ -173,7 +143,7 @@ static void counter_init(Counter *c)
 
 static void test_readable_once(gconstpointer data)
 {
-    Loop *l = loop_new(data);
+    TestLoop *l = loop_new(data);
     Counter c;
 
     counter_init(&c);
@@ -183,7 +153,7 @@ static void test_readable_once(gconstpointer data)
 
     event_notifier_set(&c.e);
     while (c.count == 0) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     loop_drain(l);
     g_assert_cmpint(c.count, ==, 1);
@@ -191,7 +161,7 @@ static void test_readable_once(gconstpointer data)
     /* Again, after the handler cleared it. */
     event_notifier_set(&c.e);
     while (c.count == 1) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     loop_drain(l);
     g_assert_cmpint(c.count, ==, 2);
@@ -199,13 +169,13 @@ static void test_readable_once(gconstpointer data)
     aio_set_event_notifier(l->ctx, &c.e, NULL, NULL, NULL);
     loop_drain(l);
     event_notifier_cleanup(&c.e);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /* Level-triggered: a handler that does not clear runs on every iteration. */
 static void test_level_triggered(gconstpointer data)
 {
-    Loop *l = loop_new(data);
+    TestLoop *l = loop_new(data);
     Counter c;
 
     counter_init(&c);
@@ -213,17 +183,17 @@ static void test_level_triggered(gconstpointer data)
     aio_set_event_notifier(l->ctx, &c.e, counter_read, NULL, NULL);
     event_notifier_set(&c.e);
     while (c.count < 3) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     aio_set_event_notifier(l->ctx, &c.e, NULL, NULL, NULL);
     loop_drain(l);
     event_notifier_cleanup(&c.e);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 static void test_remove_no_dispatch(gconstpointer data)
 {
-    Loop *l = loop_new(data);
+    TestLoop *l = loop_new(data);
     Counter c;
 
     counter_init(&c);
@@ -239,13 +209,13 @@ static void test_remove_no_dispatch(gconstpointer data)
     /* Re-adding it dispatches the pending event. */
     aio_set_event_notifier(l->ctx, &c.e, counter_read, NULL, NULL);
     while (c.count == 0) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     g_assert_cmpint(c.count, ==, 1);
     aio_set_event_notifier(l->ctx, &c.e, NULL, NULL, NULL);
     loop_drain(l);
     event_notifier_cleanup(&c.e);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 #define MANY 100
@@ -263,7 +233,7 @@ static int sum_counts(Counter *cs, int parity)
 
 static void test_many_fds(gconstpointer data)
 {
-    Loop *l = loop_new(data);
+    TestLoop *l = loop_new(data);
     Counter *cs = g_new0(Counter, MANY);
 
     for (int i = 0; i < MANY; i++) {
@@ -275,7 +245,7 @@ static void test_many_fds(gconstpointer data)
         event_notifier_set(&cs[i].e);
     }
     while (sum_counts(cs, 1) < MANY / 2) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     loop_drain(l);
     g_assert_cmpint(sum_counts(cs, 1), ==, MANY / 2);
@@ -289,7 +259,7 @@ static void test_many_fds(gconstpointer data)
         event_notifier_set(&cs[i].e);
     }
     while (sum_counts(cs, 0) < MANY / 2) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     loop_drain(l);
     g_assert_cmpint(sum_counts(cs, 0), ==, MANY / 2);
@@ -303,7 +273,7 @@ static void test_many_fds(gconstpointer data)
         event_notifier_cleanup(&cs[i].e);
     }
     g_free(cs);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /* A pipe: io_write runs while writable, io_read once data arrives. */
@@ -334,14 +304,14 @@ static void pipe_write(void *opaque)
 
 static void test_read_write(gconstpointer data)
 {
-    Loop *l = loop_new(data);
+    TestLoop *l = loop_new(data);
     PipeState p = {.ctx = l->ctx};
 
     g_assert_cmpint(pipe2(p.fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
     aio_set_fd_handler(l->ctx, p.fds[0], pipe_read, NULL, NULL, NULL, &p);
     aio_set_fd_handler(l->ctx, p.fds[1], NULL, pipe_write, NULL, NULL, &p);
     while (p.reads == 0) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     loop_drain(l);
     g_assert_cmpint(p.writes, ==, 1);
@@ -350,7 +320,7 @@ static void test_read_write(gconstpointer data)
     loop_drain(l);
     close(p.fds[0]);
     close(p.fds[1]);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /* Handlers registered before a switch of monitor keep working after it. */
@@ -476,7 +446,7 @@ static void test_io_uring_refused(void)
 /* Handlers added, replaced and removed many times while their fd is ready. */
 static void test_churn(gconstpointer data)
 {
-    Loop *l = loop_new(data);
+    TestLoop *l = loop_new(data);
     Counter cs[4];
 
     for (int i = 0; i < 4; i++) {
@@ -499,7 +469,7 @@ static void test_churn(gconstpointer data)
             aio_set_event_notifier(l->ctx, &c->e, counter_read, NULL, NULL);
             break;
         }
-        loop_iterate(l, false);
+        test_loop_iterate(l, false);
     }
     /* Whatever is still registered keeps being dispatched. */
     for (int i = 0; i < 4; i++) {
@@ -507,7 +477,7 @@ static void test_churn(gconstpointer data)
         cs[i].count = 0;
     }
     while (cs[0].count < 2 || cs[1].count < 2 || cs[2].count < 2 || cs[3].count < 2) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     for (int i = 0; i < 4; i++) {
         aio_set_event_notifier(l->ctx, &cs[i].e, NULL, NULL, NULL);
@@ -516,7 +486,7 @@ static void test_churn(gconstpointer data)
     for (int i = 0; i < 4; i++) {
         event_notifier_cleanup(&cs[i].e);
     }
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /* Another thread adds a handler for a ready fd while the loop is blocked. */
@@ -537,7 +507,7 @@ static void *add_thread(void *opaque)
 
 static void test_add_from_thread(gconstpointer data)
 {
-    Loop *l = loop_new(data);
+    TestLoop *l = loop_new(data);
     Counter c;
     AddArgs args = {.ctx = l->ctx, .c = &c};
     pthread_t thread;
@@ -545,14 +515,14 @@ static void test_add_from_thread(gconstpointer data)
     counter_init(&c);
     g_assert_cmpint(pthread_create(&thread, NULL, add_thread, &args), ==, 0);
     while (c.count == 0) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     pthread_join(thread, NULL);
     g_assert_cmpint(c.count, ==, 1);
     aio_set_event_notifier(l->ctx, &c.e, NULL, NULL, NULL);
     loop_drain(l);
     event_notifier_cleanup(&c.e);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /*

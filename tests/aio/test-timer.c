@@ -9,51 +9,9 @@
 #include <glib.h>
 
 #include "aio/aio.h"
+#include "test-aio-loop.h"
 
 #define MS_NS ((int64_t)SCALE_MS)
-
-/* A context and the way it is driven. */
-typedef struct {
-    AioContext *ctx;
-    GMainContext *gctx; /* NULL: drive with aio_poll() */
-    GSource *src;
-} Loop;
-
-static Loop *loop_new(bool use_gsource)
-{
-    Loop *l = g_new0(Loop, 1);
-    GError *err = NULL;
-
-    l->ctx = aio_context_new(&err);
-    g_assert_no_error(err);
-    g_assert_nonnull(l->ctx);
-    if (use_gsource) {
-        l->gctx = g_main_context_new();
-        l->src = aio_get_g_source(l->ctx);
-        g_source_attach(l->src, l->gctx);
-    }
-    return l;
-}
-
-static void loop_free(Loop *l)
-{
-    if (l->src) {
-        g_source_destroy(l->src);
-        g_source_unref(l->src);
-        g_main_context_unref(l->gctx);
-    }
-    aio_context_unref(l->ctx);
-    g_free(l);
-}
-
-/* One iteration; returns whether something was dispatched. */
-static bool loop_iterate(Loop *l, bool blocking)
-{
-    if (l->gctx) {
-        return g_main_context_iteration(l->gctx, blocking);
-    }
-    return aio_poll(l->ctx, blocking);
-}
 
 static int64_t now_ns(void)
 {
@@ -98,7 +56,7 @@ static void timer_cb(void *opaque)
 
 static void test_not_early(gconstpointer data)
 {
-    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TestLoop *l = test_loop_new((TestDriver)GPOINTER_TO_INT(data));
     TimerState s = {0};
     int64_t start = now_ns();
 
@@ -110,7 +68,7 @@ static void test_not_early(gconstpointer data)
 
     /* Non-blocking iterations up to 740 ms: the timer must not fire. */
     while (now_ns() < start + 740 * MS_NS) {
-        loop_iterate(l, false);
+        test_loop_iterate(l, false);
         g_assert_cmpint(s.count, ==, 0);
         g_usleep(5000);
     }
@@ -118,7 +76,7 @@ static void test_not_early(gconstpointer data)
 
     /* Blocking iterations: it fires at 750 ms, well before 1 s. */
     while (s.count == 0 && now_ns() < start + 5000 * MS_NS) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     g_assert_cmpint(s.count, ==, 1);
     g_assert_cmpint(s.fired_at - start, >=, 750 * MS_NS);
@@ -127,12 +85,12 @@ static void test_not_early(gconstpointer data)
     g_assert_cmpint(timer_expire_time_ns(s.timer), ==, -1);
 
     timer_free(s.timer);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 static void test_rearm_from_callback(gconstpointer data)
 {
-    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TestLoop *l = test_loop_new((TestDriver)GPOINTER_TO_INT(data));
     TimerState s = {0};
     int iterations = 0;
 
@@ -142,14 +100,14 @@ static void test_rearm_from_callback(gconstpointer data)
     timer_mod(s.timer, s.deadline);
 
     while (s.count == 0) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     g_assert_true(timer_pending(s.timer));
     g_assert_cmpint(timer_expire_time_ns(s.timer), ==, s.deadline);
 
     /* The blocking wait honours the new deadline instead of spinning. */
     while (s.count == 1) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
         iterations++;
     }
     g_assert_cmpint(s.count, ==, 2);
@@ -158,12 +116,12 @@ static void test_rearm_from_callback(gconstpointer data)
     g_assert_false(timer_pending(s.timer));
 
     timer_free(s.timer);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 static void test_mod_del_pending(void)
 {
-    Loop *l = loop_new(false);
+    TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
     TimerState s = {0};
     int64_t now = now_ns();
 
@@ -210,13 +168,13 @@ static void test_mod_del_pending(void)
     g_assert_false(aio_poll(l->ctx, false));
 
     timer_free(s.timer);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /* Two timers due together: the first deletes the second, which never runs. */
 static void test_callback_deletes_other(gconstpointer data)
 {
-    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TestLoop *l = test_loop_new((TestDriver)GPOINTER_TO_INT(data));
     TimerState a = {0}, b = {0};
     int64_t due = now_ns() + 5 * MS_NS;
 
@@ -228,23 +186,23 @@ static void test_callback_deletes_other(gconstpointer data)
     timer_mod_ns(b.timer, due + 1);
     timer_mod_ns(a.timer, due);
     while (a.count == 0) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     g_usleep(2000);
     for (int i = 0; i < 5; i++) {
-        loop_iterate(l, false);
+        test_loop_iterate(l, false);
     }
     g_assert_cmpint(a.count, ==, 1);
     g_assert_cmpint(b.count, ==, 0);
     g_assert_false(timer_pending(b.timer));
     timer_free(a.timer);
     timer_free(b.timer);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 static void test_free_self(gconstpointer data)
 {
-    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TestLoop *l = test_loop_new((TestDriver)GPOINTER_TO_INT(data));
     TimerState s = {0}, other = {0};
     int64_t now = now_ns();
 
@@ -257,18 +215,18 @@ static void test_free_self(gconstpointer data)
     timer_mod_ns(s.timer, s.deadline);
     timer_mod_ns(other.timer, other.deadline);
     while (other.count == 0) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     g_assert_cmpint(s.count, ==, 1);
     g_assert_null(s.timer);
     timer_free(other.timer);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /* Timers on every clock share the lists and the loop's deadline. */
 static void test_clocks(void)
 {
-    Loop *l = loop_new(false);
+    TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
     TimerState s[QEMU_CLOCK_MAX] = {0};
     int64_t r = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
     int64_t h = qemu_clock_get_ns(QEMU_CLOCK_HOST);
@@ -291,7 +249,7 @@ static void test_clocks(void)
         g_assert_cmpint(s[type].count, ==, 1);
         timer_free(s[type].timer);
     }
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /* Another thread arms a timer while the home thread is blocked. */
@@ -310,7 +268,7 @@ static void *arm_thread(void *opaque)
 
 static void test_mod_from_thread(gconstpointer data)
 {
-    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TestLoop *l = test_loop_new((TestDriver)GPOINTER_TO_INT(data));
     TimerState s = {0};
     ArmArgs args = {.s = &s};
     pthread_t thread;
@@ -321,13 +279,13 @@ static void test_mod_from_thread(gconstpointer data)
     s.deadline = start + 60 * MS_NS;
     g_assert_cmpint(pthread_create(&thread, NULL, arm_thread, &args), ==, 0);
     while (s.count == 0) {
-        loop_iterate(l, true);
+        test_loop_iterate(l, true);
     }
     pthread_join(thread, NULL);
     g_assert_cmpint(s.fired_at - start, >=, 60 * MS_NS);
     g_assert_cmpint(s.fired_at - start, <, 5000 * MS_NS);
     timer_free(s.timer);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 /*
@@ -337,7 +295,7 @@ static void test_mod_from_thread(gconstpointer data)
  */
 static void test_lateness_in_stats(gconstpointer data)
 {
-    Loop *l = loop_new(GPOINTER_TO_INT(data));
+    TestLoop *l = test_loop_new((TestDriver)GPOINTER_TO_INT(data));
     TimerState s = {0};
     AioContextStats st;
 
@@ -346,7 +304,7 @@ static void test_lateness_in_stats(gconstpointer data)
         s.deadline = now_ns() + 2 * MS_NS;
         timer_mod_ns(s.timer, s.deadline);
         while (s.count < i) {
-            loop_iterate(l, true);
+            test_loop_iterate(l, true);
         }
         aio_context_get_stats(l->ctx, &st);
         g_assert_cmpuint(st.wakeup.count, ==, (guint64)i);
@@ -356,11 +314,11 @@ static void test_lateness_in_stats(gconstpointer data)
         }
     }
     /* Nothing armed: no more entries, however often the loop runs. */
-    loop_iterate(l, false);
+    test_loop_iterate(l, false);
     aio_context_get_stats(l->ctx, &st);
     g_assert_cmpuint(st.wakeup.count, ==, 3);
     timer_free(s.timer);
-    loop_free(l);
+    test_loop_free(l);
 }
 
 static void add_both(const char *name, GTestDataFunc fn)
@@ -368,8 +326,8 @@ static void add_both(const char *name, GTestDataFunc fn)
     g_autofree char *poll = g_strdup_printf("/timer/aio-poll/%s", name);
     g_autofree char *gsrc = g_strdup_printf("/timer/gsource/%s", name);
 
-    g_test_add_data_func(poll, GINT_TO_POINTER(false), fn);
-    g_test_add_data_func(gsrc, GINT_TO_POINTER(true), fn);
+    g_test_add_data_func(poll, GINT_TO_POINTER(DRIVER_AIO_POLL), fn);
+    g_test_add_data_func(gsrc, GINT_TO_POINTER(DRIVER_GSOURCE), fn);
 }
 
 int main(int argc, char **argv)
