@@ -129,8 +129,8 @@ static QomObject *construct(GType type, PropList *pl, GError **errp)
     return QOM_OBJECT(obj);
 }
 
-QomObject *qom_object_new_from_opts(const char *container, GType base,
-                                    const char *type_name, GArray *opts, GError **errp)
+static QomObject *new_from_opts(const char *container, GType base,
+                                const char *type_name, GArray *opts, GError **errp)
 {
     const char *id = qom_opts_get(opts, "id");
     QomObject *obj = NULL;
@@ -155,6 +155,17 @@ QomObject *qom_object_new_from_opts(const char *container, GType base,
     }
     qom_container_commit(container, obj);
     g_object_unref(obj);
+    return obj;
+}
+
+QomObject *qom_object_new_from_opts(const char *container, GType base,
+                                    const char *type_name, GArray *opts, GError **errp)
+{
+    QomObject *obj = new_from_opts(container, base, type_name, opts, errp);
+
+    if (!obj) {
+        qom_error_make_printable(errp);
+    }
     return obj;
 }
 

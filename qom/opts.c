@@ -72,6 +72,41 @@ static gboolean next_element(const char **p, GString *buf, gssize *eq)
     return TRUE;
 }
 
+static gboolean needs_escape(const char *p, gunichar *c)
+{
+    *c = g_utf8_get_char_validated(p, -1);
+    return *c == (gunichar)-1 || *c == (gunichar)-2 || *c < 0x20 || *c == 0x7f;
+}
+
+void qom_error_make_printable(GError **errp)
+{
+    GString *s;
+    gunichar c;
+    const char *p;
+
+    if (!errp || !*errp || !(*errp)->message) {
+        return;
+    }
+    for (p = (*errp)->message; *p && !needs_escape(p, &c); p = g_utf8_next_char(p)) {
+    }
+    if (!*p) {
+        return; /* the common case: nothing to do */
+    }
+    s = g_string_new_len((*errp)->message, p - (*errp)->message);
+    while (*p) {
+        if (needs_escape(p, &c)) {
+            g_string_append_printf(s, "\\x%02x", (guchar)*p);
+            p++;
+        } else {
+            const char *next = g_utf8_next_char(p);
+            g_string_append_len(s, p, next - p);
+            p = next;
+        }
+    }
+    g_free((*errp)->message);
+    (*errp)->message = g_string_free(s, FALSE);
+}
+
 static gboolean add_opt(GArray *opts, char *key, char *value, const char *optarg,
                         GError **errp)
 {
@@ -123,6 +158,7 @@ GArray *qom_opts_parse(const char *optarg, const char *implied_key, GError **err
         }
         first = FALSE;
         if (!add_opt(opts, key, value, optarg, errp)) {
+            qom_error_make_printable(errp);
             qom_opts_free(opts);
             return NULL;
         }

@@ -375,6 +375,7 @@ gboolean qom_property_parse(const char *type_name, GParamSpec *pspec, const char
     }
     g_value_init(value, pspec->value_type);
     if (!parse_any(type_name, pspec, str, value, errp)) {
+        qom_error_make_printable(errp);
         g_value_unset(value);
         return FALSE;
     }

@@ -24,6 +24,14 @@ void qom_container_commit(const char *container, QomObject *obj);
 /* Give up a reservation. */
 void qom_container_cancel(const char *container, const char *id);
 
+/*
+ * Make the message of *@errp (if set) one printable UTF-8 line: messages
+ * quote user input, which may hold bytes that are not UTF-8 or control
+ * characters (a newline); those are shown as \xNN.  Public entry points
+ * that parse user input call it on failure.
+ */
+void qom_error_make_printable(GError **errp);
+
 /* TRUE if @pspec was marked with qom_param_spec_mark_size(). */
 gboolean qom_param_spec_is_size(GParamSpec *pspec);
 
