@@ -129,6 +129,18 @@ static gboolean task_exists(int tid)
     return stat(path, &st) == 0;
 }
 
+/*
+ * A joined thread leaves /proc a moment after pthread_join() returns (the
+ * kernel releases the task after clearing its tid): wait for it, up to 2 s.
+ */
+static gboolean task_gone(int tid)
+{
+    for (int i = 0; i < 400 && task_exists(tid); i++) {
+        g_usleep(5000);
+    }
+    return !task_exists(tid);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Tests                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -300,7 +312,7 @@ static void test_del_veto(void)
 
     g_assert_true(qom_container_del(QOM_CONTAINER_OBJECTS, "ctx2", &err));
     g_assert_no_error(err);
-    g_assert_false(task_exists(tid));
+    g_assert_true(task_gone(tid));
     g_assert_null(qcontext_find_by_name("ctx2"));
     del_device("dev2");
 }

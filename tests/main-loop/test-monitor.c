@@ -386,6 +386,18 @@ static gboolean has_thread(GPid pid, const char *comm)
     return g_str_has_prefix(names, line) || strstr(names, line) != NULL;
 }
 
+/*
+ * A joined thread leaves /proc a moment after pthread_join() returns (the
+ * kernel releases the task after clearing its tid): wait for it, up to 2 s.
+ */
+static gboolean thread_gone(GPid pid, const char *comm)
+{
+    for (int i = 0; i < 400 && has_thread(pid, comm); i++) {
+        g_usleep(5000);
+    }
+    return !has_thread(pid, comm);
+}
+
 static void test_object_add_del(void)
 {
     TestDaemon *d = start_std();
@@ -438,7 +450,7 @@ static void test_object_add_del(void)
     tq_return(r = tq_cmd(q, "{\"execute\": \"object-del\", \"arguments\": {\"id\": "
                             "\"io1\"}}"));
     json_object_unref(r);
-    g_assert_false(has_thread(d->pid, "qctx/io1"));
+    g_assert_true(thread_gone(d->pid, "qctx/io1"));
     r = tq_cmd(q, "{\"execute\": \"query-qcontexts\"}");
     g_assert_null(tq_find_id(json_node_get_array(tq_return(r)), "io1"));
     json_object_unref(r);

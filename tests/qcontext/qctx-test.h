@@ -209,6 +209,39 @@ static inline int qctx_count_dir(const char *path)
     return n - (g_str_equal(path, "/proc/self/fd") ? 1 : 0); /* opendir's own */
 }
 
+/*
+ * Threads in /proc/self/task.  A joined thread leaves the directory a
+ * moment after pthread_join() returns (the kernel releases the task after
+ * clearing its tid), so counts are taken once they settle.
+ */
+static inline int qctx_count_tasks_settled(void)
+{
+    int last = qctx_count_dir("/proc/self/task");
+
+    for (int i = 0; i < 100; i++) {
+        int now;
+
+        g_usleep(5000);
+        now = qctx_count_dir("/proc/self/task");
+        if (now == last) {
+            return now;
+        }
+        last = now;
+    }
+    return last;
+}
+
+/* Assert that the task count reaches @expected within 2 s. */
+#define qctx_assert_tasks(expected)                                                    \
+    do {                                                                               \
+        int want_ = (expected), have_ = qctx_count_dir("/proc/self/task");             \
+        for (int i_ = 0; i_ < 400 && have_ != want_; i_++) {                           \
+            g_usleep(5000);                                                            \
+            have_ = qctx_count_dir("/proc/self/task");                                 \
+        }                                                                              \
+        g_assert_cmpint(have_, ==, want_);                                             \
+    } while (0)
+
 /* Wait until *@p >= @v (up to 10 s); returns whether it got there. */
 static inline gboolean ts_wait_ge(int *p, int v)
 {

@@ -56,7 +56,7 @@ static void test_start_stop(gconstpointer data)
     g_assert_cmpint(qcontext_get_thread_id(ctx), ==, 0);
 
     fds = qctx_count_dir("/proc/self/fd");
-    tasks = qctx_count_dir("/proc/self/task");
+    tasks = qctx_count_tasks_settled();
     for (int i = 0; i < START_STOP_CYCLES; i++) {
         g_assert_true(qcontext_start(ctx, &err));
         g_assert_no_error(err);
@@ -66,13 +66,13 @@ static void test_start_stop(gconstpointer data)
         qcontext_stop(ctx); /* idempotent */
     }
     g_assert_cmpint(qctx_count_dir("/proc/self/fd"), ==, fds);
-    g_assert_cmpint(qctx_count_dir("/proc/self/task"), ==, tasks);
+    qctx_assert_tasks(tasks);
 
     /* deleting a running context stops its thread */
     g_assert_true(qcontext_start(ctx, NULL));
-    g_assert_cmpint(qctx_count_dir("/proc/self/task"), ==, tasks + 1);
+    qctx_assert_tasks(tasks + 1);
     qctx_del(id);
-    g_assert_cmpint(qctx_count_dir("/proc/self/task"), ==, tasks);
+    qctx_assert_tasks(tasks);
 }
 
 static gpointer start_stop_hammer(gpointer opaque)
@@ -102,7 +102,7 @@ static void test_start_stop_concurrent(gconstpointer data)
         return;
     }
     ctx = new_threaded(type, &id, NULL);
-    tasks = qctx_count_dir("/proc/self/task");
+    tasks = qctx_count_tasks_settled();
     for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
         threads[i] = g_thread_new("hammer", start_stop_hammer, ctx);
     }
@@ -112,7 +112,7 @@ static void test_start_stop_concurrent(gconstpointer data)
     /* each hammer ended with a stop, but another may have started it since */
     qcontext_stop(ctx);
     g_assert_false(qcontext_is_running(ctx));
-    g_assert_cmpint(qctx_count_dir("/proc/self/task"), ==, tasks - 1);
+    qctx_assert_tasks(tasks - 1);
     g_assert_true(qcontext_start(ctx, NULL));
     g_assert_true(qcontext_is_running(ctx));
     qctx_del(id);

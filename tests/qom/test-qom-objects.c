@@ -406,6 +406,24 @@ static guint count_threads_settled(guint expected)
     return n;
 }
 
+/* The task count once it stops changing (for a baseline). */
+static guint count_threads_stable(void)
+{
+    guint last = count_dir("/proc/self/task");
+
+    for (int i = 0; i < 200; i++) {
+        guint now;
+
+        g_usleep(5000);
+        now = count_dir("/proc/self/task");
+        if (now == last) {
+            break;
+        }
+        last = now;
+    }
+    return last;
+}
+
 static void *noop_thread(void *opaque)
 {
     return opaque;
@@ -421,7 +439,7 @@ static void test_failure_cleanup(void)
     /* Sanitizers start a helper thread with the first thread: let them. */
     g_assert_cmpint(pthread_create(&warm_up, NULL, noop_thread, NULL), ==, 0);
     pthread_join(warm_up, NULL);
-    threads = count_dir("/proc/self/task");
+    threads = count_threads_stable();
     fds = count_dir("/proc/self/fd");
 
     for (int round = 0; round < 3; round++) {
