@@ -31,6 +31,7 @@ typedef struct QEMUTimer QEMUTimer;
 
 /** Error domain of aio/ (context creation, fdmon, poll parameters...). */
 #define AIO_ERROR (aio_error_quark())
+/** aio_error_quark: the GQuark behind the error domain macro above. */
 GQuark aio_error_quark(void);
 
 typedef void QEMUBHFunc(void *opaque);

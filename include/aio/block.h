@@ -46,6 +46,7 @@ enum {
 
 /** Error domain of aio/block.c. */
 #define BLOCK_ERROR (block_error_quark())
+/** block_error_quark: the GQuark behind the error domain macro above. */
 GQuark block_error_quark(void);
 
 /** Error codes in BLOCK_ERROR. */

@@ -33,6 +33,7 @@ G_BEGIN_DECLS
 
 /** Error domain of the monitor (bad -monitor specs, sockets in use...). */
 #define MONITOR_ERROR (monitor_error_quark())
+/** monitor_error_quark: the GQuark behind the error domain macro above. */
 GQuark monitor_error_quark(void);
 
 /** The largest JSON message a client may send (bytes). */

@@ -33,6 +33,8 @@ G_DECLARE_FINAL_TYPE(AioQContext, aio_qcontext, AIO, QCONTEXT, QContext)
 
 /** The GEnum of the "fdmon" property (values of AioFdMonKind). */
 #define AIO_QCONTEXT_TYPE_FDMON (aio_qcontext_fdmon_get_type())
+/** aio_qcontext_fdmon_get_type: the GEnum of the "fdmon" property (nicks epoll,
+ * io_uring, poll). */
 GType aio_qcontext_fdmon_get_type(void);
 
 /** Default of "poll-max-ns" (QEMU's IOThread default). */

@@ -19,6 +19,7 @@ G_BEGIN_DECLS
 
 /** Error domain of the object layer (option parsing, ids, links). */
 #define QOM_ERROR (qom_error_quark())
+/** qom_error_quark: the GQuark behind the error domain macro above. */
 GQuark qom_error_quark(void);
 
 /** Error codes in QOM_ERROR. */
