@@ -9,8 +9,8 @@
  * then @attach_aio_context and @resume on the context's thread.
  *
  * Devices are created and deleted on the main thread (the thread that
- * iterates the "main" context).  Everything a device does on its hot path (fd handlers, timers, BHs,
- * request completions) runs on its context's thread.  The control
+ * iterates the "main" context).  Everything a device does on its hot path (fd handlers,
+ * timers, BHs, request completions) runs on its context's thread.  The control
  * operations below (quiesce, resume, set_context, flush) are called from the
  * main thread; they never block a loop: each hops to the device's context
  * thread with aio_bh_schedule_oneshot() and reports back to the main thread
