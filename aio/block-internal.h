@@ -42,7 +42,7 @@ struct BlockRequest {
     GList link; /* for a backend's queues; data = the request */
     union {
         struct iocb iocb; /* native */
-        ssize_t result;   /* threads: written by the worker */
+        ssize_t result;   /* threads: written by the worker; blk_request_fail_bh() */
     } u;
     struct iovec iov_copy[];
 };

@@ -24,29 +24,17 @@ GQuark block_error_quark(void)
     return g_quark_from_static_string("block-error-quark");
 }
 
-static const char *const mode_names[] = {
-    [BLOCK_AIO_THREADS] = "threads",
-    [BLOCK_AIO_NATIVE] = "native",
-    [BLOCK_AIO_IO_URING] = "io_uring",
+/* The backend of each mode; its ->name is the mode's aio= name. */
+static const BlockDriverOps *const mode_ops[] = {
+    [BLOCK_AIO_THREADS] = &blk_threads_ops,
+    [BLOCK_AIO_NATIVE] = &blk_native_ops,
+    [BLOCK_AIO_IO_URING] = &blk_io_uring_ops,
 };
-
-static const BlockDriverOps *mode_ops(BlockAioMode mode)
-{
-    switch (mode) {
-    case BLOCK_AIO_NATIVE:
-        return &blk_native_ops;
-    case BLOCK_AIO_IO_URING:
-        return &blk_io_uring_ops;
-    case BLOCK_AIO_THREADS:
-    default:
-        return &blk_threads_ops;
-    }
-}
 
 bool block_aio_mode_parse(const char *str, BlockAioMode *mode, GError **errp)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(mode_names); i++) {
-        if (str && strcmp(str, mode_names[i]) == 0) {
+    for (size_t i = 0; i < G_N_ELEMENTS(mode_ops); i++) {
+        if (str && strcmp(str, mode_ops[i]->name) == 0) {
             *mode = (BlockAioMode)i;
             return true;
         }
@@ -59,10 +47,10 @@ bool block_aio_mode_parse(const char *str, BlockAioMode *mode, GError **errp)
 
 const char *block_aio_mode_to_string(BlockAioMode mode)
 {
-    if ((unsigned)mode >= G_N_ELEMENTS(mode_names)) {
+    if ((unsigned)mode >= G_N_ELEMENTS(mode_ops)) {
         return "unknown";
     }
-    return mode_names[mode];
+    return mode_ops[mode]->name;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -173,7 +161,7 @@ BlockBackend *blk_open(AioContext *ctx, const char *filename, BlockAioMode mode,
     int fd;
 
     g_return_val_if_fail(ctx != NULL && filename != NULL, NULL);
-    if ((unsigned)mode >= G_N_ELEMENTS(mode_names)) {
+    if ((unsigned)mode >= G_N_ELEMENTS(mode_ops)) {
         g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_INVALID, "invalid aio mode %d",
                     mode);
         return NULL;
@@ -194,10 +182,10 @@ BlockBackend *blk_open(AioContext *ctx, const char *filename, BlockAioMode mode,
     blk->fd = fd;
     blk->flags = flags;
     blk->mode = mode;
-    blk->ops = mode_ops(mode);
+    blk->ops = mode_ops[mode];
     blk_probe_alignment(blk, &st);
     if (!blk->ops->open(blk, errp)) {
-        g_prefix_error(errp, "'%s' (aio=%s): ", filename, mode_names[mode]);
+        g_prefix_error(errp, "'%s' (aio=%s): ", filename, blk->ops->name);
         close(fd);
         g_free(blk->filename);
         g_free(blk);
@@ -218,9 +206,7 @@ void blk_close(BlockBackend *blk)
     if (!blk) {
         return;
     }
-    if (blk->in_flight > 0) {
-        blk_drain(blk);
-    }
+    blk_drain(blk);
     blk->ops->close(blk);
     close(blk->fd);
     g_free(blk->filename);
@@ -296,11 +282,6 @@ int blk_in_flight(BlockBackend *blk)
 /* Requests                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static void request_free(BlockRequest *req)
-{
-    g_free(req);
-}
-
 static void request_finish(BlockRequest *req, int ret)
 {
     BlockBackend *blk = req->blk;
@@ -312,7 +293,7 @@ static void request_finish(BlockRequest *req, int ret)
     if (req->cb) {
         req->cb(req->opaque, ret);
     }
-    request_free(req);
+    g_free(req);
 }
 
 /* Drop @n transferred bytes from the front of req's iovec. */
@@ -381,26 +362,17 @@ void blk_request_done(BlockRequest *req, ssize_t ret)
     request_finish(req, final);
 }
 
-typedef struct {
-    BlockRequest *req;
-    int ret;
-} FailBH;
-
 static void fail_bh(void *opaque)
 {
-    FailBH *f = opaque;
+    BlockRequest *req = opaque;
 
-    request_finish(f->req, f->ret);
-    g_free(f);
+    request_finish(req, (int)req->u.result);
 }
 
 void blk_request_fail_bh(BlockRequest *req, int ret)
 {
-    FailBH *f = g_new(FailBH, 1);
-
-    f->req = req;
-    f->ret = ret;
-    aio_bh_schedule_oneshot(req->blk->ctx, fail_bh, f);
+    req->u.result = ret;
+    aio_bh_schedule_oneshot(req->blk->ctx, fail_bh, req);
 }
 
 static int request_check(BlockBackend *blk, BlockReqType type, int64_t offset,

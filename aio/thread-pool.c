@@ -247,6 +247,15 @@ static void thread_pool_completion_bh(void *opaque)
     }
 }
 
+/* Complete the queued @elem with @ret without running it.  Locked. */
+static void elem_complete_queued(ThreadPool *pool, ThreadPoolElement *elem, int ret)
+{
+    g_queue_unlink(&pool->queued, &elem->link);
+    elem->ret = ret;
+    elem->state = THREAD_DONE;
+    g_queue_push_tail_link(&pool->done, &elem->link);
+}
+
 static void thread_pool_cancel(BlockAIOCB *acb)
 {
     ThreadPoolElement *elem = (ThreadPoolElement *)acb;
@@ -255,10 +264,7 @@ static void thread_pool_cancel(BlockAIOCB *acb)
 
     pthread_mutex_lock(&pool->lock);
     if (elem->state == THREAD_QUEUED) {
-        g_queue_unlink(&pool->queued, &elem->link);
-        elem->ret = -ECANCELED;
-        elem->state = THREAD_DONE;
-        g_queue_push_tail_link(&pool->done, &elem->link);
+        elem_complete_queued(pool, elem, -ECANCELED);
         cancelled = true;
     }
     pthread_mutex_unlock(&pool->lock);
@@ -319,18 +325,17 @@ ThreadPool *thread_pool_new(AioContext *ctx)
     return pool;
 }
 
-ThreadPool *aio_get_thread_pool(AioContext *ctx)
-{
-    /* Acquire: pairs with the release store in thread_pool_new(). */
-    ThreadPool *pool = __atomic_load_n(&ctx->thread_pool, __ATOMIC_ACQUIRE);
-
-    return pool ? pool : thread_pool_new(ctx);
-}
-
 static ThreadPool *pool_of(AioContext *ctx)
 {
     /* Acquire: pairs with the release store in thread_pool_new(). */
     return __atomic_load_n(&ctx->thread_pool, __ATOMIC_ACQUIRE);
+}
+
+ThreadPool *aio_get_thread_pool(AioContext *ctx)
+{
+    ThreadPool *pool = pool_of(ctx);
+
+    return pool ? pool : thread_pool_new(ctx);
 }
 
 static void pool_detach(ThreadPool *pool)
@@ -412,10 +417,7 @@ BlockAIOCB *thread_pool_submit_aio(AioContext *ctx, ThreadPoolFunc *func, void *
     kick_workers(pool);
     if (pool->cur_threads == 0) {
         /* No worker and none could be started: fail instead of hanging. */
-        g_queue_unlink(&pool->queued, &req->link);
-        req->ret = -EAGAIN;
-        req->state = THREAD_DONE;
-        g_queue_push_tail_link(&pool->done, &req->link);
+        elem_complete_queued(pool, req, -EAGAIN);
         qemu_bh_schedule(pool->completion_bh);
     }
     pthread_mutex_unlock(&pool->lock);

@@ -16,12 +16,12 @@ const char bench_reply_path[] =
 
 const char *const bench_target_status_names[] = {"PASS", "MISS", "N/A"};
 
-static const BenchMechResult *find_mech(const BenchRun *run, const char *name)
+static const BenchMechResult *find_mech(const BenchRun *run, const BenchMechOps *ops)
 {
     for (guint i = 0; run->mechs && i < run->mechs->len; i++) {
         const BenchMechResult *r = &g_array_index(run->mechs, BenchMechResult, i);
 
-        if (g_str_equal(r->ops->name, name)) {
+        if (r->ops == ops) {
             return r;
         }
     }
@@ -30,8 +30,8 @@ static const BenchMechResult *find_mech(const BenchRun *run, const char *name)
 
 const BenchMechResult *bench_floor_of(const BenchRun *run, const BenchMechOps *ops)
 {
-    return find_mech(run, ops->floor == BENCH_FLOOR_BLOCKING ? "eventfd-epoll"
-                                                             : "busy-poll");
+    return find_mech(run, ops->floor == BENCH_FLOOR_BLOCKING ? &bench_mech_eventfd
+                                                             : &bench_mech_busypoll);
 }
 
 gboolean bench_usable(const BenchMechResult *r)
@@ -72,8 +72,8 @@ static void target_set(BenchTarget *t, gboolean known, double value)
 
 void bench_compute_targets(const BenchRun *run, BenchTarget t[BENCH_N_TARGETS])
 {
-    const BenchMechResult *blk = find_mech(run, "aio-qcontext-blocking");
-    const BenchMechResult *pol = find_mech(run, "aio-qcontext-polling");
+    const BenchMechResult *blk = find_mech(run, &bench_mech_aio_block);
+    const BenchMechResult *pol = find_mech(run, &bench_mech_aio_poll);
     const BenchIdleResult *i1 = find_idle(run, 1), *i256 = find_idle(run, 256);
     double rb = blk ? bench_mech_ratio(run, blk, FALSE) : 0;
     double rp = pol ? bench_mech_ratio(run, pol, FALSE) : 0;
