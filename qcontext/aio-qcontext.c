@@ -258,8 +258,6 @@ static void round_begin(AioQContext *self)
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
         f->revents = 0;
     }
-    self->fd_ready = FALSE;
-    self->aio_progress = FALSE;
 }
 
 static gboolean aq_prepare(QContext *ctx, int *timeout)

@@ -58,19 +58,14 @@ gboolean qom_id_is_valid(const char *id)
     return TRUE;
 }
 
-void qom_set_invalid_id_error(GError **errp, const char *id)
-{
-    g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_ID,
-                "invalid id '%s': an id starts with a letter and contains only "
-                "letters, digits, '-', '.' and '_'",
-                id);
-}
-
 /* Called with containers_lock held. */
 static gboolean check_new_id(Container *c, const char *id, GError **errp)
 {
     if (!qom_id_is_valid(id)) {
-        qom_set_invalid_id_error(errp, id ? id : "");
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_ID,
+                    "invalid id '%s': an id starts with a letter and contains only "
+                    "letters, digits, '-', '.' and '_'",
+                    id ? id : "");
         return FALSE;
     }
     if (g_hash_table_contains(c->by_id, id)) {
@@ -78,6 +73,13 @@ static gboolean check_new_id(Container *c, const char *id, GError **errp)
         return FALSE;
     }
     return TRUE;
+}
+
+/* Store @obj (taking a reference) under @id.  Called with containers_lock held. */
+static void container_insert(Container *c, const char *id, QomObject *obj)
+{
+    g_hash_table_insert(c->by_id, g_strdup(id), g_object_ref(obj));
+    g_queue_push_tail(&c->order, obj);
 }
 
 gboolean qom_container_add(const char *container, QomObject *obj, GError **errp)
@@ -95,8 +97,7 @@ gboolean qom_container_add(const char *container, QomObject *obj, GError **errp)
         pthread_mutex_unlock(&containers_lock);
         return FALSE;
     }
-    g_hash_table_insert(c->by_id, g_strdup(id), g_object_ref(obj));
-    g_queue_push_tail(&c->order, obj);
+    container_insert(c, id, obj);
     pthread_mutex_unlock(&containers_lock);
     return TRUE;
 }
@@ -124,8 +125,7 @@ void qom_container_commit(const char *container, QomObject *obj)
     pthread_mutex_lock(&containers_lock);
     c = container_get(container, TRUE);
     g_assert(g_hash_table_lookup(c->by_id, id) == RESERVED);
-    g_hash_table_insert(c->by_id, g_strdup(id), g_object_ref(obj));
-    g_queue_push_tail(&c->order, obj);
+    container_insert(c, id, obj);
     pthread_mutex_unlock(&containers_lock);
 }
 

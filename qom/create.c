@@ -41,15 +41,12 @@ static GType check_type(GType base, const char *type_name, GError **errp)
     return type;
 }
 
+/* The id must be given; qom_container_reserve() checks its syntax. */
 static gboolean check_id(const char *type_name, const char *id, GError **errp)
 {
     if (!id) {
         g_set_error(errp, QOM_ERROR, QOM_ERROR_MISSING, "%s: parameter 'id' is missing",
                     type_name);
-        return FALSE;
-    }
-    if (!qom_id_is_valid(id)) {
-        qom_set_invalid_id_error(errp, id);
         return FALSE;
     }
     return TRUE;

@@ -184,15 +184,23 @@ static void set_int_value(GValue *value, GParamSpec *pspec, gint64 s, guint64 u)
     }
 }
 
+/* "... expects KIND in [LO, HI], got 'STR'"; always returns FALSE. */
+static gboolean range_error(GError **errp, const char *type_name, GParamSpec *pspec,
+                            const char *str, const IntRange *r, const char *kind)
+{
+    g_autofree char *lo =
+        r->is_signed ? format_sbound(r->smin) : format_ubound(r->umin);
+    g_autofree char *hi =
+        r->is_signed ? format_sbound(r->smax) : format_ubound(r->umax);
+
+    return expect_error(errp, type_name, pspec, str, "%s in [%s, %s]", kind, lo, hi);
+}
+
 static gboolean parse_int(const char *type_name, GParamSpec *pspec, const char *str,
                           const IntRange *r, GValue *value, GError **errp)
 {
     gboolean size = qom_param_spec_is_size(pspec);
     const char *kind = size ? "a size" : "an integer";
-    g_autofree char *lo =
-        r->is_signed ? format_sbound(r->smin) : format_ubound(r->umin);
-    g_autofree char *hi =
-        r->is_signed ? format_sbound(r->smax) : format_ubound(r->umax);
     gboolean neg, overflow, in_range;
     guint64 mag;
     gint64 s = 0;
@@ -202,8 +210,7 @@ static gboolean parse_int(const char *type_name, GParamSpec *pspec, const char *
             return expect_error(errp, type_name, pspec, str,
                                 "a size (e.g. 4096, 64k, 1M)");
         }
-        return expect_error(errp, type_name, pspec, str, "an integer in [%s, %s]", lo,
-                            hi);
+        return range_error(errp, type_name, pspec, str, r, kind);
     }
     if (r->is_signed) {
         in_range = !overflow &&
@@ -216,8 +223,7 @@ static gboolean parse_int(const char *type_name, GParamSpec *pspec, const char *
         in_range = !overflow && (!neg || mag == 0) && mag >= r->umin && mag <= r->umax;
     }
     if (!in_range) {
-        return expect_error(errp, type_name, pspec, str, "%s in [%s, %s]", kind, lo,
-                            hi);
+        return range_error(errp, type_name, pspec, str, r, kind);
     }
     set_int_value(value, pspec, s, mag);
     return TRUE;
@@ -271,11 +277,6 @@ static gboolean parse_double(const char *type_name, GParamSpec *pspec, const cha
     return expect_error(errp, type_name, pspec, str, "a number");
 }
 
-static gint compare_strings(gconstpointer a, gconstpointer b)
-{
-    return g_strcmp0(*(char *const *)a, *(char *const *)b);
-}
-
 char *qom_enum_nicks(GEnumClass *enum_class, const char *sep)
 {
     g_autoptr(GPtrArray) nicks = g_ptr_array_new();
@@ -283,7 +284,7 @@ char *qom_enum_nicks(GEnumClass *enum_class, const char *sep)
     for (guint i = 0; i < enum_class->n_values; i++) {
         g_ptr_array_add(nicks, (gpointer)enum_class->values[i].value_nick);
     }
-    g_ptr_array_sort(nicks, compare_strings);
+    g_ptr_array_sort(nicks, qom_compare_strings);
     g_ptr_array_add(nicks, NULL);
     return g_strjoinv(sep, (char **)nicks->pdata);
 }

@@ -10,9 +10,6 @@
 
 G_BEGIN_DECLS
 
-/* The error text for a malformed id (shared by containers and creation). */
-void qom_set_invalid_id_error(GError **errp, const char *id);
-
 /*
  * Id reservation, so that creation checks the id before doing any work and
  * no other creation can take the same id meanwhile.  A reserved id is a
@@ -23,6 +20,9 @@ gboolean qom_container_reserve(const char *container, const char *id, GError **e
 void qom_container_commit(const char *container, QomObject *obj);
 /* Give up a reservation. */
 void qom_container_cancel(const char *container, const char *id);
+
+/* GCompareFunc for an array of strings (elements are char *). */
+gint qom_compare_strings(gconstpointer a, gconstpointer b);
 
 /*
  * Make the message of *@errp (if set) one printable UTF-8 line: messages

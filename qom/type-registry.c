@@ -75,7 +75,7 @@ const char *qom_type_display_name(GType type)
     return name ? name : g_type_name(type);
 }
 
-static gint compare_strings(gconstpointer a, gconstpointer b)
+gint qom_compare_strings(gconstpointer a, gconstpointer b)
 {
     return g_strcmp0(*(char *const *)a, *(char *const *)b);
 }
@@ -97,7 +97,7 @@ char **qom_type_list(GType parent)
         }
     }
     pthread_mutex_unlock(&registry_lock);
-    g_ptr_array_sort(names, compare_strings);
+    g_ptr_array_sort(names, qom_compare_strings);
     g_ptr_array_add(names, NULL);
     return (char **)g_ptr_array_free(names, FALSE);
 }
