@@ -11,15 +11,20 @@
 /* The "main" context's AioContext (where DeviceDoneFuncs run). */
 AioContext *device_main_aio(void);
 
-/* Move steps, one-shot BHs (device.c). */
-void device_detach_bh(void *opaque);
-void device_attach_bh(void *opaque);
+/*
+ * On the device's (new) context thread: record @aio as the attached
+ * AioContext, register the device's sources there and resume it if
+ * @resume.  Used by realize and by the move steps.
+ */
+void device_attach(Device *dev, AioContext *aio, gboolean resume);
+
+/* On the device's context thread: remove its sources; no AioContext attached. */
+void device_detach(Device *dev);
 
 /* Main-thread accessors of the private state (device.c). */
 QContext *device_priv_ctx(Device *dev);
 void device_priv_set_ctx(Device *dev, QContext *ctx);
 void device_priv_set_state(Device *dev, DeviceState state);
-void device_priv_set_aio(Device *dev, AioContext *aio);
 
 /*
  * Fail the queued operations and end the running one (aborting a drain

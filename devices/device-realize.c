@@ -64,18 +64,16 @@ static void device_run_sync(Device *dev, QContext *ctx, DeviceSyncFn fn)
 /* Context thread: register the sources and start taking requests. */
 static void device_start_fn(Device *dev, AioContext *aio)
 {
-    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
-
-    device_priv_set_aio(dev, aio);
-    if (klass->attach_aio_context) {
-        klass->attach_aio_context(dev, aio);
-    }
-    if (klass->resume) {
-        klass->resume(dev);
-    }
+    device_attach(dev, aio, TRUE);
 }
 
-/* Context thread: stop taking requests (if running) and remove the sources. */
+/* Context thread: remove the sources of a quiesced device. */
+static void device_stop_quiesced_fn(Device *dev, AioContext *aio)
+{
+    device_detach(dev);
+}
+
+/* Context thread: stop taking requests, then remove the sources. */
 static void device_stop_running_fn(Device *dev, AioContext *aio)
 {
     DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
@@ -83,20 +81,7 @@ static void device_stop_running_fn(Device *dev, AioContext *aio)
     if (klass->quiesce) {
         klass->quiesce(dev);
     }
-    if (klass->detach_aio_context) {
-        klass->detach_aio_context(dev);
-    }
-    device_priv_set_aio(dev, NULL);
-}
-
-static void device_stop_quiesced_fn(Device *dev, AioContext *aio)
-{
-    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
-
-    if (klass->detach_aio_context) {
-        klass->detach_aio_context(dev);
-    }
-    device_priv_set_aio(dev, NULL);
+    device_detach(dev);
 }
 
 gboolean device_context_usable(QContext *ctx, const char *dev_id, GError **errp)

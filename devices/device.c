@@ -263,6 +263,8 @@ static DeviceOp *current_op(Device *dev)
 }
 
 static void device_op_step_done_bh(void *opaque);
+static void device_detach_bh(void *opaque);
+static void device_attach_bh(void *opaque);
 
 /* Quiesced (main thread): continue the running op. */
 static void device_quiesced_bh(void *opaque)
@@ -312,17 +314,36 @@ static void device_quiesce_bh(void *opaque)
                    device_drain_done(dev) ? device_quiesced_bh : device_unref_bh, dev);
 }
 
-/* Old context's thread: remove the device's sources, then attach anew. */
-void device_detach_bh(void *opaque)
+void device_attach(Device *dev, AioContext *aio, gboolean resume)
 {
-    Device *dev = opaque;
     DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
-    DeviceOp *op;
+
+    priv_of(dev)->aio = aio;
+    if (klass->attach_aio_context) {
+        klass->attach_aio_context(dev, aio);
+    }
+    if (resume && klass->resume) {
+        klass->resume(dev);
+    }
+}
+
+void device_detach(Device *dev)
+{
+    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
 
     if (klass->detach_aio_context) {
         klass->detach_aio_context(dev);
     }
     priv_of(dev)->aio = NULL;
+}
+
+/* Old context's thread: remove the device's sources, then attach anew. */
+static void device_detach_bh(void *opaque)
+{
+    Device *dev = opaque;
+    DeviceOp *op;
+
+    device_detach(dev);
     /* The op queue is only modified on the main thread, and not while an op
      * runs: reading the head here is safe (ordered by the BH queue). */
     op = current_op(dev);
@@ -330,20 +351,12 @@ void device_detach_bh(void *opaque)
 }
 
 /* New context's thread: register the sources there, resume if asked. */
-void device_attach_bh(void *opaque)
+static void device_attach_bh(void *opaque)
 {
     Device *dev = opaque;
-    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
     DeviceOp *op = current_op(dev);
-    AioContext *aio = qcontext_get_aio_context(op->target);
 
-    priv_of(dev)->aio = aio;
-    if (klass->attach_aio_context) {
-        klass->attach_aio_context(dev, aio);
-    }
-    if (op->resume && klass->resume) {
-        klass->resume(dev);
-    }
+    device_attach(dev, qcontext_get_aio_context(op->target), op->resume);
     device_bh_pass(device_main_aio(), device_op_step_done_bh, dev);
 }
 
@@ -412,10 +425,8 @@ static void device_op_step_done_bh(void *opaque)
     }
     priv->state = (op->kind == OP_MOVE && !op->resume) ? DEVICE_STATE_QUIESCED
                                                        : DEVICE_STATE_RUNNING;
-    if (from && event_hook) {
-        event_hook(dev, DEVICE_EVENT_MOVED, from, priv->ctx, event_hook_opaque);
-    }
     if (from) {
+        device_emit_event(dev, DEVICE_EVENT_MOVED, from, priv->ctx);
         g_object_unref(from);
     }
     device_op_finish(dev, NULL);
@@ -453,12 +464,11 @@ static void device_op_start(Device *dev)
                                               device_state_str(priv->state)));
             return;
         }
+        priv->state = DEVICE_STATE_MOVING;
         if (op->target && op->target != priv->ctx) {
             op->resume = TRUE;
-            priv->state = DEVICE_STATE_MOVING;
             device_bh(cur, device_detach_bh, dev);
         } else {
-            priv->state = DEVICE_STATE_MOVING;
             device_bh(cur, device_resume_bh, dev);
         }
         return;
@@ -560,11 +570,6 @@ void device_priv_set_ctx(Device *dev, QContext *ctx)
 void device_priv_set_state(Device *dev, DeviceState state)
 {
     priv_of(dev)->state = state;
-}
-
-void device_priv_set_aio(Device *dev, AioContext *aio)
-{
-    priv_of(dev)->aio = aio;
 }
 
 /* Fail every queued operation that has not started. */

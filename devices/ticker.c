@@ -40,10 +40,16 @@ static GParamSpec *ticker_props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE(Ticker, ticker, DEVICE_TYPE)
 
-static void ticker_req_free(TickerReq *req)
+/* Drop the request's timer and BH (they belong to the attached context). */
+static void ticker_req_drop_sources(TickerReq *req)
 {
     g_clear_pointer(&req->timer, timer_free);
     g_clear_pointer(&req->bh, qemu_bh_delete);
+}
+
+static void ticker_req_free(TickerReq *req)
+{
+    ticker_req_drop_sources(req);
     g_free(req);
 }
 
@@ -102,9 +108,7 @@ static void ticker_detach_aio_context(Device *dev)
     Ticker *t = TICKER_DEVICE(dev);
 
     for (guint i = 0; i < t->reqs->len; i++) {
-        TickerReq *req = g_ptr_array_index(t->reqs, i);
-        g_clear_pointer(&req->timer, timer_free);
-        g_clear_pointer(&req->bh, qemu_bh_delete);
+        ticker_req_drop_sources(g_ptr_array_index(t->reqs, i));
     }
     g_clear_pointer(&t->gen, timer_free);
     t->aio = NULL;

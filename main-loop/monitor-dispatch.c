@@ -73,9 +73,9 @@ static void reply_error(MonitorClient *c, JsonNode *id, QmpErrorClass cls,
     reply_send(c, id, "error", qmp_node_from_object(err));
 }
 
-void monitor_request_return(MonitorRequest *req, JsonNode *ret)
+/* @req was answered: let its client go on, and free @req. */
+static void request_finish(MonitorRequest *req)
 {
-    reply_return(req->client, req->id, ret);
     monitor_client_set_busy(req->client, FALSE);
     monitor_client_unref(req->client);
     if (req->id) {
@@ -84,16 +84,17 @@ void monitor_request_return(MonitorRequest *req, JsonNode *ret)
     g_free(req);
 }
 
+void monitor_request_return(MonitorRequest *req, JsonNode *ret)
+{
+    reply_return(req->client, req->id, ret);
+    request_finish(req);
+}
+
 void monitor_request_error(MonitorRequest *req, QmpErrorClass cls, GError *err)
 {
     reply_error(req->client, req->id, cls, err->message);
     g_error_free(err);
-    monitor_client_set_busy(req->client, FALSE);
-    monitor_client_unref(req->client);
-    if (req->id) {
-        json_node_unref(req->id);
-    }
-    g_free(req);
+    request_finish(req);
 }
 
 /* ------------------------------------------------------------------------ */

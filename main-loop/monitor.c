@@ -81,6 +81,15 @@ static void client_process(MonitorClient *c);
 /* Output                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* Destroy and release *@src if set. */
+static void source_clear(GSource **src)
+{
+    if (*src) {
+        g_source_destroy(*src);
+        g_clear_pointer(src, g_source_unref);
+    }
+}
+
 static gssize client_write(MonitorClient *c, const char *buf, gsize len)
 {
     if (c->is_socket) {
@@ -117,9 +126,7 @@ static gboolean client_writable(int fd, GIOCondition cond, gpointer opaque)
 
     monitor_client_ref(c);
     if (client_flush(c) && c->out->len == 0) {
-        g_source_destroy(c->out_src);
-        g_source_unref(c->out_src);
-        c->out_src = NULL;
+        source_clear(&c->out_src);
         if (c->eof) {
             client_process(c); /* may finish the client */
         }
@@ -197,10 +204,8 @@ static void client_watch_input(MonitorClient *c, gboolean on)
         c->in_src = g_unix_fd_source_new(c->in_fd, G_IO_IN);
         g_source_set_callback(c->in_src, G_SOURCE_FUNC(client_readable), c, NULL);
         g_source_attach(c->in_src, NULL);
-    } else if (!on && c->in_src) {
-        g_source_destroy(c->in_src);
-        g_source_unref(c->in_src);
-        c->in_src = NULL;
+    } else if (!on) {
+        source_clear(&c->in_src);
     }
 }
 
@@ -312,11 +317,7 @@ static void client_close(MonitorClient *c)
     }
     c->closed = TRUE;
     client_watch_input(c, FALSE);
-    if (c->out_src) {
-        g_source_destroy(c->out_src);
-        g_source_unref(c->out_src);
-        c->out_src = NULL;
-    }
+    source_clear(&c->out_src);
     if (c->resume_idle) {
         g_source_remove(c->resume_idle); /* drops the idle's reference */
         c->resume_idle = 0;
@@ -378,7 +379,7 @@ static gboolean listener_accept(int fd, GIOCondition cond, gpointer opaque)
             }
             break;
         }
-        if (g_list_length(clients) >= MONITOR_MAX_CLIENTS) {
+        if (monitor_client_count() >= MONITOR_MAX_CLIENTS) {
             g_warning("monitor: too many clients on %s, refusing one", l->path);
             close(cfd);
             continue;
@@ -723,8 +724,7 @@ void monitor_cleanup_all(void)
     pthread_mutex_unlock(&event_lock);
     for (guint i = 0; listeners && i < listeners->len; i++) {
         MonitorListener *l = listeners->pdata[i];
-        g_source_destroy(l->src);
-        g_source_unref(l->src);
+        source_clear(&l->src);
         close(l->fd);
         unlink(l->path);
         g_free(l->path);

@@ -215,15 +215,14 @@ typedef struct {
 
 static GHashTable *pending_moves; /* Device* -> GQueue of MoveOp* */
 
-static JsonObject *moved_event_data(Device *dev, QContext *from, QContext *to)
+/* The data of a device event: {"device": ID, "path": "/devices/ID"}. */
+static JsonObject *device_event_data(Device *dev)
 {
     JsonObject *data = json_object_new();
     g_autofree char *path = g_strdup_printf("/devices/%s", device_get_id(dev));
 
     json_object_set_string_member(data, "device", device_get_id(dev));
     json_object_set_string_member(data, "path", path);
-    qmp_obj_set_str(data, "old-context", from ? qcontext_get_name(from) : NULL);
-    qmp_obj_set_str(data, "context", to ? qcontext_get_name(to) : NULL);
     return data;
 }
 
@@ -232,17 +231,14 @@ static void device_event(Device *dev, DeviceEvent event, QContext *from, QContex
 {
     GQueue *q = pending_moves ? g_hash_table_lookup(pending_moves, dev) : NULL;
     MoveOp *op = q ? g_queue_peek_head(q) : NULL;
-    JsonObject *data;
+    JsonObject *data = device_event_data(dev);
 
     if (event == DEVICE_EVENT_DELETED) {
-        g_autofree char *path = g_strdup_printf("/devices/%s", device_get_id(dev));
-        data = json_object_new();
-        json_object_set_string_member(data, "device", device_get_id(dev));
-        json_object_set_string_member(data, "path", path);
         monitor_emit_event("DEVICE_DELETED", data);
         return;
     }
-    data = moved_event_data(dev, from, to);
+    qmp_obj_set_str(data, "old-context", from ? qcontext_get_name(from) : NULL);
+    qmp_obj_set_str(data, "context", to ? qcontext_get_name(to) : NULL);
     if (op && !op->event) {
         op->event = data;
     } else {
@@ -250,25 +246,29 @@ static void device_event(Device *dev, DeviceEvent event, QContext *from, QContex
     }
 }
 
-static void move_done(Device *dev, const GError *err, gpointer opaque)
+/* Take @op off its device's queue of pending moves. */
+static void move_op_dequeue(MoveOp *op)
 {
-    MoveOp *op = opaque;
     GQueue *q = g_hash_table_lookup(pending_moves, op->dev);
 
     g_queue_remove(q, op);
     if (g_queue_is_empty(q)) {
         g_hash_table_remove(pending_moves, op->dev);
     }
+}
+
+static void move_done(Device *dev, const GError *err, gpointer opaque)
+{
+    MoveOp *op = opaque;
+
+    move_op_dequeue(op);
     if (err) {
         monitor_request_error(op->req, QMP_ERROR_GENERIC, g_error_copy(err));
-        if (op->event) {
-            monitor_emit_event("DEVICE_MOVED", op->event);
-        }
     } else {
         monitor_request_return(op->req, NULL);
-        if (op->event) {
-            monitor_emit_event("DEVICE_MOVED", op->event); /* after the reply */
-        }
+    }
+    if (op->event) {
+        monitor_emit_event("DEVICE_MOVED", op->event); /* after the reply */
     }
     g_object_unref(op->dev);
     g_free(op);
@@ -319,10 +319,7 @@ static void qmp_device_set_context(JsonObject *args, MonitorRequest *req)
     }
     g_queue_push_tail(q, op);
     if (!device_set_context(dev, ctx, move_done, op, &err)) {
-        g_queue_remove(q, op);
-        if (g_queue_is_empty(q)) {
-            g_hash_table_remove(pending_moves, dev);
-        }
+        move_op_dequeue(op);
         monitor_request_error(req, QMP_ERROR_GENERIC, err);
         g_object_unref(dev);
         g_free(op);

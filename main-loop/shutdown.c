@@ -40,6 +40,14 @@ static void shutdown_wait_unref(ShutdownWait *w)
     }
 }
 
+/* One more step reports to @w: returns @w for the step's callback. */
+static ShutdownWait *shutdown_wait_expect(ShutdownWait *w)
+{
+    w->pending++;
+    w->refs++;
+    return w;
+}
+
 static void shutdown_step_done(Device *dev, const GError *err, gpointer opaque)
 {
     ShutdownWait *w = opaque;
@@ -59,7 +67,10 @@ static gboolean deadline_reached(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-/* Run the main context until @w has nothing pending or @timeout_ms passed. */
+/*
+ * Run the main context until @w has nothing pending or @timeout_ms passed;
+ * results that come later are not reported.
+ */
 static void shutdown_wait_run(ShutdownWait *w, gint64 timeout_ms)
 {
     gboolean expired = FALSE;
@@ -72,6 +83,7 @@ static void shutdown_wait_run(ShutdownWait *w, gint64 timeout_ms)
     }
     g_source_destroy(timer);
     g_source_unref(timer);
+    w->finished = TRUE;
 }
 
 static guint report_undrained(GList *devs, ShutdownWait *w, gint64 timeout_ms)
@@ -101,24 +113,18 @@ guint main_loop_shutdown_devices(gint64 timeout_ms)
 
     for (GList *l = devs; l; l = l->next) {
         if (device_is_realized(l->data)) {
-            drain->pending++;
-            drain->refs++;
-            device_quiesce(l->data, shutdown_step_done, drain);
+            device_quiesce(l->data, shutdown_step_done, shutdown_wait_expect(drain));
         }
     }
     shutdown_wait_run(drain, timeout_ms);
-    drain->finished = TRUE;
     undrained = report_undrained(devs, drain, timeout_ms);
 
     for (GList *l = devs; l; l = l->next) {
         if (g_hash_table_contains(drain->done, l->data)) {
-            flush->pending++;
-            flush->refs++;
-            device_flush(l->data, shutdown_step_done, flush);
+            device_flush(l->data, shutdown_step_done, shutdown_wait_expect(flush));
         }
     }
     shutdown_wait_run(flush, MAX(timeout_ms, 1000));
-    flush->finished = TRUE;
     if (flush->pending) {
         main_loop_report("%u device(s) did not finish flushing", flush->pending);
     }
