@@ -28,7 +28,6 @@
 
 #include "aio/aio.h"
 #include "aio-internal.h"
-#include "timer-internal.h"
 
 typedef struct AioSource {
     GSource source;
@@ -108,26 +107,12 @@ static void aio_source_sync_fds(AioSource *as)
     }
 }
 
-static int ns_to_glib_ms(int64_t ns)
-{
-    int64_t ms;
-
-    if (ns < 0) {
-        return -1;
-    }
-    ms = (ns + SCALE_MS - 1) / SCALE_MS; /* round up: never wake early */
-    return ms > G_MAXINT ? G_MAXINT : (int)ms;
-}
-
 #define AIO_SOURCE_REARM_SLACK_NS (10 * SCALE_US)
 
-/* Arm the timerfd at now + @timeout_ns (> 0).  Returns false if we cannot. */
-static bool aio_source_arm_timer(AioSource *as, int64_t timeout_ns)
+/* Arm the timerfd at @deadline (CLOCK_MONOTONIC ns).  False if we cannot. */
+static bool aio_source_arm_timer(AioSource *as, int64_t deadline)
 {
-    int64_t deadline = aio_now_ns() + timeout_ns;
-    struct itimerspec its = {
-        .it_value = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000},
-    };
+    struct itimerspec its = {.it_value = aio_ns_to_timespec(deadline)};
 
     if (as->timerfd < 0) {
         return false;
@@ -181,17 +166,17 @@ static gboolean aio_source_prepare(GSource *source, gint *timeout_ms)
     __atomic_store_n(&ctx->notify_me, ctx->notify_me | 1, __ATOMIC_SEQ_CST);
 
     timeout = aio_compute_timeout_ns(ctx);
-    if (__atomic_load_n(&ctx->notified, __ATOMIC_SEQ_CST) ||
-        (ctx->fdmon_ops->need_wait && ctx->fdmon_ops->need_wait(ctx))) {
+    if (__atomic_load_n(&ctx->notified, __ATOMIC_SEQ_CST) || aio_fdmon_need_wait(ctx)) {
         timeout = 0; /* notified, or the monitor must submit in wait() */
     }
-    if (timeout > 0 && aio_source_arm_timer(as, timeout)) {
-        *timeout_ms = -1; /* the timerfd wakes GLib at the precise deadline */
-    } else {
-        *timeout_ms = ns_to_glib_ms(timeout);
-    }
+    /* One clock read: the start of the wait and the base of the deadline. */
     as->blocking = timeout != 0;
     as->prepare_ns = as->blocking ? aio_now_ns() : 0;
+    if (timeout > 0 && aio_source_arm_timer(as, as->prepare_ns + timeout)) {
+        *timeout_ms = -1; /* the timerfd wakes GLib at the precise deadline */
+    } else {
+        *timeout_ms = aio_ns_to_ms_ceil(timeout);
+    }
     return timeout == 0;
 }
 
@@ -234,8 +219,7 @@ static gboolean aio_source_check(GSource *source)
             return TRUE;
         }
     }
-    return aio_bh_timeout_ns(ctx) == 0 ||
-           aio_timer_lists_deadline_ns(ctx->timer_lists) == 0;
+    return aio_compute_timeout_ns(ctx) == 0; /* a BH scheduled, a timer expired */
 }
 
 static gboolean aio_source_dispatch(GSource *source, GSourceFunc callback,

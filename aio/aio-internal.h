@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <glib.h>
 #include <urcu/list.h>
@@ -247,9 +248,6 @@ struct AioContext {
     AioContextStats stats;
 };
 
-/** aio_context_get_timer_lists: @ctx's timer lists (see timer-internal.h). */
-AioTimerLists *aio_context_get_timer_lists(AioContext *ctx);
-
 /* ------------------------------------------------------------------------ */
 /* Shared between the loop's files                                           */
 /* ------------------------------------------------------------------------ */
@@ -262,18 +260,50 @@ void aio_rcu_register_thread(void);
 
 /* async.c: bottom halves, the notify protocol, timeouts, statistics */
 bool aio_bh_poll(AioContext *ctx);
-/* aio_bh_timeout_ns: 0 if a BH is scheduled, 10 ms if only idle ones, else -1 */
-int64_t aio_bh_timeout_ns(AioContext *ctx);
 void aio_bh_free_all(AioContext *ctx);
 void aio_notify_accept(AioContext *ctx);
 void aio_context_add_notifier(AioContext *ctx);
 /* aio_compute_timeout_ns: the blocking timeout from BHs and timers (-1 = none) */
 int64_t aio_compute_timeout_ns(AioContext *ctx);
-/* aio_timeout_min: the sooner of two timeouts where -1 is infinite */
-int64_t aio_timeout_min(int64_t a, int64_t b);
-/* aio_stats_record_wakeup: home thread, after the wait, before dispatch: notify -> now
+/*
+ * aio_stats_record_wakeup: home thread, after the wait, before dispatch:
+ * notify -> @now (the clock after the wait; 0: read it if needed).
  */
-void aio_stats_record_wakeup(AioContext *ctx);
+void aio_stats_record_wakeup(AioContext *ctx, int64_t now);
+
+/** aio_timeout_min: the sooner of two timeouts where -1 is infinite. */
+static inline int64_t aio_timeout_min(int64_t a, int64_t b)
+{
+    /* -1 means infinite: compare as unsigned */
+    return (uint64_t)a < (uint64_t)b ? a : b;
+}
+
+/** aio_fdmon_need_wait: the monitor's need_wait(), false if it has none. */
+static inline bool aio_fdmon_need_wait(AioContext *ctx)
+{
+    return ctx->fdmon_ops->need_wait && ctx->fdmon_ops->need_wait(ctx);
+}
+
+/** aio_ns_to_timespec: a timeout or time in ns (>= 0) as a timespec. */
+static inline struct timespec aio_ns_to_timespec(int64_t ns)
+{
+    return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+}
+
+/**
+ * aio_ns_to_ms_ceil: a ns timeout as a poll(2)-style ms timeout: -1 stays
+ * -1 (block), others round UP (never wake early), capped at G_MAXINT.
+ */
+static inline int aio_ns_to_ms_ceil(int64_t ns)
+{
+    int64_t ms;
+
+    if (ns < 0) {
+        return -1;
+    }
+    ms = (ns + 999999) / 1000000;
+    return ms > G_MAXINT ? G_MAXINT : (int)ms;
+}
 
 /* aio-posix.c: handlers, fd monitors, the loop */
 bool aio_handlers_init(AioContext *ctx, GError **errp);
@@ -296,7 +326,7 @@ static inline void aio_stat_add(uint64_t *counter, uint64_t n)
                      __ATOMIC_RELAXED);
 }
 
-/** aio_now_ns: CLOCK_MONOTONIC in ns. */
+/** aio_now_ns: CLOCK_MONOTONIC in ns (QEMU_CLOCK_REALTIME; timer.c). */
 int64_t aio_now_ns(void);
 
 #endif /* AIO_AIO_INTERNAL_H */

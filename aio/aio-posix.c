@@ -166,6 +166,25 @@ static bool handler_retire_locked(AioContext *ctx, AioHandler *node)
 /* Setting handlers                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* A new, unpublished node (zeroed fields for the fd monitor and the loop). */
+static AioHandler *handler_new(int fd, IOHandler *io_read, IOHandler *io_write,
+                               AioPollFn *io_poll, IOHandler *io_poll_ready,
+                               void *opaque, bool is_ctx_notifier)
+{
+    AioHandler *node = g_new0(AioHandler, 1);
+
+    node->fd = fd;
+    node->events = (io_read ? G_IO_IN : 0) | (io_write ? G_IO_OUT : 0);
+    node->io_read = io_read;
+    node->io_write = io_write;
+    node->io_poll = io_poll;
+    node->io_poll_ready = io_poll_ready;
+    node->opaque = opaque;
+    node->is_ctx_notifier = is_ctx_notifier;
+    CDS_INIT_LIST_HEAD(&node->ready_link);
+    return node;
+}
+
 /* The live node of @fd, or NULL.  list_lock held. */
 static AioHandler *find_handler_locked(AioContext *ctx, int fd)
 {
@@ -221,16 +240,8 @@ void aio_set_fd_handler_full(AioContext *ctx, int fd, IOHandler *io_read,
     bool free_old;
 
     if (io_read || io_write || io_poll) {
-        new_node = g_new0(AioHandler, 1);
-        new_node->fd = fd;
-        new_node->events = (io_read ? G_IO_IN : 0) | (io_write ? G_IO_OUT : 0);
-        new_node->io_read = io_read;
-        new_node->io_write = io_write;
-        new_node->io_poll = io_poll;
-        new_node->io_poll_ready = io_poll_ready;
-        new_node->opaque = opaque;
-        new_node->is_ctx_notifier = is_ctx_notifier;
-        CDS_INIT_LIST_HEAD(&new_node->ready_link);
+        new_node = handler_new(fd, io_read, io_write, io_poll, io_poll_ready, opaque,
+                               is_ctx_notifier);
     }
 
     pthread_mutex_lock(&ctx->list_lock);
@@ -288,19 +299,10 @@ void aio_set_event_notifier_poll(AioContext *ctx, EventNotifier *notifier,
         return;
     }
     /* Nodes are immutable once published: replace with an edited copy. */
-    new_node = g_memdup2(old, sizeof(*old));
+    new_node = handler_new(old->fd, old->io_read, old->io_write, old->io_poll,
+                           old->io_poll_ready, old->opaque, old->is_ctx_notifier);
     new_node->io_poll_begin = (IOHandler *)io_poll_begin;
     new_node->io_poll_end = (IOHandler *)io_poll_end;
-    new_node->fdmon_flags = 0;
-    new_node->fdmon_index = 0;
-    new_node->fdmon_next = NULL;
-    new_node->fdmon_busy = false;
-    new_node->deleted_next = NULL;
-    new_node->in_ready = false;
-    new_node->poll_ready = false;
-    new_node->dispatching = 0;
-    new_node->revents = 0;
-    CDS_INIT_LIST_HEAD(&new_node->ready_link);
     free_old = handler_install_locked(ctx, old, new_node);
     pthread_mutex_unlock(&ctx->list_lock);
     handler_change_done(ctx, old, free_old);
@@ -475,11 +477,6 @@ bool aio_dispatch_ready(AioContext *ctx, AioHandlerList *ready)
 /* Adaptive polling (see docs/aio.md, "Adaptive polling")                    */
 /* ------------------------------------------------------------------------ */
 
-static bool fdmon_need_wait(AioContext *ctx)
-{
-    return ctx->fdmon_ops->need_wait && ctx->fdmon_ops->need_wait(ctx);
-}
-
 static void aio_add_poll_ready(AioHandlerList *ready, AioHandler *node)
 {
     aio_add_ready_handler(ready, node, 0);
@@ -521,7 +518,7 @@ static bool run_poll_handlers(AioContext *ctx, AioHandlerList *ready, int64_t ma
         progress = run_poll_handlers_once(ctx, ready, timeout);
         elapsed = aio_now_ns() - start;
         max_ns = aio_timeout_min(*timeout, max_ns);
-    } while (elapsed < max_ns && !fdmon_need_wait(ctx));
+    } while (elapsed < max_ns && !aio_fdmon_need_wait(ctx));
 
     aio_stat_add(&ctx->stats.poll_ns, elapsed);
     aio_stat_add(*timeout == 0 ? &ctx->stats.poll_hits : &ctx->stats.poll_misses, 1);
@@ -571,7 +568,7 @@ static bool try_poll_mode(AioContext *ctx, AioHandlerList *ready, int64_t *timeo
 {
     int64_t max_ns = aio_timeout_min(*timeout, ctx->poll_ns);
 
-    if (max_ns && !fdmon_need_wait(ctx)) {
+    if (max_ns && !aio_fdmon_need_wait(ctx)) {
         poll_set_started(ctx, ready, true);
         if (run_poll_handlers(ctx, ready, max_ns, timeout)) {
             return true;
@@ -658,7 +655,7 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
             timeout = 0;
         }
     }
-    if (!poll_ready || fdmon_need_wait(ctx)) {
+    if (!poll_ready || aio_fdmon_need_wait(ctx)) {
         int64_t t0 = timeout ? aio_now_ns() : 0;
 
         ret = ctx->fdmon_ops->wait(ctx, ready, timeout);
@@ -702,14 +699,18 @@ bool aio_poll(AioContext *ctx, bool blocking)
 
     waited = aio_poll_wait(ctx, &ready, blocking, &woke);
     if (blocking) {
-        adjust_polling_time(ctx, (woke ? woke : aio_now_ns()) - start);
+        if (!woke) {
+            woke = aio_now_ns();
+        }
+        adjust_polling_time(ctx, woke - start);
     }
     /*
      * Wakeup latency is notify -> dispatch: record it now, before the
      * callbacks run (their duration is not wakeup latency), and consume
-     * only stamps of notifies made before this wakeup.
+     * only stamps of notifies made before this wakeup.  The clock read
+     * after the wait serves (one read less per wakeup).
      */
-    aio_stats_record_wakeup(ctx);
+    aio_stats_record_wakeup(ctx, woke);
 
     /* Order: bottom halves, timers, ready handlers. */
     progress = aio_bh_poll(ctx);

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include <glib.h>
 
@@ -26,14 +25,6 @@ GQuark aio_error_quark(void)
 
 /* The context whose home thread is the calling thread. */
 static __thread AioContext *current_aio_context;
-
-int64_t aio_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Home thread                                                               */
@@ -65,11 +56,6 @@ AioContext *qemu_get_current_aio_context(void)
 /* ------------------------------------------------------------------------ */
 /* Lifetime                                                                  */
 /* ------------------------------------------------------------------------ */
-
-AioTimerLists *aio_context_get_timer_lists(AioContext *ctx)
-{
-    return ctx->timer_lists;
-}
 
 /*
  * Free what aio_context_new() sets up before the handlers (the timer lists
@@ -388,9 +374,18 @@ void qemu_bh_delete(QEMUBH *bh)
 /* Take ctx->bh_list as a new slice in scheduling (FIFO) order. */
 static QEMUBH *aio_bh_take_list(AioContext *ctx)
 {
+    QEMUBH *lifo, *fifo = NULL;
+
+    /*
+     * No atomic exchange while the list is empty (most iterations): a BH
+     * pushed right after this load is as one pushed right after the
+     * exchange, its aio_notify() brings the loop round again.
+     */
+    if (!__atomic_load_n(&ctx->bh_list, __ATOMIC_RELAXED)) {
+        return NULL;
+    }
     /* Acquire: pairs with the release CAS in aio_bh_enqueue(). */
-    QEMUBH *lifo = __atomic_exchange_n(&ctx->bh_list, NULL, __ATOMIC_ACQUIRE);
-    QEMUBH *fifo = NULL;
+    lifo = __atomic_exchange_n(&ctx->bh_list, NULL, __ATOMIC_ACQUIRE);
 
     while (lifo) {
         QEMUBH *next = lifo->next;
@@ -470,12 +465,13 @@ static int64_t aio_bh_list_timeout(QEMUBH *bh, int64_t timeout)
     return timeout;
 }
 
-int64_t aio_bh_timeout_ns(AioContext *ctx)
+/* 0 if a BH is scheduled, 10 ms if only idle ones, else -1.  Home thread. */
+static int64_t aio_bh_timeout_ns(AioContext *ctx)
 {
     /*
-     * Home thread.  Only the home thread unlinks BHs, and pushers only
-     * change the head, so the chain below the head is stable.  Acquire:
-     * pairs with the release CAS in aio_bh_enqueue().
+     * Only the home thread unlinks BHs, and pushers only change the head, so the chain
+     * below the head is stable.  Acquire: pairs with the release CAS in
+     * aio_bh_enqueue().
      */
     int64_t timeout =
         aio_bh_list_timeout(__atomic_load_n(&ctx->bh_list, __ATOMIC_ACQUIRE), -1);
@@ -515,12 +511,6 @@ void aio_bh_free_all(AioContext *ctx)
 /* Timeout, poll parameters, statistics                                      */
 /* ------------------------------------------------------------------------ */
 
-static int64_t aio_soonest_timeout(int64_t a, int64_t b)
-{
-    /* -1 means infinite: compare as unsigned */
-    return (uint64_t)a < (uint64_t)b ? a : b;
-}
-
 int64_t aio_compute_timeout_ns(AioContext *ctx)
 {
     int64_t timeout = aio_bh_timeout_ns(ctx);
@@ -528,12 +518,7 @@ int64_t aio_compute_timeout_ns(AioContext *ctx)
     if (timeout == 0) {
         return 0;
     }
-    return aio_soonest_timeout(timeout, aio_timer_lists_deadline_ns(ctx->timer_lists));
-}
-
-int64_t aio_timeout_min(int64_t a, int64_t b)
-{
-    return aio_soonest_timeout(a, b);
+    return aio_timeout_min(timeout, aio_timer_lists_deadline_ns(ctx->timer_lists));
 }
 
 bool aio_context_set_poll_params(AioContext *ctx, int64_t max_ns, int64_t grow,
@@ -589,7 +574,7 @@ void aio_context_get_stats(AioContext *ctx, AioContextStats *stats)
     lat_hist_copy(&stats->wakeup, &s->wakeup);
 }
 
-void aio_stats_record_wakeup(AioContext *ctx)
+void aio_stats_record_wakeup(AioContext *ctx, int64_t now)
 {
     int64_t ts;
 
@@ -599,8 +584,10 @@ void aio_stats_record_wakeup(AioContext *ctx)
     }
     ts = __atomic_exchange_n(&ctx->notify_ts, 0, __ATOMIC_RELAXED);
     if (ts) {
-        int64_t delta = aio_now_ns() - ts;
-
-        lat_hist_record(&ctx->stats.wakeup, delta > 0 ? (uint64_t)delta : 0);
+        /* No clock read yet, or a notify stamped after it: read it now. */
+        if (now < ts) {
+            now = aio_now_ns();
+        }
+        lat_hist_record(&ctx->stats.wakeup, now > ts ? (uint64_t)(now - ts) : 0);
     }
 }

@@ -84,13 +84,8 @@ static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
 /* Wait with a ns timeout; epoll_wait with ms rounded up if no epoll_pwait2. */
 static int fdmon_epoll_do_wait(int epfd, struct epoll_event *events, int64_t timeout_ns)
 {
-    int ms;
-
     if (__atomic_load_n(&epoll_pwait2_works, __ATOMIC_RELAXED)) {
-        struct timespec ts = {
-            .tv_sec = timeout_ns / 1000000000,
-            .tv_nsec = timeout_ns % 1000000000,
-        };
+        struct timespec ts = aio_ns_to_timespec(timeout_ns);
         int n = epoll_pwait2(epfd, events, FDMON_EPOLL_MAX_EVENTS,
                              timeout_ns < 0 ? NULL : &ts, NULL);
 
@@ -99,14 +94,8 @@ static int fdmon_epoll_do_wait(int epfd, struct epoll_event *events, int64_t tim
         }
         __atomic_store_n(&epoll_pwait2_works, 0, __ATOMIC_RELAXED);
     }
-    if (timeout_ns < 0) {
-        ms = -1;
-    } else {
-        int64_t ms64 = (timeout_ns + 999999) / 1000000;
-
-        ms = ms64 > G_MAXINT ? G_MAXINT : (int)ms64;
-    }
-    return epoll_wait(epfd, events, FDMON_EPOLL_MAX_EVENTS, ms);
+    return epoll_wait(epfd, events, FDMON_EPOLL_MAX_EVENTS,
+                      aio_ns_to_ms_ceil(timeout_ns));
 }
 
 static int fdmon_epoll_wait(AioContext *ctx, AioHandlerList *ready, int64_t timeout_ns)

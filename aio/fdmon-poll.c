@@ -19,7 +19,8 @@
 
 typedef struct {
     GPtrArray *nodes; /* registered AioHandlers (list_lock) */
-    bool stale;       /* nodes changed since the last rebuild (list_lock) */
+    bool stale; /* atomic, written under list_lock: nodes changed since the last rebuild
+                 */
 
     /* home thread: the snapshot ppoll() uses */
     GArray *pfds;         /* struct pollfd */
@@ -33,7 +34,7 @@ static bool fdmon_poll_init(AioContext *ctx, void **state, GError **errp)
     s->nodes = g_ptr_array_new();
     s->pfds = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
     s->pfd_nodes = g_ptr_array_new();
-    s->stale = true;
+    __atomic_store_n(&s->stale, true, __ATOMIC_RELAXED);
     *state = s;
     return true;
 }
@@ -80,7 +81,7 @@ static void fdmon_poll_update(AioContext *ctx, AioHandler *old_node,
         new_node->fdmon_index = (int)s->nodes->len;
         g_ptr_array_add(s->nodes, new_node);
     }
-    s->stale = true;
+    __atomic_store_n(&s->stale, true, __ATOMIC_RELAXED);
 }
 
 /* Rebuild the pollfd snapshot from the registered nodes.  list_lock held. */
@@ -104,29 +105,33 @@ static void fdmon_poll_rebuild(FdmonPoll *s)
         g_array_append_val(s->pfds, pfd);
         g_ptr_array_add(s->pfd_nodes, node);
     }
-    s->stale = false;
+    __atomic_store_n(&s->stale, false, __ATOMIC_RELAXED);
 }
 
 static int fdmon_poll_wait(AioContext *ctx, AioHandlerList *ready, int64_t timeout_ns)
 {
     FdmonPoll *s = ctx->fdmon_state;
-    struct timespec ts, *tsp = NULL;
+    struct timespec ts = aio_ns_to_timespec(timeout_ns);
     struct pollfd *pfds;
     int ret, added = 0;
 
-    pthread_mutex_lock(&ctx->list_lock);
-    if (s->stale) {
-        fdmon_poll_rebuild(s);
+    /*
+     * No lock while the snapshot is current (most iterations): it was built
+     * by this thread under the lock, which ordered the nodes' setup before
+     * it.  A change from another thread sets stale before its aio_notify(),
+     * whose 'notified' we acquire before this load, or whose eventfd write
+     * wakes the ppoll() below (the notifier's fd is in every snapshot).
+     */
+    if (__atomic_load_n(&s->stale, __ATOMIC_RELAXED)) {
+        pthread_mutex_lock(&ctx->list_lock);
+        if (s->stale) {
+            fdmon_poll_rebuild(s);
+        }
+        pthread_mutex_unlock(&ctx->list_lock);
     }
-    pthread_mutex_unlock(&ctx->list_lock);
 
-    if (timeout_ns >= 0) {
-        ts.tv_sec = timeout_ns / 1000000000;
-        ts.tv_nsec = timeout_ns % 1000000000;
-        tsp = &ts;
-    }
     pfds = (struct pollfd *)s->pfds->data;
-    ret = ppoll(pfds, s->pfds->len, tsp, NULL);
+    ret = ppoll(pfds, s->pfds->len, timeout_ns < 0 ? NULL : &ts, NULL);
     if (ret < 0) {
         return errno == EINTR ? 0 : -errno;
     }

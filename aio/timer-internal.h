@@ -5,9 +5,10 @@
  * one deadline-sorted list per QEMUClockType.  timer_mod()/timer_del() may be
  * called from any thread: a mutex guards the lists, and arming a timer that
  * becomes its clock's earliest calls aio_notify() so that a blocked
- * aio_poll() recomputes its timeout.  For that wakeup to be reliable, the
- * loop must announce that it is about to block (notify_me) BEFORE it reads
- * aio_timer_lists_deadline_ns().
+ * aio_poll() recomputes its timeout.  That wakeup is reliable because the
+ * loop re-reads 'notified' after announcing its sleep (notify_me), whether
+ * it read aio_timer_lists_deadline_ns() before or after: see timer_notify()
+ * in timer.c and docs/aio.md.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -44,12 +45,5 @@ int64_t aio_timer_lists_deadline_ns(AioTimerLists *tl);
  * least one callback ran.
  */
 bool aio_timer_lists_run_expired(AioTimerLists *tl);
-
-/*
- * Provided by the loop (aio/async.c): the timer lists of @ctx.  Also
- * declared in aio/aio-internal.h; repeated here so that timer.c depends on
- * nothing else of the loop's internals.
- */
-AioTimerLists *aio_context_get_timer_lists(AioContext *ctx);
 
 #endif /* AIO_TIMER_INTERNAL_H */

@@ -57,17 +57,22 @@ static bool timer_lists_idle(AioTimerLists *tl)
 /* Clocks                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static clockid_t clock_id_of(QEMUClockType type)
+static inline int64_t clock_read_ns(clockid_t id)
 {
-    return type == QEMU_CLOCK_HOST ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 int64_t qemu_clock_get_ns(QEMUClockType type)
 {
-    struct timespec ts;
+    return clock_read_ns(type == QEMU_CLOCK_HOST ? CLOCK_REALTIME : CLOCK_MONOTONIC);
+}
 
-    clock_gettime(clock_id_of(type), &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+int64_t aio_now_ns(void)
+{
+    return clock_read_ns(CLOCK_MONOTONIC);
 }
 
 int64_t qemu_clock_get_us(QEMUClockType type)
@@ -249,7 +254,7 @@ QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
     g_return_val_if_fail(cb != NULL, NULL);
 
     ts = g_new0(QEMUTimer, 1);
-    ts->tl = aio_context_get_timer_lists(ctx);
+    ts->tl = ctx->timer_lists;
     ts->type = type;
     ts->scale = scale;
     ts->cb = cb;
