@@ -35,11 +35,10 @@ static QomObject *path_resolve(const char *path, GError **errp)
         }
     }
     if (path[0] != '/') {
-        for (guint i = 0; i < G_N_ELEMENTS(containers); i++) {
-            QomObject *obj = qom_container_find(containers[i], path);
-            if (obj) {
-                return obj;
-            }
+        QomObject *obj = qom_find_by_id(path);
+
+        if (obj) {
+            return obj;
         }
     }
     g_set_error(errp, MONITOR_ERROR, 0,

@@ -160,6 +160,13 @@ QomObject *qom_container_find(const char *container, const char *id)
     return obj;
 }
 
+QomObject *qom_find_by_id(const char *id)
+{
+    QomObject *obj = qom_container_find(QOM_CONTAINER_OBJECTS, id);
+
+    return obj ? obj : qom_container_find(QOM_CONTAINER_DEVICES, id);
+}
+
 GList *qom_container_list(const char *container)
 {
     GList *list = NULL;

@@ -313,10 +313,7 @@ static gboolean parse_link(GParamSpec *pspec, const char *str, GValue *value,
         g_value_set_object(value, NULL); /* "" clears a link */
         return TRUE;
     }
-    target = qom_container_find(QOM_CONTAINER_OBJECTS, str);
-    if (!target) {
-        target = qom_container_find(QOM_CONTAINER_DEVICES, str);
-    }
+    target = qom_find_by_id(str);
     if (!target) {
         g_set_error(errp, QOM_ERROR, QOM_ERROR_NOT_FOUND,
                     "'%s' refers to '%s', which does not exist", pspec->name, str);

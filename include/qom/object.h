@@ -136,6 +136,13 @@ gboolean qom_container_add(const char *container, QomObject *obj, GError **errp)
 QomObject *qom_container_find(const char *container, const char *id);
 
 /**
+ * qom_find_by_id: the object a bare id names: looked up in "objects", then
+ * in "devices" (the order links and monitor paths use).  A new reference,
+ * or NULL.  Thread-safe.
+ */
+QomObject *qom_find_by_id(const char *id);
+
+/**
  * qom_container_list: the objects of @container in creation order, each with
  * a new reference.  Free with g_list_free_full(list, g_object_unref).
  */
