@@ -325,6 +325,13 @@ static const FDMonOps *fdmon_ops_of(AioFdMonKind kind)
     return NULL;
 }
 
+const char *aio_fdmon_kind_name(AioFdMonKind kind)
+{
+    const FDMonOps *ops = fdmon_ops_of(kind);
+
+    return ops ? ops->name : "unknown";
+}
+
 /* Give every live handler to the (new) monitor.  list_lock held. */
 static void fdmon_add_all_locked(AioContext *ctx)
 {

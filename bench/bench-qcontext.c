@@ -255,15 +255,7 @@ const char *bench_idle_aio_fdmon(void *opaque)
 {
     IdleAio *ia = opaque;
 
-    switch (aio_context_get_fdmon(ia->ctx)) {
-    case AIO_FDMON_EPOLL:
-        return "epoll";
-    case AIO_FDMON_IO_URING:
-        return "io_uring";
-    case AIO_FDMON_POLL:
-        return "ppoll";
-    }
-    return "unknown";
+    return aio_fdmon_kind_name(aio_context_get_fdmon(ia->ctx));
 }
 
 void *bench_idle_aio_new(const int *fds, int n, GError **errp)

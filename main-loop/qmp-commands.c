@@ -28,19 +28,6 @@ static void set_prop_if_any(JsonObject *o, QomObject *obj, const char *name)
     }
 }
 
-static const char *fdmon_name(AioFdMonKind kind)
-{
-    switch (kind) {
-    case AIO_FDMON_EPOLL:
-        return "epoll";
-    case AIO_FDMON_IO_URING:
-        return "io_uring";
-    case AIO_FDMON_POLL:
-        return "poll";
-    }
-    return "unknown";
-}
-
 /* The non-empty buckets as [low-ns, high-ns, count] (for per-interval views). */
 static JsonArray *histogram_buckets(const LatencyHistogram *h)
 {
@@ -128,7 +115,7 @@ static JsonObject *context_info(QContext *ctx, gboolean histogram)
     set_prop_if_any(o, obj, "fdmon");
     if (aio && !json_object_has_member(o, "fdmon")) {
         json_object_set_string_member(o, "fdmon",
-                                      fdmon_name(aio_context_get_fdmon(aio)));
+                                      aio_fdmon_kind_name(aio_context_get_fdmon(aio)));
     }
     if (aio) {
         json_object_set_object_member(o, "stats", context_stats(aio, histogram));

@@ -78,6 +78,12 @@ bool aio_context_set_fdmon(AioContext *ctx, AioFdMonKind kind, GError **errp);
 AioFdMonKind aio_context_get_fdmon(AioContext *ctx);
 
 /**
+ * aio_fdmon_kind_name: the name of fd monitor @kind ("epoll", "io_uring",
+ * "poll", as aio-qcontext's fdmon property spells them), or "unknown".
+ */
+const char *aio_fdmon_kind_name(AioFdMonKind kind);
+
+/**
  * aio_context_set_home_thread: make the calling thread @ctx's home thread
  * (used by context threads at start).  The caller must make sure no other
  * thread is inside aio_poll(ctx) at the time.
