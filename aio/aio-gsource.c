@@ -26,7 +26,7 @@
 
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "aio-internal.h"
 
 typedef struct AioSource {

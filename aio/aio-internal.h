@@ -18,7 +18,7 @@
 #include <glib.h>
 #include <urcu/list.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 
 typedef struct AioHandler AioHandler;
 typedef struct AioHandlerList AioHandlerList;

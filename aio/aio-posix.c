@@ -17,7 +17,7 @@
 #include <glib.h>
 #include <urcu/urcu-memb.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "aio-internal.h"
 #include "timer-internal.h"
 

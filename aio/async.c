@@ -13,9 +13,9 @@
 
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "aio-internal.h"
-#include "aio/thread-pool.h"
+#include "qcontext/aio/thread-pool.h"
 #include "timer-internal.h"
 
 GQuark aio_error_quark(void)

@@ -16,7 +16,7 @@
 #include <libaio.h>
 #include <sys/types.h>
 
-#include "aio/block.h"
+#include "qcontext/aio/block.h"
 
 #define blk_container_of(ptr, type, member)                                            \
     ((type *)(void *)((char *)(ptr)-offsetof(type, member)))

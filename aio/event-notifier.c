@@ -8,7 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "aio/event-notifier.h"
+#include "qcontext/aio/event-notifier.h"
 
 int event_notifier_init(EventNotifier *e, int active)
 {

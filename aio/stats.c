@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "aio/stats.h"
+#include "qcontext/aio/stats.h"
 
 unsigned lat_hist_bucket_of(uint64_t ns)
 {

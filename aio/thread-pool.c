@@ -18,7 +18,7 @@
 #include <signal.h>
 #include <time.h>
 
-#include "aio/thread-pool.h"
+#include "qcontext/aio/thread-pool.h"
 #include "aio-internal.h"
 
 #define THREAD_POOL_DEFAULT_MAX 64

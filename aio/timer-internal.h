@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 
 typedef struct AioTimerLists AioTimerLists;
 

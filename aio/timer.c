@@ -21,7 +21,7 @@
 
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "aio-internal.h"
 #include "timer-internal.h"
 

@@ -21,7 +21,7 @@
 
 #include <gio/gio.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "qcontext/qcontext.h"
 
 #include "bench.h"

@@ -6,7 +6,7 @@
 #ifndef DEVICES_DEVICE_INTERNAL_H
 #define DEVICES_DEVICE_INTERNAL_H
 
-#include "devices/device.h"
+#include "qcontext/devices/device.h"
 
 /* The "main" context's AioContext (where DeviceDoneFuncs run). */
 AioContext *device_main_aio(void);

@@ -9,7 +9,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "main-loop/iohandler.h"
+#include "qcontext/main-loop/iohandler.h"
 
 static AioContext *iohandler_ctx; /* main thread */
 static GSource *iohandler_source; /* attached to the default GMainContext */

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "main-loop/main-loop.h"
+#include "qcontext/main-loop/main-loop.h"
 #include "main-loop-internal.h"
-#include "qom/object.h"
+#include "qcontext/qom/object.h"
 
 static QContext *main_qctx;  /* main thread */
 static AioContext *main_aio; /* main thread, read by any after init */

@@ -11,8 +11,8 @@
 #ifndef MAIN_LOOP_MONITOR_INTERNAL_H
 #define MAIN_LOOP_MONITOR_INTERNAL_H
 
-#include "main-loop/monitor.h"
-#include "qom/object.h"
+#include "qcontext/main-loop/monitor.h"
+#include "qcontext/qom/object.h"
 
 /** QMP error classes the monitor replies with. */
 typedef enum {

@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "main-loop/main-loop.h"
+#include "qcontext/main-loop/main-loop.h"
 
 static int pidfile_fd = -1;
 static char *pidfile_path; /* absolute; read by the signal handler */

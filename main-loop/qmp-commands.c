@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "monitor-internal.h"
-#include "aio/aio.h"
-#include "devices/device.h"
-#include "main-loop/main-loop.h"
+#include "qcontext/aio/aio.h"
+#include "qcontext/devices/device.h"
+#include "qcontext/main-loop/main-loop.h"
 #include "qcontext/qcontext.h"
 
 /* ------------------------------------------------------------------------ */

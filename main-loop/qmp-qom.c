@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "monitor-internal.h"
-#include "devices/device.h"
-#include "qom/object.h"
+#include "qcontext/devices/device.h"
+#include "qcontext/qom/object.h"
 
 static const char *const containers[] = {QOM_CONTAINER_OBJECTS, QOM_CONTAINER_DEVICES};
 

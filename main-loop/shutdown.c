@@ -10,9 +10,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "main-loop/main-loop.h"
+#include "qcontext/main-loop/main-loop.h"
 #include "main-loop-internal.h"
-#include "devices/device.h"
+#include "qcontext/devices/device.h"
 
 /* Shared by the waits and their callbacks, which may outlive a timed-out
  * wait: refcounted (main thread only). */

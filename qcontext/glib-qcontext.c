@@ -16,7 +16,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "qcontext/glib-qcontext.h"
 #include "qcontext-internal.h"
 

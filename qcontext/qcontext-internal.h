@@ -30,7 +30,7 @@
 
 #include <pthread.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "qcontext/qcontext.h"
 
 G_BEGIN_DECLS

@@ -6,7 +6,7 @@
 #ifndef QOM_INTERNAL_H
 #define QOM_INTERNAL_H
 
-#include "qom/object.h"
+#include "qcontext/qom/object.h"
 
 G_BEGIN_DECLS
 

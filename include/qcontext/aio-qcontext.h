@@ -22,7 +22,7 @@
 #ifndef QCONTEXT_AIO_QCONTEXT_H
 #define QCONTEXT_AIO_QCONTEXT_H
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "qcontext/qcontext.h"
 
 G_BEGIN_DECLS

@@ -13,7 +13,7 @@
 #ifndef QCONTEXT_QCONTEXT_H
 #define QCONTEXT_QCONTEXT_H
 
-#include "qom/object.h"
+#include "qcontext/qom/object.h"
 #include "qcontext/qsource.h"
 
 G_BEGIN_DECLS

@@ -19,11 +19,11 @@
 #include <unistd.h>
 
 #include "qcontext-config.h"
-#include "qom/object.h"
+#include "qcontext/qom/object.h"
 #include "qcontext/qcontext.h"
-#include "devices/device.h"
-#include "main-loop/main-loop.h"
-#include "main-loop/monitor.h"
+#include "qcontext/devices/device.h"
+#include "qcontext/main-loop/main-loop.h"
+#include "qcontext/main-loop/monitor.h"
 
 #define PRG "qcontextd"
 #define READCONFIG_MAX_DEPTH 8

@@ -6,7 +6,7 @@
  */
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "../../aio/aio-internal.h"
 #include "test-aio-loop.h"
 

@@ -7,7 +7,7 @@
  */
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "test-aio-loop.h"
 
 typedef struct {

@@ -12,7 +12,7 @@
 
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 
 #ifndef container_of
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

@@ -13,7 +13,7 @@
 
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "test-aio-loop.h"
 
 #define POLL_MAX_NS (50 * SCALE_MS)

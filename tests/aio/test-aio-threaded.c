@@ -18,7 +18,7 @@
 
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "test-aio-loop.h"
 
 #define NTHREADS 4

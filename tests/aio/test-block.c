@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
-#include "aio/block.h"
+#include "qcontext/aio/block.h"
 #include "test-aio-loop.h"
 
 #define FILE_SIZE (1024 * 1024)

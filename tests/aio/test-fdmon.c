@@ -21,7 +21,7 @@
 #include <glib.h>
 #include <liburing.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "test-aio-loop.h"
 #include "aio/aio-internal.h" /* white box: ctx->deleted_handlers */
 

@@ -9,7 +9,7 @@
 
 #include <glib.h>
 
-#include "aio/stats.h"
+#include "qcontext/aio/stats.h"
 
 static void test_bucket_boundaries(void)
 {

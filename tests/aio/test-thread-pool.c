@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "aio/thread-pool.h"
+#include "qcontext/aio/thread-pool.h"
 
 #define WAIT_LIMIT_US (10 * G_USEC_PER_SEC)
 

@@ -20,7 +20,7 @@
 
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 
 #define PERIOD_NS ((int64_t)SCALE_MS)
 #define PERIODS 1000

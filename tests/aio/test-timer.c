@@ -8,7 +8,7 @@
 
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "test-aio-loop.h"
 
 #define MS_NS ((int64_t)SCALE_MS)

@@ -17,7 +17,7 @@
 
 #include <pthread.h>
 
-#include "devices/device.h"
+#include "qcontext/devices/device.h"
 
 #define TEST_MOVER_MAX_REQS (1u << 20)
 

@@ -13,8 +13,8 @@
 
 #include <glib/gstdio.h>
 
-#include "devices/device.h"
-#include "main-loop/main-loop.h"
+#include "qcontext/devices/device.h"
+#include "qcontext/main-loop/main-loop.h"
 
 static int fd_reads;
 static int notifier_reads;

@@ -19,7 +19,7 @@
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 
-#include "main-loop/monitor.h"
+#include "qcontext/main-loop/monitor.h"
 
 #define DEADLINE_US (10 * G_USEC_PER_SEC)
 

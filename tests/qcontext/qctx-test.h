@@ -12,7 +12,7 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "qcontext/qcontext.h"
 #include "qcontext/glib-qcontext.h"
 

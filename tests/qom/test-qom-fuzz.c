@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "devices/device.h"
+#include "qcontext/devices/device.h"
 #include "qcontext/qcontext.h"
-#include "qom/object.h"
+#include "qcontext/qom/object.h"
 
 #define OBJS QOM_CONTAINER_OBJECTS
 #define DEVS QOM_CONTAINER_DEVICES

@@ -6,7 +6,7 @@
 #ifndef TEST_QOM_TYPES_H
 #define TEST_QOM_TYPES_H
 
-#include "qom/object.h"
+#include "qcontext/qom/object.h"
 
 /* "test-abstract": an abstract base with one concrete child "test-ctx". */
 #define TEST_TYPE_ABSTRACT (test_abstract_get_type())

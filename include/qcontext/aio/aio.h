@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <glib.h>
 
-#include "aio/event-notifier.h"
-#include "aio/stats.h"
+#include "qcontext/aio/event-notifier.h"
+#include "qcontext/aio/stats.h"
 
 G_BEGIN_DECLS
 

@@ -18,7 +18,7 @@
 #define AIO_THREAD_POOL_H
 
 #include <stddef.h>
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 
 G_BEGIN_DECLS
 

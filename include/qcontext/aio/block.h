@@ -24,8 +24,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "aio/aio.h"
-#include "aio/thread-pool.h"
+#include "qcontext/aio/aio.h"
+#include "qcontext/aio/thread-pool.h"
 
 G_BEGIN_DECLS
 

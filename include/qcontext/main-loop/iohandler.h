@@ -15,7 +15,7 @@
 #define MAIN_LOOP_IOHANDLER_H
 
 #include <glib.h>
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 
 G_BEGIN_DECLS
 

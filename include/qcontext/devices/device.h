@@ -26,9 +26,9 @@
 #ifndef DEVICES_DEVICE_H
 #define DEVICES_DEVICE_H
 
-#include "qom/object.h"
+#include "qcontext/qom/object.h"
 #include "qcontext/qcontext.h"
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 
 G_BEGIN_DECLS
 

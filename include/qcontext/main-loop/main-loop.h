@@ -34,9 +34,9 @@
 #include <stdbool.h>
 #include <glib.h>
 
-#include "aio/aio.h"
+#include "qcontext/aio/aio.h"
 #include "qcontext/qcontext.h"
-#include "main-loop/iohandler.h"
+#include "qcontext/main-loop/iohandler.h"
 
 G_BEGIN_DECLS
 

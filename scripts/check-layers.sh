@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The one-way layering rule (docs/architecture.md): each layer includes only
+# the public headers of the layers below it.  Prints every violation and exits
+# 1 if there is one.  Run from anywhere; the build runs it as a test.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+QC='qcontext/(qcontext|qsource|aio-qcontext|glib-qcontext)\.h'
+status=0
+check() { # folders... -- forbidden-regex
+    local dirs=()
+    while [ "$1" != "--" ]; do [ -e "$1" ] && dirs+=("$1"); shift; done
+    shift
+    [ ${#dirs[@]} -eq 0 ] && return
+    if grep -rnHE "#include [<\"]($1)" "${dirs[@]}"; then status=1; fi
+}
+check qom include/qcontext/qom -- "qcontext/(aio|block|devices|main-loop)/|$QC"
+check aio include/qcontext/aio -- "qcontext/(qom|block|devices|main-loop)/|$QC"
+check qcontext -- "qcontext/(block|devices|main-loop)/"
+for h in include/qcontext/*.h; do check "$h" -- "qcontext/(block|devices|main-loop)/"; done
+check block include/qcontext/block -- "qcontext/(devices|main-loop)/"
+check devices include/qcontext/devices -- "qcontext/main-loop/"
+exit $status
