@@ -11,21 +11,7 @@
 
 #include "qcontext/devices/blk/virtio-blk.h"
 #include "qcontext/devices/vhost-user/vhost-user.h"
-
-/* A thread running aio_poll() on its own AioContext. */
-typedef struct TestLoop {
-    GThread *thread;
-    AioContext *ctx;
-    int stop;
-    GMutex lock;
-    GCond cond;
-    bool ready;
-} TestLoop;
-
-void test_loop_start(TestLoop *l, const char *name);
-void test_loop_stop(TestLoop *l);
-/* Run @fn(@arg) on @l's thread and wait for it. */
-void test_loop_run(TestLoop *l, void (*fn)(void *), void *arg);
+#include "vu-test-loop.h"
 
 /* Counters of the RAM disk (atomic). */
 typedef struct TestDiskStats {
