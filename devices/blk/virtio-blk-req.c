@@ -22,8 +22,10 @@ static void vblk_complete(VblkReq *req, uint8_t status)
 
     *req->status = status;
     vu_queue_push(q, &req->elem, status == VIRTIO_BLK_S_OK ? req->used_len : 1);
-    vu_queue_flush(q);
     vblk_req_put(req);
+    /* Last: the flush may complete a queue stop, after which the control
+     * thread may free the device. */
+    vu_queue_flush(q);
 }
 
 static void vblk_backend_done(void *opaque, int ret)

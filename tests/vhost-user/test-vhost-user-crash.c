@@ -136,7 +136,12 @@ static void test_kill_and_resubmit(void)
     g_assert_cmpmem(back, 4096, data[1], 4096);
 
     kill(pid, SIGTERM);
-    g_assert_true(WIFEXITED(wait_exit(pid)));
+    {
+        int st = wait_exit(pid);
+
+        g_assert_true(WIFEXITED(st));
+        g_assert_cmpint(WEXITSTATUS(st), ==, 0); /* clean exit, no leak report */
+    }
     g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS)); /* unlinked at exit */
     munmap(region, c.inflight_size);
     tc_cleanup(&c);

@@ -37,7 +37,8 @@ static void test_io_basic(void)
     g_assert_cmpint(tc_blk(&c, 0, VIRTIO_BLK_T_OUT, 8, wbuf, sizeof(wbuf)), ==,
                     VIRTIO_BLK_S_OK);
     /* The data is on the disk, at sector 8. */
-    g_assert_cmpmem(test_server_disk(s) + 8 * 512, sizeof(wbuf), wbuf, sizeof(wbuf));
+    test_server_disk_read(s, 8 * 512, rbuf, sizeof(rbuf));
+    g_assert_cmpmem(rbuf, sizeof(rbuf), wbuf, sizeof(wbuf));
     memset(rbuf, 0, sizeof(rbuf));
     g_assert_cmpint(tc_blk(&c, 0, VIRTIO_BLK_T_IN, 8, rbuf, sizeof(rbuf)), ==,
                     VIRTIO_BLK_S_OK);
@@ -118,23 +119,23 @@ static int dwz(TestClient *c, uint32_t type, uint64_t sector, uint32_t num,
 static void test_io_discard_write_zeroes(void)
 {
     TestServer *s = test_server_new(NULL);
-    uint8_t *disk = test_server_disk(s);
-    uint8_t zero[4096] = {0};
+    uint8_t zero[4096] = {0}, disk[64 * 1024];
     TestClient c;
 
     tc_setup(&c, test_server_path(s), NULL);
     g_assert_true(c.features & (1ULL << VIRTIO_BLK_F_DISCARD));
     g_assert_true(c.features & (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
-    memset(disk, 0xab, 64 * 1024);
+    test_server_disk_fill(s, 0, 0xab, sizeof(disk));
     g_assert_cmpint(dwz(&c, VIRTIO_BLK_T_WRITE_ZEROES, 8, 8, 0), ==, VIRTIO_BLK_S_OK);
-    g_assert_cmpmem(disk + 4096, 4096, zero, 4096);
-    g_assert_cmpuint(disk[4095], ==, 0xab);
-    g_assert_cmpuint(disk[8192], ==, 0xab);
     g_assert_cmpint(
         dwz(&c, VIRTIO_BLK_T_WRITE_ZEROES, 16, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP),
         ==, VIRTIO_BLK_S_OK);
-    g_assert_cmpmem(disk + 8192, 4096, zero, 4096);
     g_assert_cmpint(dwz(&c, VIRTIO_BLK_T_DISCARD, 32, 8, 0), ==, VIRTIO_BLK_S_OK);
+    test_server_disk_read(s, 0, disk, sizeof(disk));
+    g_assert_cmpmem(disk + 4096, 4096, zero, 4096);
+    g_assert_cmpuint(disk[4095], ==, 0xab);
+    g_assert_cmpmem(disk + 8192, 4096, zero, 4096);
+    g_assert_cmpuint(disk[12288], ==, 0xab);
     g_assert_cmpmem(disk + 16384, 4096, zero, 4096);
     /* The spec: UNSUPP for unknown flags, and for UNMAP on a discard. */
     g_assert_cmpint(
@@ -145,6 +146,8 @@ static void test_io_discard_write_zeroes(void)
     /* Past the end: IOERR. */
     g_assert_cmpint(dwz(&c, VIRTIO_BLK_T_WRITE_ZEROES, (16 << 20) / 512 - 4, 8, 0), ==,
                     VIRTIO_BLK_S_IOERR);
+    test_server_disk_read(s, 0, disk, sizeof(disk));
+    g_assert_cmpuint(disk[0], ==, 0xab);
     tc_cleanup(&c);
     test_server_free(s);
 }
@@ -428,7 +431,7 @@ static void test_mem_slots(void)
         tc_send_acked(&c, VHOST_USER_ADD_MEM_REG, &reg, sizeof(reg), &extra.fd, 1), ==,
         0);
     /* A read into a buffer of the new region. */
-    memset(test_server_disk(s), 0x5a, 512);
+    test_server_disk_fill(s, 0, 0x5a, 512);
     gpa = tgm_alloc(&extra, 512, 512);
     memset(&r, 0, sizeof(r));
     r.hdr_gpa = tgm_alloc(&c.mem, 16, 16);

@@ -17,10 +17,10 @@ static gpointer test_loop_thread(gpointer opaque)
     TestLoop *l = opaque;
 
     l->ctx = aio_context_new(NULL);
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     l->ready = true;
-    g_cond_broadcast(&l->cond);
-    g_mutex_unlock(&l->lock);
+    pthread_cond_broadcast(&l->cond);
+    pthread_mutex_unlock(&l->lock);
     while (!qatomic_load_acquire(&l->stop)) {
         aio_poll(l->ctx, true);
     }
@@ -33,14 +33,14 @@ static gpointer test_loop_thread(gpointer opaque)
 void test_loop_start(TestLoop *l, const char *name)
 {
     memset(l, 0, sizeof(*l));
-    g_mutex_init(&l->lock);
-    g_cond_init(&l->cond);
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->cond, NULL);
     l->thread = g_thread_new(name, test_loop_thread, l);
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     while (!l->ready) {
-        g_cond_wait(&l->cond, &l->lock);
+        pthread_cond_wait(&l->cond, &l->lock);
     }
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 }
 
 void test_loop_stop(TestLoop *l)
@@ -50,8 +50,8 @@ void test_loop_stop(TestLoop *l)
     aio_notify(l->ctx);
     g_thread_join(l->thread);
     aio_context_unref(l->ctx);
-    g_mutex_clear(&l->lock);
-    g_cond_clear(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+    pthread_cond_destroy(&l->cond);
 }
 
 typedef struct RunCall {
@@ -66,10 +66,10 @@ static void test_loop_run_bh(void *opaque)
     RunCall *c = opaque;
 
     c->fn(c->arg);
-    g_mutex_lock(&c->l->lock);
+    pthread_mutex_lock(&c->l->lock);
     c->done = true;
-    g_cond_broadcast(&c->l->cond);
-    g_mutex_unlock(&c->l->lock);
+    pthread_cond_broadcast(&c->l->cond);
+    pthread_mutex_unlock(&c->l->lock);
 }
 
 void test_loop_run(TestLoop *l, void (*fn)(void *), void *arg)
@@ -77,9 +77,9 @@ void test_loop_run(TestLoop *l, void (*fn)(void *), void *arg)
     RunCall c = {.fn = fn, .arg = arg, .l = l};
 
     aio_bh_schedule_oneshot(l->ctx, test_loop_run_bh, &c);
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     while (!c.done) {
-        g_cond_wait(&l->cond, &l->lock);
+        pthread_cond_wait(&l->cond, &l->lock);
     }
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 }

@@ -7,6 +7,9 @@
 #ifndef TESTS_VHOST_USER_VU_TEST_LOOP_H
 #define TESTS_VHOST_USER_VU_TEST_LOOP_H
 
+#include <pthread.h>
+#include <stdbool.h>
+
 #include "qcontext/aio/aio.h"
 
 /* A thread running aio_poll() on its own AioContext. */
@@ -14,8 +17,8 @@ typedef struct TestLoop {
     GThread *thread;
     AioContext *ctx;
     int stop;
-    GMutex lock;
-    GCond cond;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
     bool ready;
 } TestLoop;
 

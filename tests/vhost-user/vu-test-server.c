@@ -4,7 +4,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -31,8 +33,8 @@ struct TestServer {
     VblkBackendOps disk_ops;
     uint8_t *disk;
     TestDiskStats stats;
-    GMutex lock; /* held completions, closed */
-    GCond cond;
+    pthread_mutex_t lock; /* held completions, closed */
+    pthread_cond_t cond;
     bool hold;
     GPtrArray *held;
     bool closed;
@@ -61,13 +63,13 @@ static void disk_complete(TestServer *s, BlockCompletionFunc *cb, void *opaque, 
 
     *r = (DiskReq){cb, opaque, ret, qemu_get_current_aio_context()};
     g_assert_nonnull(r->ctx);
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     if (s->hold) {
         g_ptr_array_add(s->held, r);
-        g_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->lock);
         return;
     }
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     aio_bh_schedule_oneshot(r->ctx, disk_done_bh, r);
 }
 
@@ -88,7 +90,9 @@ static void disk_readv(void *be, AioContext *ctx, int64_t off, const struct iove
 
     g_assert_null(ctx);
     g_assert_cmpuint((uint64_t)off + len, <=, s->opts.size);
+    pthread_mutex_lock(&s->lock);
     iov_from_buf(iov, (unsigned)cnt, 0, s->disk + off, len);
+    pthread_mutex_unlock(&s->lock);
     qatomic_inc(&s->stats.reads);
     disk_note_thread(s);
     disk_complete(s, cb, opaque, 0);
@@ -102,7 +106,9 @@ static void disk_writev(void *be, AioContext *ctx, int64_t off, const struct iov
 
     g_assert_false(s->opts.read_only);
     g_assert_cmpuint((uint64_t)off + len, <=, s->opts.size);
+    pthread_mutex_lock(&s->lock);
     iov_to_buf(iov, (unsigned)cnt, 0, s->disk + off, len);
+    pthread_mutex_unlock(&s->lock);
     qatomic_inc(&s->stats.writes);
     disk_note_thread(s);
     disk_complete(s, cb, opaque, 0);
@@ -122,7 +128,7 @@ static void disk_discard(void *be, AioContext *ctx, int64_t off, int64_t bytes,
     TestServer *s = be;
 
     g_assert_cmpuint((uint64_t)(off + bytes), <=, s->opts.size);
-    memset(s->disk + off, 0, (size_t)bytes); /* this RAM disk deallocates to zeroes */
+    test_server_disk_fill(s, (uint64_t)off, 0, (size_t)bytes); /* deallocated: zeroes */
     qatomic_inc(&s->stats.discards);
     disk_complete(s, cb, opaque, 0);
 }
@@ -133,7 +139,7 @@ static void disk_write_zeroes(void *be, AioContext *ctx, int64_t off, int64_t by
     TestServer *s = be;
 
     g_assert_cmpuint((uint64_t)(off + bytes), <=, s->opts.size);
-    memset(s->disk + off, 0, (size_t)bytes);
+    test_server_disk_fill(s, (uint64_t)off, 0, (size_t)bytes);
     qatomic_inc(&s->stats.write_zeroes);
     disk_complete(s, cb, opaque, 0);
 }
@@ -173,10 +179,10 @@ static void srv_disconnected(VuDev *dev)
 {
     TestServer *s = vu_dev_get_opaque(dev);
 
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     s->disconnects++;
-    g_cond_broadcast(&s->cond);
-    g_mutex_unlock(&s->lock);
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void server_create(void *opaque)
@@ -219,8 +225,8 @@ TestServer *test_server_new(const TestServerOpts *opts)
     s->path = g_build_filename(s->dir, "vblk.sock", NULL);
     s->disk = g_malloc0(s->opts.size);
     s->held = g_ptr_array_new();
-    g_mutex_init(&s->lock);
-    g_cond_init(&s->cond);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
     s->disk_ops =
         (VblkBackendOps){disk_readv,        disk_writev, disk_flush, disk_discard,
                          disk_write_zeroes, disk_plug,   disk_unplug};
@@ -244,10 +250,10 @@ static void server_closed(void *opaque)
 {
     TestServer *s = opaque;
 
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     s->closed = true;
-    g_cond_broadcast(&s->cond);
-    g_mutex_unlock(&s->lock);
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void server_close(void *opaque)
@@ -269,11 +275,11 @@ void test_server_free(TestServer *s)
 {
     test_server_hold(s, false);
     test_loop_run(&s->ctrl, server_close, s);
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     while (!s->closed) {
-        g_cond_wait(&s->cond, &s->lock);
+        pthread_cond_wait(&s->cond, &s->lock);
     }
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     test_loop_run(&s->ctrl, server_destroy, s);
     for (unsigned i = 0; i < s->nloops; i++) {
         test_loop_stop(&s->loops[i]);
@@ -282,8 +288,8 @@ void test_server_free(TestServer *s)
     g_assert_false(g_file_test(s->path, G_FILE_TEST_EXISTS)); /* unlinked */
     g_rmdir(s->dir);
     g_ptr_array_unref(s->held);
-    g_mutex_clear(&s->lock);
-    g_cond_clear(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
     g_free(s->disk);
     g_free(s->path);
     g_free(s->dir);
@@ -295,9 +301,20 @@ const char *test_server_path(TestServer *s)
     return s->path;
 }
 
-uint8_t *test_server_disk(TestServer *s)
+void test_server_disk_read(TestServer *s, uint64_t off, void *buf, size_t len)
 {
-    return s->disk;
+    g_assert_cmpuint(off + len, <=, s->opts.size);
+    pthread_mutex_lock(&s->lock);
+    memcpy(buf, s->disk + off, len);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void test_server_disk_fill(TestServer *s, uint64_t off, int byte, size_t len)
+{
+    g_assert_cmpuint(off + len, <=, s->opts.size);
+    pthread_mutex_lock(&s->lock);
+    memset(s->disk + off, byte, len);
+    pthread_mutex_unlock(&s->lock);
 }
 
 void test_server_disk_stats(TestServer *s, TestDiskStats *st)
@@ -313,7 +330,7 @@ void test_server_disk_stats(TestServer *s, TestDiskStats *st)
 
 void test_server_hold(TestServer *s, bool hold)
 {
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     s->hold = hold;
     if (!hold) {
         for (unsigned i = 0; i < s->held->len; i++) {
@@ -323,16 +340,16 @@ void test_server_hold(TestServer *s, bool hold)
         }
         g_ptr_array_set_size(s->held, 0);
     }
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
 unsigned test_server_held(TestServer *s)
 {
     unsigned n;
 
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     n = s->held->len;
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     return n;
 }
 
@@ -340,23 +357,25 @@ unsigned test_server_disconnects(TestServer *s)
 {
     unsigned n;
 
-    g_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->lock);
     n = s->disconnects;
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
     return n;
 }
 
 void test_server_wait_disconnects(TestServer *s, unsigned n)
 {
-    gint64 deadline = g_get_monotonic_time() + 10 * G_TIME_SPAN_SECOND;
+    struct timespec deadline;
 
-    g_mutex_lock(&s->lock);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&s->lock);
     while (s->disconnects < n) {
-        if (!g_cond_wait_until(&s->cond, &s->lock, deadline)) {
+        if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) != 0) {
             g_error("the server saw %u disconnections, not %u", s->disconnects, n);
         }
     }
-    g_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
 GThread *test_server_queue_thread(TestServer *s, unsigned q)

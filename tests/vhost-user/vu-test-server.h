@@ -31,8 +31,9 @@ typedef struct TestServer TestServer;
 TestServer *test_server_new(const TestServerOpts *opts);
 void test_server_free(TestServer *s);
 const char *test_server_path(TestServer *s);
-/* The RAM disk's bytes (the test reads and writes them directly). */
-uint8_t *test_server_disk(TestServer *s);
+/* Read or fill the RAM disk (under the lock its requests take). */
+void test_server_disk_read(TestServer *s, uint64_t off, void *buf, size_t len);
+void test_server_disk_fill(TestServer *s, uint64_t off, int byte, size_t len);
 void test_server_disk_stats(TestServer *s, TestDiskStats *st);
 /* Hold completions back (true) or release every held one (false). */
 void test_server_hold(TestServer *s, bool hold);

@@ -220,7 +220,9 @@ void vu_queue_push(VuQueue *q, const VirtQueueElement *elem, uint32_t len);
 
 /**
  * vu_queue_flush: queue thread.  Publish the pushed elements and signal the
- * call fd if the driver wants a notification.
+ * call fd if the driver wants a notification.  It may complete a stop of
+ * @q (the last element in use was pushed): the device must not touch its
+ * per-queue state after it in that case (do it before).
  */
 void vu_queue_flush(VuQueue *q);
 
