@@ -1,15 +1,20 @@
 /*
- * main-loop/monitor-internal.h - between the monitor core and its commands.
+ * main-loop/monitor/monitor-core.h - what a family of commands sees of the
+ * monitor core.
  *
- * monitor.c owns clients, framing and dispatch; the command files
- * (qmp-commands.c, qmp-qom.c) describe each command with a QmpCommand:
- * its arguments (checked by the core before the handler runs) and a
- * synchronous or asynchronous handler.  All of it runs on the main thread.
+ * The core (monitor.c, client.c, dispatch.c, events.c, registry.c,
+ * json.c, stream.c) owns endpoints, clients, framing, dispatch and events.
+ * Each family of commands is one file (qmp-*.c) with a table of QmpCommand
+ * that it hands to monitor_register_commands() from its register function
+ * (declared in families.h, called once by monitor.c).  The core never
+ * includes a family: dispatch finds commands in the registry.  The core
+ * checks a command's arguments against its QmpArg list before the handler
+ * runs.  All of it runs on the main thread.
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef MAIN_LOOP_MONITOR_INTERNAL_H
-#define MAIN_LOOP_MONITOR_INTERNAL_H
+#ifndef MAIN_LOOP_MONITOR_CORE_H
+#define MAIN_LOOP_MONITOR_CORE_H
 
 #include "qcontext/main-loop/monitor.h"
 #include "qcontext/qom/object.h"
@@ -51,11 +56,30 @@ typedef struct {
     void (*run_async)(JsonObject *args, MonitorRequest *req);
 } QmpCommand;
 
-/** qmp_command_find: the command named @name, or NULL. */
+/* ------------------------------------------------------------------------ */
+/* The registry (registry.c)                                                 */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * monitor_register_commands: add the @n commands of @cmds (static storage,
+ * borrowed for the life of the process) to the monitor.  A name registered
+ * twice is a programming error (aborts).  Main thread, before the first
+ * client connects (families register from monitor_init()).
+ */
+void monitor_register_commands(const QmpCommand *cmds, guint n);
+
+/** qmp_command_find: the registered command named @name, or NULL. */
 const QmpCommand *qmp_command_find(const char *name);
 
-/** qmp_command_table: all commands; *@n receives their number. */
-const QmpCommand *qmp_command_table(guint *n);
+/**
+ * qmp_command_list: every registered command (const QmpCommand *, in
+ * registration order; borrowed, owned by the registry).
+ */
+GPtrArray *qmp_command_list(void);
+
+/* ------------------------------------------------------------------------ */
+/* Answering (dispatch.c)                                                    */
+/* ------------------------------------------------------------------------ */
 
 /** qmp_error_class_name: "GenericError", "CommandNotFound". */
 const char *qmp_error_class_name(QmpErrorClass cls);
@@ -73,46 +97,22 @@ void monitor_request_return(MonitorRequest *req, JsonNode *ret);
  */
 void monitor_request_error(MonitorRequest *req, QmpErrorClass cls, GError *err);
 
+/**
+ * monitor_version_new: the version object of the greeting and of
+ * query-version: {"qcontext": {"major", "minor", "micro"}, "package": ""}.
+ */
+JsonObject *monitor_version_new(void);
+
+/* ------------------------------------------------------------------------ */
+/* Events (events.c)                                                         */
+/* ------------------------------------------------------------------------ */
+
 /** monitor_timestamp_new: the current wall-clock time as a QMP timestamp. */
 JsonObject *monitor_timestamp_new(void);
 
 /* ------------------------------------------------------------------------ */
-/* Clients (monitor.c) and message dispatch (monitor-dispatch.c)            */
+/* Building replies (json.c)                                                 */
 /* ------------------------------------------------------------------------ */
-
-/** One connection: a socket client or stdin/stdout. */
-typedef struct MonitorClient MonitorClient;
-
-/** monitor_client_ref / monitor_client_unref: keep @c alive. */
-MonitorClient *monitor_client_ref(MonitorClient *c);
-void monitor_client_unref(MonitorClient *c);
-
-/** monitor_client_send: queue @msg (borrowed) as one line to @c. */
-void monitor_client_send(MonitorClient *c, JsonObject *msg);
-
-/** monitor_client_is_negotiated: TRUE after qmp_capabilities. */
-gboolean monitor_client_is_negotiated(MonitorClient *c);
-
-/** monitor_client_set_negotiated: @c completed capabilities negotiation. */
-void monitor_client_set_negotiated(MonitorClient *c);
-
-/**
- * monitor_client_set_busy: while busy (an asynchronous command runs) @c
- * handles no further message; clearing it resumes them from an idle
- * callback.
- */
-void monitor_client_set_busy(MonitorClient *c, gboolean busy);
-
-/**
- * monitor_dispatch: handle one framed message @msg of @c, or the framing
- * error @error (then @msg is NULL): parse, check, run, reply.
- */
-void monitor_dispatch(MonitorClient *c, const char *msg, gsize len, const char *error);
-
-/** monitor_greeting_new: the greeting object sent to each new client. */
-JsonObject *monitor_greeting_new(void);
-
-/* Helpers for building replies (qmp-util in monitor.c). */
 
 /** qmp_obj_set_str: set @key of @obj to string @val (NULL -> JSON null). */
 void qmp_obj_set_str(JsonObject *obj, const char *key, const char *val);
@@ -135,22 +135,8 @@ char *qmp_scalar_to_string(JsonNode *node, const char *what, GError **errp);
  * qmp_property_to_json: the value of property @name of @obj as JSON
  * (numbers, booleans, strings; links and enums in their string form; the
  * pseudo-property "type" is the type name).  NULL with @errp set if @obj
- * has no such readable property.  In qmp-qom.c.
+ * has no such readable property.
  */
 JsonNode *qmp_property_to_json(QomObject *obj, const char *name, GError **errp);
 
-/**
- * qmp_commands_init: install the device event hook (DEVICE_MOVED,
- * DEVICE_DELETED) and the main loop's shutdown notifier (SHUTDOWN).
- * Idempotent; called by monitor_add().
- */
-void qmp_commands_init(void);
-
-/* Commands that live in qmp-qom.c (the object tree). */
-JsonNode *qmp_qom_list(JsonObject *args, GError **errp);
-JsonNode *qmp_qom_get(JsonObject *args, GError **errp);
-JsonNode *qmp_qom_set(JsonObject *args, GError **errp);
-JsonNode *qmp_object_add(JsonObject *args, GError **errp);
-JsonNode *qmp_object_del(JsonObject *args, GError **errp);
-
-#endif /* MAIN_LOOP_MONITOR_INTERNAL_H */
+#endif /* MAIN_LOOP_MONITOR_CORE_H */

@@ -1,5 +1,5 @@
 /*
- * main-loop/monitor-dispatch.c - parse, check and run one QMP message.
+ * main-loop/monitor/dispatch.c - parse, check and run one QMP message.
  *
  * The error texts follow QEMU's QMP so that existing clients and habits
  * carry over ("Expecting capabilities negotiation with 'qmp_capabilities'",
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "monitor-internal.h"
+#include "monitor-priv.h"
 #include "qcontext-config.h"
 
 struct MonitorRequest {
@@ -23,10 +23,8 @@ const char *qmp_error_class_name(QmpErrorClass cls)
     return cls == QMP_ERROR_COMMAND_NOT_FOUND ? "CommandNotFound" : "GenericError";
 }
 
-JsonObject *monitor_greeting_new(void)
+JsonObject *monitor_version_new(void)
 {
-    JsonObject *greeting = json_object_new();
-    JsonObject *qmp = json_object_new();
     JsonObject *version = json_object_new();
     JsonObject *triple = json_object_new();
     unsigned major = 0, minor = 0, micro = 0;
@@ -37,7 +35,15 @@ JsonObject *monitor_greeting_new(void)
     json_object_set_int_member(triple, "micro", micro);
     json_object_set_object_member(version, "qcontext", triple);
     json_object_set_string_member(version, "package", "");
-    json_object_set_object_member(qmp, "version", version);
+    return version;
+}
+
+JsonObject *monitor_greeting_new(void)
+{
+    JsonObject *greeting = json_object_new();
+    JsonObject *qmp = json_object_new();
+
+    json_object_set_object_member(qmp, "version", monitor_version_new());
     json_object_set_array_member(qmp, "capabilities", json_array_new());
     json_object_set_object_member(greeting, "QMP", qmp);
     return greeting;
@@ -340,57 +346,4 @@ void monitor_dispatch(MonitorClient *c, const char *msg, gsize len, const char *
         return;
     }
     dispatch_object(c, json_node_get_object(root));
-}
-
-/* ------------------------------------------------------------------------ */
-/* Helpers for command files                                                 */
-/* ------------------------------------------------------------------------ */
-
-void qmp_obj_set_str(JsonObject *obj, const char *key, const char *val)
-{
-    if (val) {
-        json_object_set_string_member(obj, key, val);
-    } else {
-        json_object_set_null_member(obj, key);
-    }
-}
-
-JsonNode *qmp_node_from_object(JsonObject *obj)
-{
-    JsonNode *node = json_node_init_object(json_node_alloc(), obj);
-
-    json_object_unref(obj);
-    return node;
-}
-
-JsonNode *qmp_node_from_array(JsonArray *arr)
-{
-    JsonNode *node = json_node_init_array(json_node_alloc(), arr);
-
-    json_array_unref(arr);
-    return node;
-}
-
-char *qmp_scalar_to_string(JsonNode *node, const char *what, GError **errp)
-{
-    GType vt =
-        JSON_NODE_HOLDS_VALUE(node) ? json_node_get_value_type(node) : G_TYPE_NONE;
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-    if (vt == G_TYPE_STRING) {
-        return g_strdup(json_node_get_string(node));
-    }
-    if (vt == G_TYPE_INT64) {
-        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
-    }
-    if (vt == G_TYPE_BOOLEAN) {
-        return g_strdup(json_node_get_boolean(node) ? "on" : "off");
-    }
-    if (vt == G_TYPE_DOUBLE) {
-        return g_strdup(g_ascii_dtostr(buf, sizeof(buf), json_node_get_double(node)));
-    }
-    g_set_error(
-        errp, MONITOR_ERROR, 0,
-        "Invalid parameter type for '%s', expected: a string, number or boolean", what);
-    return NULL;
 }
