@@ -20,7 +20,14 @@ struct MonitorRequest {
 
 const char *qmp_error_class_name(QmpErrorClass cls)
 {
-    return cls == QMP_ERROR_COMMAND_NOT_FOUND ? "CommandNotFound" : "GenericError";
+    switch (cls) {
+    case QMP_ERROR_COMMAND_NOT_FOUND:
+        return "CommandNotFound";
+    case QMP_ERROR_DEVICE_NOT_FOUND:
+        return "DeviceNotFound";
+    default:
+        return "GenericError";
+    }
 }
 
 JsonObject *monitor_version_new(void)
@@ -90,15 +97,23 @@ static void request_finish(MonitorRequest *req)
     g_free(req);
 }
 
+QmpErrorClass qmp_error_class_of(const GError *err)
+{
+    if (err->domain == MONITOR_ERROR && err->code == QMP_ERROR_DEVICE_NOT_FOUND) {
+        return QMP_ERROR_DEVICE_NOT_FOUND;
+    }
+    return QMP_ERROR_GENERIC;
+}
+
 void monitor_request_return(MonitorRequest *req, JsonNode *ret)
 {
     reply_return(req->client, req->id, ret);
     request_finish(req);
 }
 
-void monitor_request_error(MonitorRequest *req, QmpErrorClass cls, GError *err)
+void monitor_request_error(MonitorRequest *req, GError *err)
 {
-    reply_error(req->client, req->id, cls, err->message);
+    reply_error(req->client, req->id, qmp_error_class_of(err), err->message);
     g_error_free(err);
     request_finish(req);
 }
@@ -112,8 +127,8 @@ static const char *arg_type_name(QmpArgType type)
     static const char *const names[] = {
         [QMP_ARG_STRING] = "string", [QMP_ARG_INT] = "int",
         [QMP_ARG_BOOL] = "boolean",  [QMP_ARG_NUMBER] = "number",
-        [QMP_ARG_SCALAR] = "scalar", [QMP_ARG_ARRAY] = "array",
-        [QMP_ARG_OBJECT] = "object",
+        [QMP_ARG_SCALAR] = "scalar", [QMP_ARG_STR_LIST] = "array of strings",
+        [QMP_ARG_ARRAY] = "array",   [QMP_ARG_OBJECT] = "object",
     };
     return names[type];
 }
@@ -135,6 +150,17 @@ static gboolean arg_type_ok(JsonNode *node, QmpArgType type)
     case QMP_ARG_SCALAR:
         return vt == G_TYPE_STRING || vt == G_TYPE_INT64 || vt == G_TYPE_DOUBLE ||
                vt == G_TYPE_BOOLEAN;
+    case QMP_ARG_STR_LIST:
+        if (!JSON_NODE_HOLDS_ARRAY(node)) {
+            return FALSE;
+        }
+        for (guint i = 0; i < json_array_get_length(json_node_get_array(node)); i++) {
+            if (!arg_type_ok(json_array_get_element(json_node_get_array(node), i),
+                             QMP_ARG_STRING)) {
+                return FALSE;
+            }
+        }
+        return TRUE;
     case QMP_ARG_ARRAY:
         return JSON_NODE_HOLDS_ARRAY(node);
     case QMP_ARG_OBJECT:
@@ -222,7 +248,7 @@ static gboolean envelope_check(JsonObject *msg, const char **name, JsonObject **
 }
 
 static const QmpArg caps_args[] = {
-    {"enable", QMP_ARG_ARRAY, TRUE},
+    {"enable", QMP_ARG_STR_LIST, TRUE, "capabilities to enable (none is supported)"},
     {NULL},
 };
 
@@ -280,7 +306,7 @@ static void run_command(MonitorClient *c, JsonNode *id, const char *name,
     }
     ret = cmd->run(args, &err);
     if (err) {
-        reply_error(c, id, QMP_ERROR_GENERIC, err->message);
+        reply_error(c, id, qmp_error_class_of(err), err->message);
         g_error_free(err);
         if (ret) {
             json_node_unref(ret);

@@ -50,13 +50,30 @@ static void qmp_quit(JsonObject *args, MonitorRequest *req)
 }
 
 static const QmpCommand control_commands[] = {
-    {.name = "query-name", .run = qmp_query_name},
-    {.name = "query-version", .run = qmp_query_version},
-    {.name = "query-commands", .run = qmp_query_commands},
-    {.name = "quit", .run_async = qmp_quit},
+    {.name = "query-name",
+     .help = "the daemon's name (-name), if it has one",
+     .run = qmp_query_name},
+    {.name = "query-version", .help = "the daemon's version", .run = qmp_query_version},
+    {.name = "query-commands",
+     .help = "the names of every command",
+     .run = qmp_query_commands},
+    {.name = "quit",
+     .help = "stop the daemon (reply, then SHUTDOWN, then an orderly exit)",
+     .run_async = qmp_quit},
+};
+
+static const QmpArg shutdown_data[] = {
+    {"guest", QMP_ARG_BOOL, FALSE, "always false"},
+    {"reason", QMP_ARG_STRING, FALSE, "host-qmp-quit, host-signal or host-error"},
+    {NULL},
+};
+
+static const QmpEvent control_events[] = {
+    {"SHUTDOWN", "the daemon is stopping (sent once)", shutdown_data},
 };
 
 void qmp_control_register(void)
 {
     monitor_register_commands(control_commands, G_N_ELEMENTS(control_commands));
+    monitor_register_events(control_events, G_N_ELEMENTS(control_events));
 }

@@ -115,7 +115,7 @@ static void move_done(Device *dev, const GError *err, gpointer opaque)
 
     move_op_dequeue(op);
     if (err) {
-        monitor_request_error(op->req, QMP_ERROR_GENERIC, g_error_copy(err));
+        monitor_request_error(op->req, g_error_copy(err));
     } else {
         monitor_request_return(op->req, NULL);
     }
@@ -131,7 +131,8 @@ static Device *device_lookup(const char *id, GError **errp)
     QomObject *obj = qom_container_find(QOM_CONTAINER_DEVICES, id);
 
     if (!obj || !IS_DEVICE(obj)) {
-        g_set_error(errp, MONITOR_ERROR, 0, "Device '%s' not found", id);
+        g_set_error(errp, MONITOR_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
+                    "Device '%s' not found", id);
         if (obj) {
             g_object_unref(obj);
         }
@@ -151,14 +152,14 @@ static void qmp_device_set_context(JsonObject *args, MonitorRequest *req)
     Device *dev = device_lookup(id, &err);
 
     if (!dev) {
-        monitor_request_error(req, QMP_ERROR_GENERIC, err);
+        monitor_request_error(req, err);
         return;
     }
     ctx = qcontext_find_by_name(name);
     if (!ctx) {
         g_object_unref(dev);
         err = g_error_new(MONITOR_ERROR, 0, "Context '%s' not found", name);
-        monitor_request_error(req, QMP_ERROR_GENERIC, err);
+        monitor_request_error(req, err);
         return;
     }
     op = g_new0(MoveOp, 1);
@@ -172,20 +173,45 @@ static void qmp_device_set_context(JsonObject *args, MonitorRequest *req)
     g_queue_push_tail(q, op);
     if (!device_set_context(dev, ctx, move_done, op, &err)) {
         move_op_dequeue(op);
-        monitor_request_error(req, QMP_ERROR_GENERIC, err);
+        monitor_request_error(req, err);
         g_object_unref(dev);
         g_free(op);
     }
 }
 
 static const QmpArg move_args[] = {
-    {"id", QMP_ARG_STRING}, {"context", QMP_ARG_STRING}, {NULL}};
+    {"id", QMP_ARG_STRING, FALSE, "the device's id"},
+    {"context", QMP_ARG_STRING, FALSE, "the id of the context to move it to"},
+    {NULL},
+};
 
 static const QmpCommand device_commands[] = {
-    {.name = "query-devices", .run = qmp_query_devices},
+    {.name = "query-devices",
+     .help = "every device: type, context, state and request counts",
+     .run = qmp_query_devices},
     {.name = "device-set-context",
+     .help = "move a device to another context (replies when the move is done)",
      .args = move_args,
      .run_async = qmp_device_set_context},
+};
+
+static const QmpArg moved_data[] = {
+    {"device", QMP_ARG_STRING, FALSE, "the device's id"},
+    {"path", QMP_ARG_STRING, FALSE, "its QOM path, /devices/ID"},
+    {"old-context", QMP_ARG_STRING, FALSE, "the context it left"},
+    {"context", QMP_ARG_STRING, FALSE, "the context it runs on now"},
+    {NULL},
+};
+
+static const QmpArg deleted_data[] = {
+    {"device", QMP_ARG_STRING, FALSE, "the device's id"},
+    {"path", QMP_ARG_STRING, FALSE, "its QOM path, /devices/ID"},
+    {NULL},
+};
+
+static const QmpEvent device_events[] = {
+    {"DEVICE_MOVED", "a device finished moving to another context", moved_data},
+    {"DEVICE_DELETED", "a device is gone", deleted_data},
 };
 
 void qmp_device_register(void)
@@ -194,4 +220,5 @@ void qmp_device_register(void)
         g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_queue_free);
     device_set_event_hook(device_event, NULL);
     monitor_register_commands(device_commands, G_N_ELEMENTS(device_commands));
+    monitor_register_events(device_events, G_N_ELEMENTS(device_events));
 }

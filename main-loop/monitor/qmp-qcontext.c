@@ -142,10 +142,17 @@ static JsonNode *qmp_query_qcontexts(JsonObject *args, GError **errp)
     return qmp_node_from_array(arr);
 }
 
-static const QmpArg qcontexts_args[] = {{"histogram", QMP_ARG_BOOL, TRUE}, {NULL}};
+static const QmpArg qcontexts_args[] = {
+    {"histogram", QMP_ARG_BOOL, TRUE,
+     "also return the wakeup-latency buckets (default false)"},
+    {NULL},
+};
 
 static const QmpCommand qcontext_commands[] = {
-    {.name = "query-qcontexts", .args = qcontexts_args, .run = qmp_query_qcontexts},
+    {.name = "query-qcontexts",
+     .help = "every context: type, thread, settings and loop statistics",
+     .args = qcontexts_args,
+     .run = qmp_query_qcontexts},
 };
 
 void qmp_qcontext_register(void)

@@ -29,8 +29,8 @@ static QomObject *path_resolve(const char *path, GError **errp)
         if (g_str_has_prefix(path, prefix)) {
             QomObject *obj = qom_container_find(containers[i], path + strlen(prefix));
             if (!obj) {
-                g_set_error(errp, MONITOR_ERROR, 0, "Device or object '%s' not found",
-                            path);
+                g_set_error(errp, MONITOR_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
+                            "Device or object '%s' not found", path);
             }
             return obj;
         }
@@ -42,7 +42,7 @@ static QomObject *path_resolve(const char *path, GError **errp)
             return obj;
         }
     }
-    g_set_error(errp, MONITOR_ERROR, 0,
+    g_set_error(errp, MONITOR_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
                 "Path '%s' not found (expected /objects/ID or /devices/ID)", path);
     return NULL;
 }
@@ -299,28 +299,55 @@ static JsonNode *qmp_object_del(JsonObject *args, GError **errp)
 /* The family                                                                */
 /* ------------------------------------------------------------------------ */
 
-static const QmpArg path_arg[] = {{"path", QMP_ARG_STRING}, {NULL}};
+static const QmpArg path_arg[] = {
+    {"path", QMP_ARG_STRING, FALSE,
+     "/, /objects, /devices, /objects/ID or /devices/ID"},
+    {NULL},
+};
 static const QmpArg qom_get_args[] = {
-    {"path", QMP_ARG_STRING}, {"property", QMP_ARG_STRING}, {NULL}};
-static const QmpArg qom_set_args[] = {{"path", QMP_ARG_STRING},
-                                      {"property", QMP_ARG_STRING},
-                                      {"value", QMP_ARG_SCALAR},
-                                      {NULL}};
-static const QmpArg object_add_args[] = {{"qom-type", QMP_ARG_STRING},
-                                         {"id", QMP_ARG_STRING},
-                                         {"props", QMP_ARG_OBJECT, TRUE},
-                                         {NULL}};
-static const QmpArg id_arg[] = {{"id", QMP_ARG_STRING}, {NULL}};
+    {"path", QMP_ARG_STRING, FALSE, "the object's path (/objects/ID, /devices/ID)"},
+    {"property", QMP_ARG_STRING, FALSE, "the property's name"},
+    {NULL},
+};
+static const QmpArg qom_set_args[] = {
+    {"path", QMP_ARG_STRING, FALSE, "the object's path (/objects/ID, /devices/ID)"},
+    {"property", QMP_ARG_STRING, FALSE, "the property's name"},
+    {"value", QMP_ARG_SCALAR, FALSE, "the new value, of the property's type"},
+    {NULL},
+};
+static const QmpArg object_add_args[] = {
+    {"qom-type", QMP_ARG_STRING, FALSE, "the type to create (qom-list-types)"},
+    {"id", QMP_ARG_STRING, FALSE, "the new object's id"},
+    {"props", QMP_ARG_OBJECT, TRUE, "properties (or give them as arguments)"},
+    {NULL},
+};
+static const QmpArg id_arg[] = {
+    {"id", QMP_ARG_STRING, FALSE, "the object's id"},
+    {NULL},
+};
 
 static const QmpCommand qom_commands[] = {
-    {.name = "qom-list", .args = path_arg, .run = qmp_qom_list},
-    {.name = "qom-get", .args = qom_get_args, .run = qmp_qom_get},
-    {.name = "qom-set", .args = qom_set_args, .run = qmp_qom_set},
+    {.name = "qom-list",
+     .help = "the properties (or children) at a path",
+     .args = path_arg,
+     .run = qmp_qom_list},
+    {.name = "qom-get",
+     .help = "the value of a property",
+     .args = qom_get_args,
+     .run = qmp_qom_get},
+    {.name = "qom-set",
+     .help = "set a property of a live object",
+     .args = qom_set_args,
+     .run = qmp_qom_set},
     {.name = "object-add",
+     .help = "create an object (a context), its properties as further arguments",
      .args = object_add_args,
      .extra_scalars = TRUE,
      .run = qmp_object_add},
-    {.name = "object-del", .args = id_arg, .run = qmp_object_del},
+    {.name = "object-del",
+     .help = "delete an object",
+     .args = id_arg,
+     .run = qmp_object_del},
 };
 
 void qmp_qom_register(void)

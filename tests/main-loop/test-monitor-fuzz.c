@@ -573,6 +573,17 @@ static gboolean node_matches(JsonNode *node, QmpArgType type)
     case QMP_ARG_SCALAR:
         return vt == G_TYPE_STRING || vt == G_TYPE_INT64 || vt == G_TYPE_DOUBLE ||
                vt == G_TYPE_BOOLEAN;
+    case QMP_ARG_STR_LIST:
+        if (!JSON_NODE_HOLDS_ARRAY(node)) {
+            return FALSE;
+        }
+        for (guint i = 0; i < json_array_get_length(json_node_get_array(node)); i++) {
+            if (!node_matches(json_array_get_element(json_node_get_array(node), i),
+                              QMP_ARG_STRING)) {
+                return FALSE;
+            }
+        }
+        return TRUE;
     case QMP_ARG_ARRAY:
         return JSON_NODE_HOLDS_ARRAY(node);
     default:

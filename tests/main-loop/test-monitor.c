@@ -325,7 +325,7 @@ static void test_qom(void)
     tq_assert_error(
         tq_cmd(q,
                "{\"execute\": \"qom-list\", \"arguments\": {\"path\": \"/nowhere\"}}"),
-        "GenericError", "not found");
+        "DeviceNotFound", "not found");
 
     r = tq_cmd(q,
                "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/objects/io0\", "
@@ -347,7 +347,7 @@ static void test_qom(void)
                     "GenericError", "no-such");
     tq_assert_error(tq_cmd(q, "{\"execute\": \"qom-get\", \"arguments\": {\"path\": "
                               "\"/objects/nope\", \"property\": \"threaded\"}}"),
-                    "GenericError", "not found");
+                    "DeviceNotFound", "not found");
 
     /* qom-set on a running context shows in query-qcontexts. */
     tq_return(r = tq_cmd(q, "{\"execute\": \"qom-set\", \"arguments\": {\"path\": "
@@ -527,7 +527,7 @@ static void test_device_move(void)
 
     tq_assert_error(tq_cmd(a, "{\"execute\": \"device-set-context\", \"arguments\": "
                               "{\"id\": \"nope\", \"context\": \"g0\"}}"),
-                    "GenericError", "nope");
+                    "DeviceNotFound", "Device 'nope' not found");
     tq_assert_error(tq_cmd(a, "{\"execute\": \"device-set-context\", \"arguments\": "
                               "{\"id\": \"tick0\", \"context\": \"nope\"}}"),
                     "GenericError", "nope");
