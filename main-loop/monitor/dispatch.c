@@ -351,23 +351,20 @@ static void dispatch_object(MonitorClient *c, JsonObject *msg)
 
 void monitor_dispatch(MonitorClient *c, const char *msg, gsize len, const char *error)
 {
-    g_autoptr(JsonParser) parser = NULL;
+    g_autoptr(JsonNode) root = NULL;
     GError *err = NULL;
-    JsonNode *root;
 
     if (error) {
         reply_error(c, NULL, QMP_ERROR_GENERIC, error);
         return;
     }
-    parser = json_parser_new_immutable();
-    if (!json_parser_load_from_data(parser, msg, len, &err)) {
-        g_autofree char *desc = g_strdup_printf("JSON parse error: %s", err->message);
-        reply_error(c, NULL, QMP_ERROR_GENERIC, desc);
+    root = monitor_json_read(msg, len, &err);
+    if (!root) {
+        reply_error(c, NULL, QMP_ERROR_GENERIC, err->message);
         g_error_free(err);
         return;
     }
-    root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         reply_error(c, NULL, QMP_ERROR_GENERIC, "QMP input must be a JSON object");
         return;
     }

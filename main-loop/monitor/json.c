@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <math.h>
 #include <string.h>
 
 #include "monitor-core.h"
@@ -69,6 +70,7 @@ static JsonNode *gvalue_to_json(QomObject *obj, GParamSpec *pspec, const GValue 
 {
     GType t = G_TYPE_FUNDAMENTAL(G_VALUE_TYPE(v));
     JsonNode *node = json_node_alloc();
+    double d;
 
     switch (t) {
     case G_TYPE_BOOLEAN:
@@ -86,9 +88,10 @@ static JsonNode *gvalue_to_json(QomObject *obj, GParamSpec *pspec, const GValue 
     case G_TYPE_UINT64:
         return json_node_init_int(node, (gint64)MIN(g_value_get_uint64(v), G_MAXINT64));
     case G_TYPE_FLOAT:
-        return json_node_init_double(node, g_value_get_float(v));
     case G_TYPE_DOUBLE:
-        return json_node_init_double(node, g_value_get_double(v));
+        d = t == G_TYPE_FLOAT ? g_value_get_float(v) : g_value_get_double(v);
+        /* JSON has no infinity or NaN: such a value reads as null. */
+        return isfinite(d) ? json_node_init_double(node, d) : json_node_init_null(node);
     case G_TYPE_STRING:
         if (!g_value_get_string(v)) {
             return json_node_init_null(node);

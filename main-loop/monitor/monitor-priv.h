@@ -67,6 +67,14 @@ char *monitor_json_object_to_line(JsonObject *msg);
  */
 void monitor_dispatch(MonitorClient *c, const char *msg, gsize len, const char *error);
 
+/**
+ * monitor_json_read: parse @len bytes of @text as one strict JSON value
+ * (RFC 8259; no duplicate keys, numbers that fit: int64 or finite double,
+ * no \u0000, valid UTF-8).  NULL with @errp set to "JSON parse error: ..."
+ * otherwise.  In json-reader.c.
+ */
+JsonNode *monitor_json_read(const char *text, gsize len, GError **errp);
+
 /** monitor_greeting_new: the greeting object sent to each new client. */
 JsonObject *monitor_greeting_new(void);
 

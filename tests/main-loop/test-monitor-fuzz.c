@@ -17,7 +17,7 @@
 #include <glib/gstdio.h>
 #include <glib-unix.h>
 
-#include "monitor-core.h"
+#include "monitor-priv.h"
 #include "monitor-stream.h"
 #include "qcontext/qcontext.h"
 
@@ -426,16 +426,18 @@ static JsonObject *cli_recv(Cli *c)
 
         if (nl) {
             g_autofree char *line = g_strndup(c->in->str, nl - c->in->str);
-            g_autoptr(JsonParser) p = json_parser_new();
+            g_autoptr(JsonNode) root = NULL;
             g_autoptr(GError) err = NULL;
 
             g_string_erase(c->in, 0, nl - c->in->str + 1);
-            if (!json_parser_load_from_data(p, line, -1, &err)) {
+            /* Every reply is strict JSON (the monitor's own strict reader). */
+            root = monitor_json_read(line, strlen(g_strchomp(line)), &err);
+            if (!root) {
                 g_autofree char *esc = g_strescape(line, NULL);
                 g_error("reply is not JSON (%s): %s", err->message, esc);
             }
-            g_assert_true(JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)));
-            return json_object_ref(json_node_get_object(json_parser_get_root(p)));
+            g_assert_true(JSON_NODE_HOLDS_OBJECT(root));
+            return json_object_ref(json_node_get_object(root));
         }
         n = recv(c->fd, buf, sizeof(buf), 0);
         if (n > 0) {
