@@ -301,6 +301,7 @@ int main(int argc, char **argv)
     srv.latency_ms = (guint)MAX(a.latency_ms, 0);
     srv.ctrl = aio_context_new(&err);
     g_assert_no_error(err);
+    aio_context_set_home_thread(srv.ctrl);
     open_queues(&a, &info);
     conf = (VblkConf){.num_queues = (uint16_t)srv.nq,
                       .logical_block_size = (uint32_t)a.lbs,

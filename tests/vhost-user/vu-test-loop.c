@@ -17,6 +17,7 @@ static gpointer test_loop_thread(gpointer opaque)
     TestLoop *l = opaque;
 
     l->ctx = aio_context_new(NULL);
+    aio_context_set_home_thread(l->ctx); /* the thread's current context */
     pthread_mutex_lock(&l->lock);
     l->ready = true;
     pthread_cond_broadcast(&l->cond);
@@ -27,6 +28,7 @@ static gpointer test_loop_thread(gpointer opaque)
     /* Run what is left (BHs scheduled before the stop). */
     while (aio_poll(l->ctx, false)) {
     }
+    aio_context_clear_home_thread(l->ctx);
     return NULL;
 }
 
