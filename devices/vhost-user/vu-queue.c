@@ -148,6 +148,11 @@ unsigned vu_queue_in_use(VuQueue *q)
 /* Kick handlers                                                             */
 /* ------------------------------------------------------------------------ */
 
+EventNotifier *vu_queue_get_kick_notifier(VuQueue *q)
+{
+    return &q->kick;
+}
+
 static VuQueue *kick_queue(EventNotifier *e)
 {
     return container_of(e, VuQueue, kick);
@@ -160,28 +165,28 @@ static void vu_queue_process(VuQueue *q)
     }
 }
 
-static void vu_kick_read(EventNotifier *e)
+void vu_queue_kick_read(EventNotifier *e)
 {
     event_notifier_test_and_clear(e);
     vu_queue_process(kick_queue(e));
 }
 
-static bool vu_kick_poll(void *opaque)
+bool vu_queue_kick_poll(void *opaque)
 {
     return vu_queue_has_work(kick_queue(opaque));
 }
 
-static void vu_kick_poll_ready(EventNotifier *e)
+void vu_queue_kick_poll_ready(EventNotifier *e)
 {
     vu_queue_process(kick_queue(e));
 }
 
-static void vu_kick_poll_begin(EventNotifier *e)
+void vu_queue_kick_poll_begin(EventNotifier *e)
 {
     virtq_set_notification(&kick_queue(e)->vq, false);
 }
 
-static void vu_kick_poll_end(EventNotifier *e)
+void vu_queue_kick_poll_end(EventNotifier *e)
 {
     /* aio_poll() polls once more after this, catching what raced with it. */
     virtq_set_notification(&kick_queue(e)->vq, true);
@@ -190,9 +195,10 @@ static void vu_kick_poll_end(EventNotifier *e)
 void vu_queue_attach_aio(VuQueue *q, AioContext *ctx)
 {
     q->attached_ctx = ctx;
-    aio_set_event_notifier(ctx, &q->kick, vu_kick_read, vu_kick_poll,
-                           vu_kick_poll_ready);
-    aio_set_event_notifier_poll(ctx, &q->kick, vu_kick_poll_begin, vu_kick_poll_end);
+    aio_set_event_notifier(ctx, &q->kick, vu_queue_kick_read, vu_queue_kick_poll,
+                           vu_queue_kick_poll_ready);
+    aio_set_event_notifier_poll(ctx, &q->kick, vu_queue_kick_poll_begin,
+                                vu_queue_kick_poll_end);
 }
 
 void vu_queue_detach_aio(VuQueue *q)

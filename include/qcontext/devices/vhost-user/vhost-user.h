@@ -195,8 +195,10 @@ void vu_queue_started(VuQueue *q);
 
 /**
  * vu_queue_stopped: @q's kick handler is removed (the end of
- * VuDevOps.queue_stop).  Queue thread: the stop completes once every
- * request popped from @q has been pushed and flushed.
+ * VuDevOps.queue_stop).  On the queue's thread: the stop completes once
+ * every element popped from @q has been pushed and flushed.  A binding
+ * that drained the queue itself (no element in use, no handler able to
+ * run) may call it from any thread.
  */
 void vu_queue_stopped(VuQueue *q);
 
@@ -260,6 +262,28 @@ void vu_queue_attach_aio(VuQueue *q, AioContext *ctx);
 
 /** vu_queue_detach_aio: remove what vu_queue_attach_aio() registered (same thread). */
 void vu_queue_detach_aio(VuQueue *q);
+
+/**
+ * vu_queue_get_kick_notifier: @q's kick eventfd, for a binding that
+ * registers the handlers below itself (e.g. through a device layer that
+ * tracks and moves them) instead of vu_queue_attach_aio().  Valid from
+ * VuDevOps.queue_start until the stop completes.
+ */
+EventNotifier *vu_queue_get_kick_notifier(VuQueue *q);
+
+/**
+ * vu_queue_kick_read: the kick notifier's read handler, as
+ * vu_queue_attach_aio() registers it (queue thread).
+ */
+void vu_queue_kick_read(EventNotifier *e);
+/** vu_queue_kick_poll: its io_poll (@opaque is the notifier): the avail ring moved. */
+bool vu_queue_kick_poll(void *opaque);
+/** vu_queue_kick_poll_ready: its io_poll_ready. */
+void vu_queue_kick_poll_ready(EventNotifier *e);
+/** vu_queue_kick_poll_begin: polling starts: kicks are suppressed. */
+void vu_queue_kick_poll_begin(EventNotifier *e);
+/** vu_queue_kick_poll_end: polling ends: kicks are wanted again. */
+void vu_queue_kick_poll_end(EventNotifier *e);
 
 /**
  * vu_queue_set_aio_context: the AioContext vu_aio_queue_start() runs @q
