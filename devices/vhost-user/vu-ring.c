@@ -150,6 +150,7 @@ static bool vu_ring_map(VuQueue *q)
     void *avail = virtio_mem_uva_to_host(&dev->mem, q->addr.avail_user_addr, 6 + 2 * n);
     void *used = virtio_mem_uva_to_host(&dev->mem, q->addr.used_user_addr, 6 + 8 * n);
     VhostUserInflightQueueSplit *region;
+    unsigned resubmit;
     bool fresh;
 
     if (!desc || !avail || !used || ((uintptr_t)desc & 15) || ((uintptr_t)avail & 1) ||
@@ -159,7 +160,11 @@ static bool vu_ring_map(VuQueue *q)
     virtq_init(&q->vq, &dev->mem, q->num, desc, avail, used, dev->features, q->base);
     region = vu_ring_inflight(q);
     fresh = region && qatomic_read(&region->version) == 0;
-    virtq_inflight_recover(&q->vq, region);
+    resubmit = virtq_inflight_recover(&q->vq, region);
+    if (resubmit) {
+        g_message("vhost-user device '%s': queue %u: resubmitting %u in-flight request%s",
+                  dev->id, q->index, resubmit, resubmit > 1 ? "s" : "");
+    }
     q->signal_once = region && !fresh;
     return true;
 }
