@@ -474,7 +474,9 @@ void vsock_unix_attach(VsockConn *c, int fd, bool seqpacket, const void *prefix,
     ep->fd = fd;
     ep->seqpacket = seqpacket;
     vsock_ring_init(&ep->out, c->buf_alloc);
-    memcpy(ep->prefix, prefix, prefix_len);
+    if (prefix_len > 0) {
+        memcpy(ep->prefix, prefix, prefix_len);
+    }
     ep->prefix_len = prefix_len;
     c->ep_ops = &unix_ops;
     c->ep = ep;

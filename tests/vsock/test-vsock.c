@@ -149,7 +149,7 @@ static bool cond_ok_line(TestGuest *g, void *data)
     HostConnect *h = data;
 
     th_drain(h->fd, h->buf);
-    return memchr(h->buf->data, '\n', h->buf->len) != NULL;
+    return h->buf->len > 0 && memchr(h->buf->data, '\n', h->buf->len) != NULL;
 }
 
 /* A host connection with @line; returns the guest's side once accepted. */
