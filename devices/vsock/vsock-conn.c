@@ -215,6 +215,9 @@ static void conn_rx_rw(VsockConn *c, const struct virtio_vsock_hdr *hdr,
         g_debug("vsock: %u:%u host write failed: %s", c->local_port, c->peer_port,
                 g_strerror(-r));
         vsock_conn_abort(c);
+    } else {
+        /* Its view shrank: it may wait for space we freed earlier. */
+        conn_maybe_credit_update(c);
     }
 }
 

@@ -158,22 +158,21 @@ size_t tg_send(TestGuest *g, TgConn *c, const void *data, size_t len)
     return done;
 }
 
-bool tg_send_msg(TestGuest *g, TgConn *c, const void *data, size_t len, bool eor)
+bool tg_send_msg(TestGuest *g, TgConn *c, const void *data, size_t len, bool eor,
+                 size_t *done)
 {
-    size_t done = 0;
-
-    if (tg_peer_free(c) < len) {
-        return false;
-    }
     do {
-        uint32_t n = MIN(len - done, 4096);
-        bool last = done + n == len;
+        uint32_t n = MIN(MIN(len - *done, 4096), tg_peer_free(c));
+        bool last = *done + n == len;
         uint32_t flags =
             last ? VIRTIO_VSOCK_SEQ_EOM | (eor ? VIRTIO_VSOCK_SEQ_EOR : 0) : 0;
 
-        tg_send_op(g, c, VIRTIO_VSOCK_OP_RW, flags, (const uint8_t *)data + done, n);
-        done += n;
-    } while (done < len);
+        if (n == 0 && !last) {
+            return false; /* wait for credit */
+        }
+        tg_send_op(g, c, VIRTIO_VSOCK_OP_RW, flags, (const uint8_t *)data + *done, n);
+        *done += n;
+    } while (*done < len);
     return true;
 }
 

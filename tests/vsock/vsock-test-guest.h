@@ -82,8 +82,12 @@ TgConn *tg_connect(TestGuest *g, uint32_t host_port, uint16_t type);
 void tg_listen(TestGuest *g, uint32_t port);
 /* Send as much of @data as the host's credit allows (packets <= 64 KiB). */
 size_t tg_send(TestGuest *g, TgConn *c, const void *data, size_t len);
-/* Seqpacket: send one message (split into packets); false if no credit. */
-bool tg_send_msg(TestGuest *g, TgConn *c, const void *data, size_t len, bool eor);
+/*
+ * Seqpacket, as Linux: send message @data in packets as credit allows, from
+ * *@done on; true once the last packet (EOM) went.
+ */
+bool tg_send_msg(TestGuest *g, TgConn *c, const void *data, size_t len, bool eor,
+                 size_t *done);
 void tg_shutdown(TestGuest *g, TgConn *c, uint32_t flags);
 void tg_rst(TestGuest *g, TgConn *c);
 /* Consume @n received bytes; sends CREDIT_UPDATE when the host's view is low. */
