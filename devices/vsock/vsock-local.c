@@ -98,6 +98,15 @@ static uint32_t local_out_room(VsockLocal *l)
     return limit > l->out.len ? limit - l->out.len : 0;
 }
 
+/* S waits for room and there is some: tell it (lock held). */
+static void local_maybe_writable(VsockLocal *l)
+{
+    if (l->s_wants_write && local_out_room(l) > 0) {
+        l->s_wants_write = false;
+        local_tell_s(l, &l->tell_writable);
+    }
+}
+
 /* Bring the muxer's byte count up to date (M, lock held). */
 static void local_account(VsockLocal *l)
 {
@@ -134,6 +143,7 @@ static ssize_t local_read(VsockConn *c, const struct iovec *iov, unsigned iovcnt
     }
     vsock_ring_consume(&l->out, done);
     l->peer_free -= MIN(l->peer_free, done);
+    local_maybe_writable(l); /* the queue's cap may have been what held S */
     if (done > 0) {
         r = done;
     } else if (l->s_close && l->s_reset) {
@@ -201,10 +211,7 @@ static void local_credit(VsockConn *c, uint32_t peer_free)
 
     g_mutex_lock(&l->lock);
     l->peer_free = peer_free;
-    if (l->s_wants_write && local_out_room(l) > 0) {
-        l->s_wants_write = false;
-        local_tell_s(l, &l->tell_writable);
-    }
+    local_maybe_writable(l);
     g_mutex_unlock(&l->lock);
 }
 
