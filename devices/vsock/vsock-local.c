@@ -18,6 +18,7 @@
 #define G_LOG_DOMAIN "qcontext-vsock"
 
 #include <errno.h>
+#include <pthread.h>
 
 #include "vsock-internal.h"
 
@@ -26,7 +27,7 @@
 
 struct VsockLocal {
     gint refs;
-    GMutex lock;
+    pthread_mutex_t lock; /* pthread, not GMutex: ThreadSanitizer sees it */
     uint32_t guest_port;
 
     /* M side only. */
@@ -61,7 +62,7 @@ static void local_free(VsockLocal *l)
 {
     vsock_ring_free(&l->in);
     vsock_ring_free(&l->out);
-    g_mutex_clear(&l->lock);
+    pthread_mutex_destroy(&l->lock);
     g_free(l);
 }
 
@@ -136,7 +137,7 @@ static ssize_t local_read(VsockConn *c, const struct iovec *iov, unsigned iovcnt
     size_t done = 0;
     ssize_t r;
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     n = vsock_ring_peek(&l->out, max, seg);
     for (unsigned i = 0; i < n; i++) {
         done += vsock_iov_from_buf(iov, iovcnt, done, seg[i].iov_base, seg[i].iov_len);
@@ -155,7 +156,7 @@ static ssize_t local_read(VsockConn *c, const struct iovec *iov, unsigned iovcnt
         r = VSOCK_EP_AGAIN; /* S wakes us when it sends */
     }
     local_account(l);
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
     return r;
 }
 
@@ -164,11 +165,11 @@ static int local_write(VsockConn *c, const struct iovec *iov, unsigned iovcnt,
 {
     VsockLocal *l = local_of(c);
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     vsock_ring_push_iov(&l->in, iov, iovcnt, offset, len);
     local_tell_s(l, &l->tell_readable);
     local_account(l);
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
     return 0;
 }
 
@@ -176,7 +177,7 @@ static void local_shutdown(VsockConn *c, uint32_t how)
 {
     VsockLocal *l = local_of(c);
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     if (how & VIRTIO_VSOCK_SHUTDOWN_SEND) {
         l->in_eof = true;
         local_tell_s(l, &l->tell_readable);
@@ -187,7 +188,7 @@ static void local_shutdown(VsockConn *c, uint32_t how)
         vsock_ring_free(&l->out);
         local_account(l);
     }
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 }
 
 static void local_established(VsockConn *c)
@@ -199,9 +200,9 @@ static bool local_tx_pending(VsockConn *c)
     VsockLocal *l = local_of(c);
     bool pending;
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     pending = l->in.len > 0;
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
     return pending;
 }
 
@@ -209,23 +210,23 @@ static void local_credit(VsockConn *c, uint32_t peer_free)
 {
     VsockLocal *l = local_of(c);
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     l->peer_free = peer_free;
     local_maybe_writable(l);
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 }
 
 static void local_close(VsockConn *c, bool reset)
 {
     VsockLocal *l = local_of(c);
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     if (!l->m_gone) {
         l->m_gone = true;
         local_account(l);
         local_tell_s(l, &l->tell_closed);
     }
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 }
 
 static void local_free_ep(VsockConn *c)
@@ -257,7 +258,7 @@ static void local_m_bh(void *opaque)
     uint32_t consumed;
     bool in_empty, has_out, closing, reset, shut;
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     consumed = l->consumed;
     l->consumed = 0;
     in_empty = l->in.len == 0;
@@ -266,7 +267,7 @@ static void local_m_bh(void *opaque)
     reset = l->s_reset;
     shut = l->s_shut_send;
     local_account(l);
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 
     if (!c || c->state == VSOCK_CONN_DEAD) {
         return;
@@ -294,7 +295,7 @@ VsockLocal *vsock_local_new(VsockConn *c)
     VsockLocal *l = g_new0(VsockLocal, 1);
 
     l->refs = 1;
-    g_mutex_init(&l->lock);
+    pthread_mutex_init(&l->lock, NULL);
     l->conn = c;
     l->guest_port = c->peer_port;
     l->m_ctx = c->mux->ctx;
@@ -317,12 +318,12 @@ static void local_s_bh(void *opaque)
     VsockLocal *l = opaque;
     bool readable, writable, closed;
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     readable = l->tell_readable;
     writable = l->tell_writable;
     closed = l->tell_closed;
     l->tell_readable = l->tell_writable = l->tell_closed = false;
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 
     __atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED); /* a callback may release */
     if (readable && !l->s_released && l->ops->readable) {
@@ -358,13 +359,13 @@ size_t vsock_local_peek(VsockLocal *l, const uint8_t **data)
     struct iovec seg[2];
     size_t len = 0;
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     /* M only appends to the free part: the run stays valid until consumed. */
     if (vsock_ring_peek(&l->in, l->in.len, seg) > 0) {
         *data = seg[0].iov_base;
         len = seg[0].iov_len;
     }
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
     return len;
 }
 
@@ -373,20 +374,20 @@ void vsock_local_consume(VsockLocal *l, size_t len)
     if (len == 0) {
         return;
     }
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     vsock_ring_consume(&l->in, len);
     l->consumed += len;
     local_wake_m(l);
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 }
 
 bool vsock_local_eof(VsockLocal *l)
 {
     bool eof;
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     eof = (l->in_eof || l->m_gone) && l->in.len == 0;
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
     return eof;
 }
 
@@ -394,7 +395,7 @@ size_t vsock_local_send(VsockLocal *l, const void *data, size_t len)
 {
     size_t n;
 
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     if (l->m_gone || l->s_close || l->s_shut_send) {
         n = 0;
     } else if (l->out_discard) {
@@ -409,32 +410,32 @@ size_t vsock_local_send(VsockLocal *l, const void *data, size_t len)
             local_wake_m(l);
         }
     }
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
     return n;
 }
 
 void vsock_local_shutdown_send(VsockLocal *l)
 {
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     l->s_shut_send = true;
     local_wake_m(l);
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 }
 
 void vsock_local_close(VsockLocal *l, bool reset)
 {
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     if (!l->s_close) {
         l->s_close = true;
         l->s_reset = reset;
         local_wake_m(l);
     }
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
 }
 
 void vsock_local_release(VsockLocal *l)
 {
-    g_mutex_lock(&l->lock);
+    pthread_mutex_lock(&l->lock);
     if (!l->s_close) {
         /* Let go without a close: the connection cannot go on. */
         l->s_close = true;
@@ -442,7 +443,7 @@ void vsock_local_release(VsockLocal *l)
         local_wake_m(l);
     }
     l->s_released = true;
-    g_mutex_unlock(&l->lock);
+    pthread_mutex_unlock(&l->lock);
     qemu_bh_delete(l->s_bh);
     local_unref(l);
 }
