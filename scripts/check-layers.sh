@@ -19,6 +19,9 @@ check qcontext -- "qcontext/(block|devices|main-loop)/"
 for h in include/qcontext/*.h; do check "$h" -- "qcontext/(block|devices|main-loop)/"; done
 check block include/qcontext/block -- "qcontext/(devices|main-loop)/"
 check devices include/qcontext/devices -- "qcontext/main-loop/"
+# Pipes build on vsock, never the reverse; the guest program is libc only.
+check devices/vsock include/qcontext/devices/vsock -- "qcontext/devices/pipe/"
+check devices/pipe/guest -- "qcontext/"
 # The monitor: the core (every file but the qmp-*.c families) never includes a
 # family or a device header; only monitor.c includes families.h (it registers
 # them); a family sees the core through monitor-core.h, never monitor-priv.h.

@@ -7,7 +7,8 @@
  * Incoming: the adapter takes every byte, holds at most one message (64 KiB)
  * and hands whole messages to the service.  A length that is not 4 hex
  * digits closes the channel.  Outgoing: framed messages wait in a queue of
- * at most 256 KiB until the guest's credit lets them through.
+ * at most 256 KiB until the guest's credit lets them through.  When the
+ * guest shuts down its sending side, ours follows once the queue is sent.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -36,7 +37,8 @@ struct QemudClient {
     size_t msg_len, msg_got;
     GByteArray *out;
     bool close_when_sent;
-    bool broken; /* bad framing: the rest is dropped */
+    bool shut_when_sent; /* the guest is done: so are we, once sent */
+    bool broken;         /* bad framing: the rest is dropped */
 };
 
 static PipeOpenStatus qemud_open(PipeChannel *ch, const char *args, void *opaque,
@@ -66,6 +68,8 @@ static void qemud_flush(QemudClient *cl)
     g_byte_array_remove_range(cl->out, 0, n);
     if (cl->out->len == 0 && cl->close_when_sent) {
         pipe_channel_close(cl->ch);
+    } else if (cl->out->len == 0 && cl->shut_when_sent) {
+        pipe_channel_shutdown_send(cl->ch);
     }
 }
 
@@ -134,6 +138,15 @@ static void qemud_writable(PipeChannel *ch, void *chan_opaque)
     qemud_flush(chan_opaque);
 }
 
+/* The guest sends no more messages: ours end once the queue is sent. */
+static void qemud_eof(PipeChannel *ch, void *chan_opaque)
+{
+    QemudClient *cl = chan_opaque;
+
+    cl->shut_when_sent = true;
+    qemud_flush(cl);
+}
+
 static void qemud_close(PipeChannel *ch, void *chan_opaque)
 {
     QemudClient *cl = chan_opaque;
@@ -148,6 +161,7 @@ static const PipeServiceOps qemud_pipe_ops = {
     .open = qemud_open,
     .recv = qemud_recv,
     .writable = qemud_writable,
+    .eof = qemud_eof,
     .close = qemud_close,
 };
 
