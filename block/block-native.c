@@ -1,5 +1,5 @@
 /*
- * aio/block-native.c - the "native" backend: Linux AIO through libaio.
+ * block/block-native.c - the "native" backend: Linux AIO through libaio.
  *
  * Requests are prepared as iocbs (each carrying the completion eventfd) and
  * queued on s->q.pending; they go to the kernel with one io_submit() for the

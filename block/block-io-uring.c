@@ -1,5 +1,5 @@
 /*
- * aio/block-io-uring.c - the "io_uring" backend: a liburing ring per backend.
+ * block/block-io-uring.c - the "io_uring" backend: a liburing ring per backend.
  *
  * Requests wait on s->q.pending until there is room in the ring (at most
  * URING_ENTRIES in the kernel), are prepared as readv/writev/fsync SQEs, and

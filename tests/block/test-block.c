@@ -1,5 +1,5 @@
 /*
- * tests/aio/test-block.c - the block backends (threads, native, io_uring)
+ * tests/block/test-block.c - the block backends (threads, native, io_uring)
  * with O_DIRECT on a file on disk: multi-iovec writes, flush, read back,
  * reads past EOF, misaligned requests, plug/unplug batching, context moves.
  * Every case runs with both loop drivers (aio_poll() and the context's
@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
-#include "qcontext/aio/block.h"
+#include "qcontext/block/block.h"
 #include "test-aio-loop.h"
 
 #define FILE_SIZE (1024 * 1024)

@@ -1,5 +1,5 @@
 /*
- * aio/block.h - block I/O on an AioContext: one interface, three backends.
+ * block/block.h - block I/O on an AioContext: one interface, three backends.
  *
  * A BlockBackend is an open file or block device whose requests complete on
  * the home thread of the AioContext that owns it.  The backend is chosen at
@@ -18,8 +18,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef AIO_BLOCK_H
-#define AIO_BLOCK_H
+#ifndef BLOCK_BLOCK_H
+#define BLOCK_BLOCK_H
 
 #include <stdint.h>
 #include <sys/uio.h>
@@ -44,7 +44,7 @@ enum {
     BLK_F_DIRECT = 1 << 1, /**< O_DIRECT (cache=none): bypass the page cache */
 };
 
-/** Error domain of aio/block.c. */
+/** Error domain of block/. */
 #define BLOCK_ERROR (block_error_quark())
 /** block_error_quark: the GQuark behind the error domain macro above. */
 GQuark block_error_quark(void);
@@ -182,4 +182,4 @@ bool blk_set_aio_context(BlockBackend *blk, AioContext *new_ctx, GError **errp);
 
 G_END_DECLS
 
-#endif /* AIO_BLOCK_H */
+#endif /* BLOCK_BLOCK_H */

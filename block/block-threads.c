@@ -1,5 +1,5 @@
 /*
- * aio/block-threads.c - the "threads" backend: preadv/pwritev/fdatasync on
+ * block/block-threads.c - the "threads" backend: preadv/pwritev/fdatasync on
  * the thread pool of the backend's AioContext.  No state of its own; the
  * native backend also uses it for flushes the kernel refuses.
  *

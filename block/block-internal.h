@@ -1,5 +1,5 @@
 /*
- * aio/block-internal.h - the BlockBackend and the interface of its backends.
+ * block/block-internal.h - the BlockBackend and the interface of its backends.
  *
  * block.c owns the BlockBackend, validates requests and finishes them
  * (short transfers, zero fill past EOF, callbacks).  A backend (one file
@@ -10,13 +10,13 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef AIO_BLOCK_INTERNAL_H
-#define AIO_BLOCK_INTERNAL_H
+#ifndef BLOCK_BLOCK_INTERNAL_H
+#define BLOCK_BLOCK_INTERNAL_H
 
 #include <libaio.h>
 #include <sys/types.h>
 
-#include "qcontext/aio/block.h"
+#include "qcontext/block/block.h"
 
 #define blk_container_of(ptr, type, member)                                            \
     ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -131,4 +131,4 @@ void blk_request_done(BlockRequest *req, ssize_t ret);
 /* blk_request_fail_bh: complete @req with @ret from a BH (not inline). */
 void blk_request_fail_bh(BlockRequest *req, int ret);
 
-#endif /* AIO_BLOCK_INTERNAL_H */
+#endif /* BLOCK_BLOCK_INTERNAL_H */

@@ -1,5 +1,5 @@
 /*
- * aio/block.c - BlockBackend: open, validate and finish requests, batching,
+ * block/block.c - BlockBackend: open, validate and finish requests, batching,
  * context moves.  The backends behind blk->ops move requests to the kernel.
  *
  * SPDX-License-Identifier: MIT
