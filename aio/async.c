@@ -130,6 +130,8 @@ static void aio_context_free(AioContext *ctx)
     aio_rcu_register_thread();
     __atomic_store_n(&ctx->home_thread, (unsigned long)pthread_self(),
                      __ATOMIC_RELEASE);
+    /* Layers above first: they may still poll and use the pool. */
+    aio_context_slots_destroy(ctx);
     /* The pool's completion BH and workers go before the BHs are freed. */
     aio_thread_pool_cleanup(ctx);
     aio_handlers_cleanup(ctx);

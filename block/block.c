@@ -1,6 +1,8 @@
 /*
- * block/block.c - BlockBackend: open, validate and finish requests, batching,
- * context moves.  The backends behind blk->ops move requests to the kernel.
+ * block/block.c - BlockBackend: open (probe sizes and alignment, check the
+ * backend), close, what a device needs to know, statistics.  The queues a
+ * backend has on each context are in block-queue.c, requests in
+ * block-request.c.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -18,6 +20,7 @@
 #include "block-internal.h"
 
 #define BLK_DEFAULT_ALIGNMENT 4096
+#define BLK_SECTOR_SIZE 512
 
 GQuark block_error_quark(void)
 {
@@ -54,7 +57,7 @@ const char *block_aio_mode_to_string(BlockAioMode mode)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Opening                                                                    */
+/* Sizes and alignment                                                        */
 /* ------------------------------------------------------------------------ */
 
 static size_t read_size_file(const char *path)
@@ -87,45 +90,114 @@ static size_t sysfs_logical_block_size(dev_t dev)
 }
 
 /*
- * Direct I/O alignment of a regular file, or 0 if unknown.  statx() knows
- * (Linux >= 6.1); else the disk's logical block size.  Probing with reads
- * would not do: reads of holes succeed whatever their alignment.
+ * Direct I/O alignment of a regular file (offsets and lengths; buffers in
+ * *@mem), or 0 if unknown.  statx() knows (Linux >= 6.1); else the disk's
+ * logical block size.  Probing with reads would not do: reads of holes
+ * succeed whatever their alignment.
  */
-static size_t file_dio_alignment(BlockBackend *blk, const struct stat *st)
+static size_t file_dio_alignment(int fd, const struct stat *st, size_t *mem)
 {
 #ifdef STATX_DIOALIGN
     struct statx stx;
 
-    if (statx(blk->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
         (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align) {
-        blk->mem_alignment = MAX(stx.stx_dio_mem_align, 1);
+        *mem = MAX(stx.stx_dio_mem_align, 1);
         return stx.stx_dio_offset_align;
     }
 #endif
     return sysfs_logical_block_size(st->st_dev);
 }
 
-static void blk_probe_alignment(BlockBackend *blk, const struct stat *st)
+/* request_alignment and mem_alignment: 1 without O_DIRECT. */
+static void probe_alignment(BlockBackend *blk, const struct stat *st)
 {
-    size_t align = 0;
+    BlockInfo *info = &blk->info;
+    size_t align = 0, mem = 0;
     int sector_size = 0;
 
-    blk->alignment = blk->mem_alignment = 1;
+    info->request_alignment = info->mem_alignment = 1;
     if (!(blk->flags & BLK_F_DIRECT)) {
         return;
     }
-    blk->mem_alignment = 0;
     if (S_ISBLK(st->st_mode)) {
         if (ioctl(blk->fd, BLKSSZGET, &sector_size) == 0 && sector_size > 0) {
             align = sector_size;
         }
     } else {
-        align = file_dio_alignment(blk, st);
+        align = file_dio_alignment(blk->fd, st, &mem);
     }
-    blk->alignment = align ? align : BLK_DEFAULT_ALIGNMENT;
-    if (!blk->mem_alignment) {
-        blk->mem_alignment = blk->alignment;
+    info->request_alignment = align ? align : BLK_DEFAULT_ALIGNMENT;
+    info->mem_alignment = mem ? mem : info->request_alignment;
+}
+
+/* Round @v up to a power of two (v >= 1). */
+static uint32_t pow2_ceil(size_t v)
+{
+    uint32_t p = 1;
+
+    while (p < v && p < (UINT32_C(1) << 30)) {
+        p <<= 1;
     }
+    return p;
+}
+
+static void probe_block_sizes(BlockBackend *blk, const struct stat *st)
+{
+    BlockInfo *info = &blk->info;
+    unsigned int pbs = 0;
+    int lbs = 0;
+
+    if (S_ISBLK(st->st_mode) && ioctl(blk->fd, BLKSSZGET, &lbs) == 0 && lbs > 0) {
+        info->logical_block_size = pow2_ceil(lbs);
+    } else {
+        info->logical_block_size = BLK_SECTOR_SIZE;
+    }
+    info->logical_block_size =
+        MAX(info->logical_block_size, pow2_ceil(info->request_alignment));
+    if (S_ISBLK(st->st_mode) && ioctl(blk->fd, BLKPBSZGET, &pbs) == 0 && pbs > 0) {
+        info->physical_block_size = pow2_ceil(pbs);
+    } else {
+        info->physical_block_size = BLK_DEFAULT_ALIGNMENT; /* file systems' blocks */
+    }
+    info->physical_block_size =
+        MAX(info->physical_block_size, info->logical_block_size);
+}
+
+/* The fields that do not depend on the file. */
+static void info_init_common(BlockBackend *blk, uint64_t size)
+{
+    BlockInfo *info = &blk->info;
+
+    info->size = size;
+    info->read_only = blk->flags & BLK_F_RDONLY;
+    info->direct = blk->flags & BLK_F_DIRECT;
+    info->max_iov = IOV_MAX;
+    info->discard_unmap = blk->flags & BLK_F_DISCARD_UNMAP;
+    info->max_discard_bytes = BLOCK_MAX_DISCARD_BYTES;
+    info->discard_alignment = info->physical_block_size;
+    info->max_write_zeroes_bytes = BLOCK_MAX_WRITE_ZEROES_BYTES;
+    info->write_zeroes_may_unmap = info->discard_unmap;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Opening                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* @filename opened with O_RDWR failed with @err: is it only not writable? */
+static bool only_not_writable(const char *filename, int oflags, int err)
+{
+    int fd;
+
+    if (err != EACCES && err != EPERM && err != EROFS && err != ETXTBSY) {
+        return false;
+    }
+    fd = open(filename, (oflags & ~O_ACCMODE) | O_RDONLY);
+    if (fd < 0) {
+        return false;
+    }
+    close(fd);
+    return true;
 }
 
 static int blk_open_fd(const char *filename, int flags, GError **errp)
@@ -148,56 +220,139 @@ static int blk_open_fd(const char *filename, int flags, GError **errp)
             return -1;
         }
     }
+    if (!(flags & BLK_F_RDONLY) && only_not_writable(filename, oflags, err)) {
+        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_READ_ONLY,
+                    "Could not open '%s' for writing: %s (use readonly=on)", filename,
+                    g_strerror(err));
+        return -1;
+    }
     g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_OPEN, "Could not open '%s': %s",
                 filename, g_strerror(err));
     return -1;
 }
 
-BlockBackend *blk_open(AioContext *ctx, const char *filename, BlockAioMode mode,
-                       int flags, GError **errp)
+/* The size of the open @fd (a regular file or a block device), or -errno. */
+static int64_t fd_size(int fd, const struct stat *st)
+{
+    off_t end;
+
+    if (S_ISREG(st->st_mode)) {
+        return st->st_size;
+    }
+    end = lseek(fd, 0, SEEK_END);
+    return end < 0 ? -errno : end;
+}
+
+static BlockBackend *blk_alloc(int flags, const BlockDriverOps *ops)
+{
+    BlockBackend *blk = g_new0(BlockBackend, 1);
+
+    blk->refcnt = 1;
+    blk->fd = -1;
+    blk->flags = flags;
+    blk->ops = ops;
+    pthread_mutex_init(&blk->lock, NULL);
+    blk->queues = g_ptr_array_new();
+    return blk;
+}
+
+static void blk_free(BlockBackend *blk)
+{
+    g_assert(blk->queues->len == 0);
+    if (blk->fd >= 0) {
+        close(blk->fd);
+    }
+    g_ptr_array_unref(blk->queues);
+    pthread_mutex_destroy(&blk->lock);
+    g_free(blk->filename);
+    g_free(blk);
+}
+
+/* Fill blk->info from the open file; false with @errp set on failure. */
+static bool blk_probe_file(BlockBackend *blk, GError **errp)
+{
+    struct stat st;
+    int64_t size;
+
+    if (fstat(blk->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_INVALID,
+                    "'%s' is neither a regular file nor a block device", blk->filename);
+        return false;
+    }
+    size = fd_size(blk->fd, &st);
+    if (size < 0) {
+        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_FAILED,
+                    "Could not get the size of '%s': %s", blk->filename,
+                    g_strerror((int)-size));
+        return false;
+    }
+    probe_alignment(blk, &st);
+    probe_block_sizes(blk, &st);
+    info_init_common(blk, size);
+    return true;
+}
+
+BlockBackend *blk_open(const char *filename, BlockAioMode mode, int flags,
+                       GError **errp)
 {
     BlockBackend *blk;
-    struct stat st;
-    int fd;
 
-    g_return_val_if_fail(ctx != NULL && filename != NULL, NULL);
+    g_return_val_if_fail(filename != NULL, NULL);
     if ((unsigned)mode >= G_N_ELEMENTS(mode_ops)) {
         g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_INVALID, "invalid aio mode %d",
                     mode);
         return NULL;
     }
-    fd = blk_open_fd(filename, flags, errp);
-    if (fd < 0) {
-        return NULL;
-    }
-    if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_INVALID,
-                    "'%s' is neither a regular file nor a block device", filename);
-        close(fd);
-        return NULL;
-    }
-    blk = g_new0(BlockBackend, 1);
-    blk->ctx = ctx;
-    blk->filename = g_strdup(filename);
-    blk->fd = fd;
-    blk->flags = flags;
+    blk = blk_alloc(flags, mode_ops[mode]);
     blk->mode = mode;
-    blk->ops = mode_ops[mode];
-    blk_probe_alignment(blk, &st);
-    if (!blk->ops->open(blk, errp)) {
+    blk->filename = g_strdup(filename);
+    blk->fd = blk_open_fd(filename, flags, errp);
+    if (blk->fd < 0 || !blk_probe_file(blk, errp)) {
+        blk_free(blk);
+        return NULL;
+    }
+    if (blk->ops->probe && !blk->ops->probe(blk, errp)) {
         g_prefix_error(errp, "'%s' (aio=%s): ", filename, blk->ops->name);
-        close(fd);
-        g_free(blk->filename);
-        g_free(blk);
+        blk_free(blk);
         return NULL;
     }
     return blk;
 }
 
-void blk_drain(BlockBackend *blk)
+BlockBackend *blk_new_null(uint64_t size, int64_t latency_ns, int flags, GError **errp)
 {
-    while (blk->in_flight > 0) {
-        aio_poll(blk->ctx, true);
+    BlockBackend *blk;
+
+    if (size == 0 || size > (uint64_t)INT64_MAX) {
+        g_set_error(
+            errp, BLOCK_ERROR, BLOCK_ERROR_INVALID,
+            "the size of a null drive must be in [1, 2^63-1], got %" G_GUINT64_FORMAT,
+            size);
+        return NULL;
+    }
+    if (latency_ns < 0) {
+        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_INVALID,
+                    "latency-ns must not be negative");
+        return NULL;
+    }
+    blk = blk_alloc(flags & ~BLK_F_DIRECT, &blk_null_ops);
+    blk->null_latency_ns = latency_ns;
+    blk->info.request_alignment = blk->info.mem_alignment = 1;
+    blk->info.logical_block_size = blk->info.physical_block_size = BLK_SECTOR_SIZE;
+    info_init_common(blk, size);
+    return blk;
+}
+
+void blk_ref(BlockBackend *blk)
+{
+    __atomic_fetch_add(&blk->refcnt, 1, __ATOMIC_RELAXED);
+}
+
+void blk_unref(BlockBackend *blk)
+{
+    /* Acq_rel: the last unref sees every queue's and the opener's writes. */
+    if (__atomic_sub_fetch(&blk->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
+        blk_free(blk);
     }
 }
 
@@ -206,51 +361,32 @@ void blk_close(BlockBackend *blk)
     if (!blk) {
         return;
     }
-    blk_drain(blk);
-    blk->ops->close(blk);
-    close(blk->fd);
-    g_free(blk->filename);
-    g_free(blk);
+    blk_queues_close(blk);
+    blk_unref(blk);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Properties                                                                 */
 /* ------------------------------------------------------------------------ */
 
+void blk_get_info(BlockBackend *blk, BlockInfo *info)
+{
+    *info = blk->info;
+}
+
 int64_t blk_getlength(BlockBackend *blk)
 {
-    struct stat st;
-    off_t end;
-
-    if (fstat(blk->fd, &st) < 0) {
-        return -errno;
-    }
-    if (S_ISREG(st.st_mode)) {
-        return st.st_size;
-    }
-    end = lseek(blk->fd, 0, SEEK_END);
-    return end < 0 ? -errno : end;
+    return (int64_t)blk->info.size;
 }
 
-size_t blk_get_alignment(BlockBackend *blk)
+bool blk_is_read_only(BlockBackend *blk)
 {
-    return blk->alignment;
+    return blk->info.read_only;
 }
 
-size_t blk_get_mem_alignment(BlockBackend *blk)
+const char *blk_get_filename(BlockBackend *blk)
 {
-    return blk->mem_alignment;
-}
-
-void *blk_blockalign(BlockBackend *blk, size_t size)
-{
-    size_t align = MAX(MAX(blk->alignment, blk->mem_alignment), BLK_DEFAULT_ALIGNMENT);
-    void *p = NULL;
-
-    if (posix_memalign(&p, align, size ? size : 1) != 0) {
-        g_error("blk_blockalign: out of memory (%zu bytes)", size);
-    }
-    return p;
+    return blk->filename;
 }
 
 BlockAioMode blk_get_aio_mode(BlockBackend *blk)
@@ -263,284 +399,64 @@ int blk_get_flags(BlockBackend *blk)
     return blk->flags;
 }
 
-AioContext *blk_get_aio_context(BlockBackend *blk)
+void *blk_blockalign(BlockBackend *blk, size_t size)
 {
-    return blk->ctx;
+    size_t align = MAX(MAX(blk->info.request_alignment, blk->info.mem_alignment),
+                       BLK_DEFAULT_ALIGNMENT);
+    void *p = NULL;
+
+    if (posix_memalign(&p, align, size ? size : 1) != 0) {
+        g_error("blk_blockalign: out of memory (%zu bytes)", size);
+    }
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                                 */
+/* ------------------------------------------------------------------------ */
+
+void blk_stats_add(BlockStats *to, const BlockStats *from)
+{
+    to->requests += blk_stat_read(&from->requests);
+    to->kernel_submits += blk_stat_read(&from->kernel_submits);
+    to->resubmits += blk_stat_read(&from->resubmits);
+    to->errors += blk_stat_read(&from->errors);
+    to->bounced += blk_stat_read(&from->bounced);
+    to->queues_created += blk_stat_read(&from->queues_created);
+    to->queues_released += blk_stat_read(&from->queues_released);
 }
 
 void blk_get_stats(BlockBackend *blk, BlockStats *stats)
 {
-    *stats = blk->stats;
+    memset(stats, 0, sizeof(*stats));
+    pthread_mutex_lock(&blk->lock);
+    blk_stats_add(stats, &blk->retired);
+    for (guint i = 0; i < blk->queues->len; i++) {
+        BlockQueue *q = g_ptr_array_index(blk->queues, i);
+        blk_stats_add(stats, &q->stats);
+    }
+    pthread_mutex_unlock(&blk->lock);
 }
 
 int blk_in_flight(BlockBackend *blk)
 {
-    return blk->in_flight;
+    int n = 0;
+
+    pthread_mutex_lock(&blk->lock);
+    for (guint i = 0; i < blk->queues->len; i++) {
+        BlockQueue *q = g_ptr_array_index(blk->queues, i);
+        n += __atomic_load_n(&q->in_flight, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&blk->lock);
+    return n;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Requests                                                                   */
-/* ------------------------------------------------------------------------ */
-
-static void request_finish(BlockRequest *req, int ret)
+int blk_get_queue_count(BlockBackend *blk)
 {
-    BlockBackend *blk = req->blk;
+    int n;
 
-    blk->in_flight--;
-    if (ret < 0) {
-        blk->stats.errors++;
-    }
-    if (req->cb) {
-        req->cb(req->opaque, ret);
-    }
-    g_free(req);
-}
-
-/* Drop @n transferred bytes from the front of req's iovec. */
-static void request_advance(BlockRequest *req, size_t n)
-{
-    req->offset += n;
-    req->bytes -= n;
-    while (n > 0 && req->iovcnt > 0) {
-        size_t step = MIN(n, req->iov->iov_len);
-
-        req->iov->iov_base = (char *)req->iov->iov_base + step;
-        req->iov->iov_len -= step;
-        n -= step;
-        if (req->iov->iov_len == 0) {
-            req->iov++;
-            req->iovcnt--;
-        }
-    }
-    while (req->iovcnt > 0 && req->iov->iov_len == 0) {
-        req->iov++;
-        req->iovcnt--;
-    }
-}
-
-static void request_zero_rest(BlockRequest *req)
-{
-    for (int i = 0; i < req->iovcnt; i++) {
-        memset(req->iov[i].iov_base, 0, req->iov[i].iov_len);
-    }
-}
-
-/*
- * A short transfer of @n bytes: resubmit the rest (true), or decide the
- * final result in *@ret (false).  A read that stops at end of file (no
- * progress, or under O_DIRECT an unaligned stop) zero-fills the rest.
- */
-static bool request_short(BlockRequest *req, size_t n, int *ret)
-{
-    BlockBackend *blk = req->blk;
-
-    request_advance(req, n);
-    if (req->type == BLOCK_REQ_READ) {
-        if (n == 0 || (req->offset % blk->alignment) != 0) {
-            request_zero_rest(req);
-            *ret = 0;
-            return false;
-        }
-    } else if (n == 0) {
-        *ret = -EIO;
-        return false;
-    }
-    blk->stats.resubmits++;
-    blk->ops->submit(blk, req);
-    return true;
-}
-
-void blk_request_done(BlockRequest *req, ssize_t ret)
-{
-    int final = ret < 0 ? (int)ret : 0;
-
-    if (ret >= 0 && req->type != BLOCK_REQ_FLUSH && (size_t)ret < req->bytes) {
-        if (request_short(req, ret, &final)) {
-            return;
-        }
-    }
-    request_finish(req, final);
-}
-
-static void fail_bh(void *opaque)
-{
-    BlockRequest *req = opaque;
-
-    request_finish(req, (int)req->u.result);
-}
-
-void blk_request_fail_bh(BlockRequest *req, int ret)
-{
-    req->u.result = ret;
-    aio_bh_schedule_oneshot(req->blk->ctx, fail_bh, req);
-}
-
-static int request_check(BlockBackend *blk, BlockReqType type, int64_t offset,
-                         const struct iovec *iov, int iovcnt, size_t *bytes)
-{
-    size_t total = 0;
-
-    if (type == BLOCK_REQ_WRITE && (blk->flags & BLK_F_RDONLY)) {
-        return -EBADF;
-    }
-    if (type == BLOCK_REQ_FLUSH) {
-        return 0;
-    }
-    if (offset < 0 || iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt > 0 && !iov)) {
-        return -EINVAL;
-    }
-    for (int i = 0; i < iovcnt; i++) {
-        if (iov[i].iov_len > SSIZE_MAX - total) {
-            return -EINVAL;
-        }
-        total += iov[i].iov_len;
-    }
-    if ((uint64_t)offset + total > (uint64_t)INT64_MAX) {
-        return -EINVAL;
-    }
-    /* O_DIRECT: the kernel would not always notice (holes read fine). */
-    if ((offset % blk->alignment) != 0 || (total % blk->alignment) != 0) {
-        return -EINVAL;
-    }
-    *bytes = total;
-    return 0;
-}
-
-static void blk_submit(BlockBackend *blk, BlockReqType type, int64_t offset,
-                       const struct iovec *iov, int iovcnt, BlockCompletionFunc *cb,
-                       void *opaque)
-{
-    size_t bytes = 0;
-    int ret = request_check(blk, type, offset, iov, iovcnt, &bytes);
-    int n = (ret == 0 && type != BLOCK_REQ_FLUSH) ? iovcnt : 0;
-    BlockRequest *req = g_malloc0(sizeof(*req) + n * sizeof(struct iovec));
-
-    req->blk = blk;
-    req->type = type;
-    req->offset = offset;
-    req->bytes = bytes;
-    req->cb = cb;
-    req->opaque = opaque;
-    req->link.data = req;
-    if (n > 0) {
-        memcpy(req->iov_copy, iov, n * sizeof(struct iovec));
-    }
-    req->iov = req->iov_copy;
-    req->iovcnt = n;
-    blk->in_flight++;
-    blk->stats.requests++;
-    if (ret < 0) {
-        blk_request_fail_bh(req, ret);
-    } else if (type != BLOCK_REQ_FLUSH && bytes == 0) {
-        blk_request_fail_bh(req, 0); /* nothing to transfer */
-    } else {
-        blk->ops->submit(blk, req);
-    }
-}
-
-void blk_aio_preadv(BlockBackend *blk, int64_t offset, const struct iovec *iov,
-                    int iovcnt, BlockCompletionFunc *cb, void *opaque)
-{
-    blk_submit(blk, BLOCK_REQ_READ, offset, iov, iovcnt, cb, opaque);
-}
-
-void blk_aio_pwritev(BlockBackend *blk, int64_t offset, const struct iovec *iov,
-                     int iovcnt, BlockCompletionFunc *cb, void *opaque)
-{
-    blk_submit(blk, BLOCK_REQ_WRITE, offset, iov, iovcnt, cb, opaque);
-}
-
-void blk_aio_flush(BlockBackend *blk, BlockCompletionFunc *cb, void *opaque)
-{
-    blk_submit(blk, BLOCK_REQ_FLUSH, 0, NULL, 0, cb, opaque);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Batching and context moves                                                 */
-/* ------------------------------------------------------------------------ */
-
-void blk_io_plug(BlockBackend *blk)
-{
-    blk->plug_depth++;
-}
-
-void blk_io_unplug(BlockBackend *blk)
-{
-    g_return_if_fail(blk->plug_depth > 0);
-    if (--blk->plug_depth == 0 && blk->ops->unplug) {
-        blk->ops->unplug(blk);
-    }
-}
-
-bool blk_set_aio_context(BlockBackend *blk, AioContext *new_ctx, GError **errp)
-{
-    if (blk->in_flight > 0 || blk->plug_depth > 0) {
-        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_BUSY,
-                    "'%s' cannot change context: %d request(s) in flight%s",
-                    blk->filename, blk->in_flight, blk->plug_depth ? ", plugged" : "");
-        return false;
-    }
-    if (new_ctx == blk->ctx) {
-        return true;
-    }
-    if (blk->ops->detach_aio_context) {
-        blk->ops->detach_aio_context(blk);
-    }
-    blk->ctx = new_ctx;
-    if (blk->ops->attach_aio_context) {
-        blk->ops->attach_aio_context(blk);
-    }
-    return true;
-}
-
-/* ------------------------------------------------------------------------ */
-/* The kernel-queue backends' shared state                                    */
-/* ------------------------------------------------------------------------ */
-
-void *blk_kq_new(BlockBackend *blk, size_t size, const BlockKqHandlers *handlers,
-                 GError **errp)
-{
-    BlockKernelQueue *q;
-    int ret;
-
-    g_assert(size >= sizeof(BlockKernelQueue));
-    q = g_malloc0(size);
-    q->blk = blk;
-    q->handlers = handlers;
-    g_queue_init(&q->pending);
-    ret = event_notifier_init(&q->e, false);
-    if (ret < 0) {
-        g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_FAILED,
-                    "cannot create the completion eventfd: %s", g_strerror(-ret));
-        g_free(q);
-        return NULL;
-    }
-    return q;
-}
-
-void blk_kq_free(BlockKernelQueue *q)
-{
-    event_notifier_cleanup(&q->e);
-    g_free(q);
-}
-
-void blk_kq_start(BlockBackend *blk, BlockKernelQueue *q)
-{
-    blk->opaque = q;
-    blk_kq_attach(blk);
-}
-
-void blk_kq_attach(BlockBackend *blk)
-{
-    BlockKernelQueue *q = blk->opaque;
-
-    aio_set_event_notifier(blk->ctx, &q->e, q->handlers->io_read, q->handlers->io_poll,
-                           q->handlers->io_poll_ready);
-}
-
-void blk_kq_detach(BlockBackend *blk)
-{
-    BlockKernelQueue *q = blk->opaque;
-
-    aio_set_event_notifier(blk->ctx, &q->e, NULL, NULL, NULL);
+    pthread_mutex_lock(&blk->lock);
+    n = (int)blk->queues->len;
+    pthread_mutex_unlock(&blk->lock);
+    return n;
 }

@@ -51,12 +51,18 @@ G_DECLARE_DERIVABLE_TYPE(QomObject, qom_object, QOM, OBJECT, GObject)
  *   Subclasses chain up first.
  * @unparent: called when the object is removed from its container, before
  *   the container drops its reference (stop threads here).  May be NULL.
+ * @check_set: called by qom_object_set_property_str() (qom-set) before a
+ *   live object's property @pspec takes @value: return FALSE with @errp set
+ *   to refuse a value that is valid alone but not with the object's other
+ *   properties (e.g. a minimum above the maximum).  May be NULL.
  */
 struct _QomObjectClass {
     GObjectClass parent_class;
     gboolean (*complete)(QomObject *obj, GError **errp);
     void (*unparent)(QomObject *obj);
-    gpointer padding[6];
+    gboolean (*check_set)(QomObject *obj, GParamSpec *pspec, const GValue *value,
+                          GError **errp);
+    gpointer padding[5];
 };
 
 /** qom_object_get_id: the object's id (never NULL once created by the layer). */
