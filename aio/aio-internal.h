@@ -245,8 +245,8 @@ struct AioContext {
     GSource *source; /* weak; NULL until aio_get_g_source() */
 
     /* --- batching and per-context slots (aio/context-slots.c) --- */
-    int64_t aio_max_batch;                  /* atomic */
-    void *slots[AIO_CONTEXT_MAX_SLOTS];     /* home thread */
+    int64_t aio_max_batch;              /* atomic */
+    void *slots[AIO_CONTEXT_MAX_SLOTS]; /* home thread */
 
     /* --- statistics (home thread writes with relaxed atomics) --- */
     AioContextStats stats;
