@@ -147,6 +147,8 @@ void blk_unref(BlockBackend *blk);
 void blk_stats_add(BlockStats *to, const BlockStats *from);
 
 /* block-queue.c */
+/* Reserve the block layer's AioContext slot (before the first backend exists). */
+void blk_queue_slot_init(void);
 /* The queue of @blk on @ctx (home thread), created on first use; NULL if closing. */
 BlockQueue *blk_queue_get(BlockBackend *blk, AioContext *ctx);
 /* The queue of @blk on @ctx if there is one (home thread). */

@@ -39,6 +39,7 @@ void block_set_queue_idle_ms(int64_t ms)
 static void queue_release(BlockQueue *q);
 static void bctx_destroy(AioContext *ctx, void *value);
 
+/* The slot, reserved by the first backend created (blk_queue_slot_init()). */
 static int slot_get(void)
 {
     static gsize once;
@@ -49,6 +50,11 @@ static int slot_get(void)
         g_once_init_leave(&once, 1);
     }
     return __atomic_load_n(&block_slot, __ATOMIC_RELAXED);
+}
+
+void blk_queue_slot_init(void)
+{
+    slot_get();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -228,6 +234,7 @@ BlockQueue *blk_queue_find(BlockBackend *blk, AioContext *ctx)
 
 BlockQueue *blk_queue_get(BlockBackend *blk, AioContext *ctx)
 {
+    /* Valid: reserved before the first backend existed. */
     BlockCtx *bc =
         aio_context_get_slot(ctx, __atomic_load_n(&block_slot, __ATOMIC_RELAXED));
     BlockQueue *q;

@@ -247,6 +247,7 @@ static BlockBackend *blk_alloc(int flags, const BlockDriverOps *ops)
 {
     BlockBackend *blk = g_new0(BlockBackend, 1);
 
+    blk_queue_slot_init();
     blk->refcnt = 1;
     blk->fd = -1;
     blk->flags = flags;

@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include "qcontext/block/block.h"
@@ -172,30 +173,39 @@ static void poll_until(AioContext *ctx, BlockBackend *blk, int queues)
     }
 }
 
-/* A three-party rendezvous: both workers and the test's thread. */
+/*
+ * A rendezvous of @parties threads (the workers and the test's thread).
+ * pthread primitives, which TSan understands (GLib's futex-based ones it
+ * does not).
+ */
 typedef struct {
-    GMutex lock;
-    GCond cond;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
     int arrived;
     int round;
 } Barrier;
+
+#define BARRIER_INIT                                                                   \
+    {                                                                                  \
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0                      \
+    }
 
 static void barrier_wait(Barrier *b, int parties)
 {
     int round;
 
-    g_mutex_lock(&b->lock);
+    pthread_mutex_lock(&b->lock);
     round = b->round;
     if (++b->arrived == parties) {
         b->arrived = 0;
         b->round++;
-        g_cond_broadcast(&b->cond);
+        pthread_cond_broadcast(&b->cond);
     } else {
         while (b->round == round) {
-            g_cond_wait(&b->cond, &b->lock);
+            pthread_cond_wait(&b->cond, &b->lock);
         }
     }
-    g_mutex_unlock(&b->lock);
+    pthread_mutex_unlock(&b->lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -308,7 +318,7 @@ static void check_file(const char *path, Worker *w)
 static void test_two_threads(const void *data)
 {
     const Mode *m = data;
-    Barrier barrier = {0};
+    Barrier barrier = BARRIER_INIT;
     Worker w[2];
     GThread *threads[2];
     BlockStats st;
@@ -670,6 +680,7 @@ static gpointer holder_thread(gpointer opaque)
     submit_read(h->blk, h->ctx, buf, &d);
     wait_done(h->ctx, &d, 1);
     g_assert_cmpint(d.ret, ==, 0);
+    aio_context_ref(h->ctx);     /* the test's, to schedule stop_bh safely */
     barrier_wait(h->barrier, 2); /* the test may close now */
     while (!h->stop) {
         aio_poll(h->ctx, true);
@@ -682,7 +693,7 @@ static gpointer holder_thread(gpointer opaque)
 static void test_close_elsewhere(const void *data)
 {
     const Mode *m = data;
-    Barrier barrier = {0};
+    Barrier barrier = BARRIER_INIT;
     char *path;
     Holder h = {.barrier = &barrier};
     GThread *thread;
@@ -707,6 +718,7 @@ static void test_close_elsewhere(const void *data)
     }
     aio_bh_schedule_oneshot(h.ctx, stop_bh, &h);
     g_thread_join(thread);
+    aio_context_unref(h.ctx);
     remove_file(path);
 }
 
