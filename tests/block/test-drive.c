@@ -176,7 +176,8 @@ static void test_create(void)
     /* Options are fixed once the drive exists. */
     {
         g_autoptr(GError) err = NULL;
-        g_assert_false(qom_object_set_property_str(QOM_OBJECT(d), "readonly", "on", &err));
+        g_assert_false(
+            qom_object_set_property_str(QOM_OBJECT(d), "readonly", "on", &err));
         g_assert_nonnull(strstr(err->message, "cannot be changed after creation"));
     }
     del_object("d0");
@@ -246,7 +247,7 @@ static void test_help(void)
     g_assert_true(g_str_has_prefix(text, "drive options:"));
     for (const char *p[] = {"aio=", "cache=", "discard=", "file=", "format=",
                             "latency-ns=", "readonly=", "size="},
-         **q = p;
+                    **q = p;
          q < p + 8; q++) {
         g_assert_nonnull(strstr(text, *q));
     }
@@ -384,7 +385,8 @@ static void qom_set(QomObject *obj, const char *name, const char *value)
 
 static int pool_threads(QContext *ctx)
 {
-    return thread_pool_get_thread_count(aio_get_thread_pool(qcontext_get_aio_context(ctx)));
+    return thread_pool_get_thread_count(
+        aio_get_thread_pool(qcontext_get_aio_context(ctx)));
 }
 
 static void wait_pool_threads_at_most(QContext *ctx, int max)
@@ -423,7 +425,8 @@ static void test_tunables(void)
                      &err);
     g_assert_no_error(err);
     ctx = QCONTEXT_CONTEXT(io0);
-    g_assert_cmpint(aio_context_get_aio_max_batch(qcontext_get_aio_context(ctx)), ==, 4);
+    g_assert_cmpint(aio_context_get_aio_max_batch(qcontext_get_aio_context(ctx)), ==,
+                    4);
     g_assert_cmpint(pool_threads(ctx), ==, 2); /* started at once */
 
     path = make_file("tunables", 1024 * 1024);
