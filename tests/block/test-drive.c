@@ -483,7 +483,7 @@ int main(int argc, char **argv)
     block_register_types();
     devices_register_types();
     qom_type_register("test-blkdev", TEST_BLKDEV_TYPE);
-    qcontext_get_main(); /* the main thread is the main context's */
+    g_assert_true(qcontext_init_main(NULL)); /* this thread is main's */
     test_dir = make_test_dir();
 
     g_test_add_func("/drive/create", test_create);
