@@ -109,11 +109,17 @@ static void bctx_destroy(AioContext *ctx, void *value)
     while (bc->queues->len > 0) {
         BlockQueue *q = g_ptr_array_index(bc->queues, bc->queues->len - 1);
 
+        if (q->plug_depth > 0) {
+            /* A batch left open: what it collected must reach the kernel. */
+            q->plug_depth = 0;
+            if (q->ops->unplug) {
+                q->ops->unplug(q);
+            }
+        }
         if (q->in_flight > 0) {
             aio_poll(ctx, true); /* may release q itself (a pending release) */
             continue;
         }
-        q->plug_depth = 0;
         queue_release(q);
     }
     timer_free(bc->idle_timer);

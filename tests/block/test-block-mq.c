@@ -630,7 +630,10 @@ static void test_detach_in_flight(const void *data)
     remove_file(path);
 }
 
-/* A context freed with a request in flight waits for it, then releases. */
+/*
+ * A context freed with requests in flight (one submitted, one collected by
+ * a batch left open) submits and waits for them, then releases its queue.
+ */
 static void test_context_freed(const void *data)
 {
     const Mode *m = data;
@@ -638,18 +641,22 @@ static void test_context_freed(const void *data)
     AioContext *ctx = aio_context_new(&err);
     char *path;
     BlockBackend *blk = open_mode(m, 0, &path);
-    Done d = {0};
-    void *buf;
+    Done d[2] = {{0}};
+    uint8_t *buf;
 
     if (!blk) {
         aio_context_unref(ctx);
         return;
     }
-    buf = blk_blockalign(blk, 4096);
-    submit_read(blk, ctx, buf, &d);
+    buf = blk_blockalign(blk, 8192);
+    submit_read(blk, ctx, buf, &d[0]);
+    blk_io_plug(blk, ctx);
+    submit_read(blk, ctx, buf + 4096, &d[1]);
     aio_context_unref(ctx);
-    g_assert_cmpint(d.calls, ==, 1);
-    g_assert_cmpint(d.ret, ==, 0);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpint(d[i].calls, ==, 1);
+        g_assert_cmpint(d[i].ret, ==, 0);
+    }
     g_assert_cmpint(blk_get_queue_count(blk), ==, 0);
     blk_close(blk);
     free(buf);
