@@ -383,6 +383,8 @@ void blk_drain(BlockBackend *blk, AioContext *ctx)
 
     ctx = current_ctx(ctx);
     g_return_if_fail(ctx && in_aio_context_home_thread(ctx));
+    q = blk_queue_find(blk, ctx);
+    g_return_if_fail(!q || q->plug_depth == 0);
     /* Looked up again each round: a pending release may free it. */
     while ((q = blk_queue_find(blk, ctx)) && q->in_flight > 0) {
         aio_poll(ctx, true);

@@ -33,8 +33,9 @@
  * Results: a callback gets 0 on success or -errno: -EINVAL for a bad
  * argument or misaligned offset/length, -ERANGE for a range beyond the
  * drive's size, -EROFS for a write, discard or write-zeroes on a read-only
- * backend, -ENOMEM if a bounce buffer cannot be allocated, -ENODEV after
- * blk_close(), and the kernel's error otherwise.  Callbacks never run
+ * backend, -ENOMEM if a bounce buffer cannot be allocated, -ENODEV if the
+ * backend is being closed (a caller's bug: nothing may be submitted after
+ * blk_close()), and the kernel's error otherwise.  Callbacks never run
  * inside the submitting call.
  *
  * See docs/block.md.
@@ -249,7 +250,8 @@ void blk_io_unplug(BlockBackend *blk, AioContext *ctx);
 /**
  * blk_drain: poll @ctx (aio_poll(ctx, true)) until none of @blk's requests
  * submitted from @ctx is in flight.  Home thread of @ctx; not from a
- * completion callback.
+ * completion callback, not inside blk_io_plug() (what the batch collected
+ * would never be submitted).
  */
 void blk_drain(BlockBackend *blk, AioContext *ctx);
 
