@@ -179,13 +179,16 @@ static gboolean handle_help(OptKind kind, const char *arg, GError **errp)
  */
 static gboolean add_drive(Config *cfg, const char *arg, const char *where)
 {
-    g_autoptr(GArray) opts = qom_opts_parse(arg, NULL, NULL);
+    GArray *opts = qom_opts_parse(arg, NULL, NULL);
+    gboolean help = strcmp(arg, "help") == 0 || strcmp(arg, "?") == 0 ||
+                    (opts && qom_opts_get(opts, "help"));
     Action *a;
 
-    if (strcmp(arg, "help") == 0 || strcmp(arg, "?") == 0 ||
-        (opts && qom_opts_get(opts, "help"))) {
-        g_autofree char *text = drive_help();
+    qom_opts_free(opts);
+    if (help) {
+        char *text = drive_help();
         fputs(text, stdout);
+        g_free(text); /* before exit: the leak checker runs at exit */
         exit(0);
     }
     a = g_new0(Action, 1);
