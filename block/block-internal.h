@@ -113,7 +113,6 @@ struct BlockQueue {
     const BlockDriverOps *ops; /* blk->ops, or threads if that failed here */
     int in_flight;             /* atomic stores (home thread) */
     int plug_depth;
-    bool used;            /* submitted since the last idle tick */
     bool release_pending; /* release once nothing is in flight */
     QEMUBH *release_bh;   /* scheduled by blk_close() from any thread */
     BlockStats stats;     /* atomic stores (home thread) */
@@ -125,7 +124,6 @@ struct BlockCtx {
     GPtrArray *queues;      /* BlockQueue * */
     BlockBackend *last_blk; /* one-entry cache of the lookup */
     BlockQueue *last_q;
-    QEMUTimer *idle_timer; /* armed while queues exist */
 };
 
 /* Relaxed increments of counters that only the home thread writes. */

@@ -15,26 +15,20 @@
  * Life.  A queue is created by the first request from its context (under
  * blk->lock, once per queue, to join the backend's list that statistics
  * and blk_close() walk).  It is released on its home thread, once nothing
- * is in flight: by the context's idle timer when it submitted nothing for
- * a while, by blk_detach_aio_context(), by blk_close() (through the
- * queue's release BH, which any thread may schedule while the queue is on
- * the backend's list), or when the AioContext is freed (the slot's
- * destructor).  Each queue holds a reference on the backend, so the file
- * is closed with the last queue.
+ * is in flight: by blk_detach_aio_context() (the device's queue left the
+ * context), by blk_close() (through the queue's release BH, which any
+ * thread may schedule while the queue is on the backend's list), or when
+ * the AioContext is freed (the slot's destructor).  There is no idle
+ * timer: an armed timer would cost every aio_poll() of the context a pass
+ * over its timer lists, for a ring that costs little to keep.  Each queue
+ * holds a reference on the backend, so the file is closed with the last
+ * queue.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "block-internal.h"
 
-#define BLOCK_QUEUE_IDLE_MS_DEFAULT 5000
-
 static int block_slot = -1; /* atomic: the AioContext slot of BlockCtx */
-static int64_t queue_idle_ms = BLOCK_QUEUE_IDLE_MS_DEFAULT; /* atomic */
-
-void block_set_queue_idle_ms(int64_t ms)
-{
-    __atomic_store_n(&queue_idle_ms, MAX(ms, 1), __ATOMIC_RELAXED);
-}
 
 static void queue_release(BlockQueue *q);
 static void bctx_destroy(AioContext *ctx, void *value);
@@ -61,27 +55,6 @@ void blk_queue_slot_init(void)
 /* The per-context state                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Release the queues that submitted nothing since the last tick. */
-static void idle_tick(void *opaque)
-{
-    BlockCtx *bc = opaque;
-
-    for (guint i = bc->queues->len; i-- > 0;) {
-        BlockQueue *q = g_ptr_array_index(bc->queues, i);
-
-        if (!q->used && q->in_flight == 0 && q->plug_depth == 0) {
-            queue_release(q);
-        } else {
-            q->used = false;
-        }
-    }
-    if (bc->queues->len > 0) {
-        timer_mod(bc->idle_timer,
-                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                      __atomic_load_n(&queue_idle_ms, __ATOMIC_RELAXED));
-    }
-}
-
 static BlockCtx *bctx_get(AioContext *ctx)
 {
     int slot = slot_get();
@@ -91,8 +64,6 @@ static BlockCtx *bctx_get(AioContext *ctx)
         bc = g_new0(BlockCtx, 1);
         bc->ctx = ctx;
         bc->queues = g_ptr_array_new();
-        bc->idle_timer =
-            aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, idle_tick, bc);
         aio_context_set_slot(ctx, slot, bc);
     }
     return bc;
@@ -122,7 +93,6 @@ static void bctx_destroy(AioContext *ctx, void *value)
         }
         queue_release(q);
     }
-    timer_free(bc->idle_timer);
     g_ptr_array_unref(bc->queues);
     g_free(bc);
 }
@@ -183,11 +153,6 @@ static bool queue_publish(BlockQueue *q)
         return false;
     }
     g_ptr_array_add(bc->queues, q);
-    if (!timer_pending(bc->idle_timer)) {
-        timer_mod(bc->idle_timer,
-                  qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
-                      __atomic_load_n(&queue_idle_ms, __ATOMIC_RELAXED));
-    }
     return true;
 }
 
@@ -260,9 +225,8 @@ BlockQueue *blk_queue_get(BlockBackend *blk, AioContext *ctx)
             bc->last_q = q;
         }
     }
-    q->used = true;
     if (G_UNLIKELY(q->release_pending)) {
-        /* Detached or idle, but used again: keep it, unless closing. */
+        /* Detached, but used again: keep it, unless closing. */
         /* Acquire: pairs with the release store in blk_queues_close(). */
         q->release_pending = __atomic_load_n(&blk->closing, __ATOMIC_ACQUIRE);
     }
@@ -290,9 +254,6 @@ static void queue_release(BlockQueue *q)
     if (bc->last_q == q) {
         bc->last_blk = NULL;
         bc->last_q = NULL;
-    }
-    if (bc->queues->len == 0) {
-        timer_del(bc->idle_timer);
     }
     qemu_bh_delete(q->release_bh);
     g_free(q);

@@ -7,8 +7,8 @@
  * Linux AIO contexts counted in /proc) on first use, released with its
  * context.  Also: flush cleans the page cache (kpageflags), discard and
  * write-zeroes zero their range (and unmap only when allowed), and the
- * life of the queues (idle release, detach, close from another thread,
- * context freed with requests in flight).
+ * life of the queues (detach, detach with a request in flight, close from
+ * another thread, context freed with requests in flight).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -162,7 +162,7 @@ static void wait_done(AioContext *ctx, Done *d, int n)
     }
 }
 
-/* Poll @ctx until @cond(@blk) holds (a condition a timer or BH brings). */
+/* Poll @ctx until @blk has @queues queues (a BH of the context brings it). */
 static void poll_until(AioContext *ctx, BlockBackend *blk, int queues)
 {
     gint64 deadline = g_get_monotonic_time() + WAIT_LIMIT_US;
@@ -563,8 +563,11 @@ static void submit_read(BlockBackend *blk, AioContext *ctx, void *buf, Done *d)
     blk_aio_preadv(blk, ctx, 0, &(struct iovec){buf, 4096}, 1, done_cb, d);
 }
 
-/* Idle queues are released by their context's timer; use recreates them. */
-static void test_idle_release(const void *data)
+/*
+ * A queue lives until its context detaches (its kernel queue goes with it);
+ * the next request makes a new one.
+ */
+static void test_detach_release(const void *data)
 {
     const Mode *m = data;
     GError *err = NULL;
@@ -581,11 +584,16 @@ static void test_idle_release(const void *data)
         return;
     }
     buf = blk_blockalign(blk, 4096);
-    block_set_queue_idle_ms(20);
+    g_assert_cmpint(blk_get_queue_count(blk), ==, 0);
     submit_read(blk, ctx, buf, &d[0]);
     g_assert_cmpint(blk_get_queue_count(blk), ==, 1);
+    if (m->mode != BLOCK_AIO_THREADS && !m->null) {
+        g_assert_cmpint(count_kernel_queues(m), ==, kq_before + 1);
+    }
     wait_done(ctx, d, 1);
-    poll_until(ctx, blk, 0);
+    /* Idle: detaching releases it at once. */
+    blk_detach_aio_context(blk, ctx);
+    g_assert_cmpint(blk_get_queue_count(blk), ==, 0);
     g_assert_cmpint(count_kernel_queues(m), ==, kq_before);
     submit_read(blk, ctx, buf, &d[1]);
     g_assert_cmpint(blk_get_queue_count(blk), ==, 1);
@@ -594,7 +602,7 @@ static void test_idle_release(const void *data)
     blk_get_stats(blk, &st);
     g_assert_cmpuint(st.queues_created, ==, 2);
     g_assert_cmpuint(st.queues_released, ==, 1);
-    block_set_queue_idle_ms(5000);
+    /* Closing from the queue's own thread releases it at once too. */
     blk_close(blk);
     g_assert_cmpint(count_kernel_queues(m), ==, kq_before);
     free(buf);
@@ -739,7 +747,7 @@ int main(int argc, char **argv)
         {"two-threads", test_two_threads, true},
         {"flush", test_flush, true},
         {"discard", test_discard, true},
-        {"idle-release", test_idle_release, false},
+        {"detach-release", test_detach_release, false},
         {"detach-in-flight", test_detach_in_flight, false},
         {"context-freed", test_context_freed, false},
         {"close-elsewhere", test_close_elsewhere, false},

@@ -228,7 +228,8 @@ static void test_running(void)
     r = tq_cmd(q, "{\"execute\": \"object-del\", \"arguments\": {\"id\": \"d1\"}}");
     tq_return(r);
     json_object_unref(r);
-    tq_assert_error(qom_get(q, "/objects/d1", "readonly"), "DeviceNotFound", "not found");
+    tq_assert_error(qom_get(q, "/objects/d1", "readonly"), "DeviceNotFound",
+                    "not found");
 
     /* The context's tunables, live. */
     g_assert_cmpint(qom_get_int(q, "/objects/io0", "aio-max-batch"), ==, 4);

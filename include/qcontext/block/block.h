@@ -8,8 +8,8 @@
  * thread, and completes on that same thread.  Each AioContext that submits
  * to a backend gets its own queue there (an io_uring ring, a Linux AIO
  * context, or nothing more than counters for the thread pool), created on
- * first use and released when unused: after an idle period, by
- * blk_detach_aio_context(), when the AioContext is freed, or when the
+ * first use and released when unused: by blk_detach_aio_context() (a
+ * device's queue moved away), when the AioContext is freed, or when the
  * backend is closed.  Finding that queue takes no lock: it hangs off the
  * AioContext (aio_context_get_slot()) and only its home thread touches it.
  *
@@ -289,14 +289,6 @@ int blk_in_flight(BlockBackend *blk);
 
 /** blk_get_queue_count: the per-context queues @blk has right now. */
 int blk_get_queue_count(BlockBackend *blk);
-
-/**
- * block_set_queue_idle_ms: a queue that submitted nothing for between @ms
- * and 2 * @ms milliseconds (and has nothing in flight) is released by its
- * context's idle timer.  Default 5000; applies to timers armed from now on.
- * For embedders and tests.
- */
-void block_set_queue_idle_ms(int64_t ms);
 
 G_END_DECLS
 
