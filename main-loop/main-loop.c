@@ -142,6 +142,7 @@ int qemu_main_loop(void)
 
 void main_loop_cleanup(void)
 {
+    main_loop_delete_devices(5000);
     qom_container_del_all(QOM_CONTAINER_DEVICES);
     qom_container_del_all(QOM_CONTAINER_OBJECTS);
     os_pidfile_remove();

@@ -188,19 +188,13 @@ static JsonNode *qmp_query_devices(JsonObject *args, GError **errp)
 /* ------------------------------------------------------------------------ */
 
 /*
- * The device layer reports a finished move to the event hook just before
- * it calls the operation's done callback.  For moves the monitor started,
- * the event is held back until the reply is sent, so that the client sees
- * the reply first and then DEVICE_MOVED.  Moves of one device complete in
- * request order, so the hook belongs to the oldest pending move.
+ * The device layer calls a move's done callback (the reply) before it emits
+ * the "moved" signal (DEVICE_MOVED), so a client sees the reply first.
  */
 typedef struct {
     MonitorRequest *req;
     Device *dev;
-    JsonObject *event; /* held-back DEVICE_MOVED data, or NULL */
 } MoveOp;
-
-static GHashTable *pending_moves; /* Device* -> GQueue of MoveOp* */
 
 /* The data of a device event: {"device": ID, "path": "/devices/ID"}. */
 static JsonObject *device_event_data(Device *dev)
@@ -213,49 +207,39 @@ static JsonObject *device_event_data(Device *dev)
     return data;
 }
 
-static void device_event(Device *dev, DeviceEvent event, QContext *from, QContext *to,
-                         gpointer opaque)
+static gboolean on_device_moved(GSignalInvocationHint *hint, guint n,
+                                const GValue *values, gpointer opaque)
 {
-    GQueue *q = pending_moves ? g_hash_table_lookup(pending_moves, dev) : NULL;
-    MoveOp *op = q ? g_queue_peek_head(q) : NULL;
+    Device *dev = g_value_get_object(&values[0]);
+    int queue = g_value_get_int(&values[1]);
+    QContext *from = g_value_get_object(&values[2]);
+    QContext *to = g_value_get_object(&values[3]);
     JsonObject *data = device_event_data(dev);
 
-    if (event == DEVICE_EVENT_DELETED) {
-        monitor_emit_event("DEVICE_DELETED", data);
-        return;
+    if (queue >= 0) {
+        json_object_set_int_member(data, "queue", queue);
     }
     qmp_obj_set_str(data, "old-context", from ? qcontext_get_name(from) : NULL);
     qmp_obj_set_str(data, "context", to ? qcontext_get_name(to) : NULL);
-    if (op && !op->event) {
-        op->event = data;
-    } else {
-        monitor_emit_event("DEVICE_MOVED", data);
-    }
+    monitor_emit_event("DEVICE_MOVED", data);
+    return TRUE;
 }
 
-/* Take @op off its device's queue of pending moves. */
-static void move_op_dequeue(MoveOp *op)
+static gboolean on_device_deleted(GSignalInvocationHint *hint, guint n,
+                                  const GValue *values, gpointer opaque)
 {
-    GQueue *q = g_hash_table_lookup(pending_moves, op->dev);
-
-    g_queue_remove(q, op);
-    if (g_queue_is_empty(q)) {
-        g_hash_table_remove(pending_moves, op->dev);
-    }
+    monitor_emit_event("DEVICE_DELETED", device_event_data(g_value_get_object(&values[0])));
+    return TRUE;
 }
 
 static void move_done(Device *dev, const GError *err, gpointer opaque)
 {
     MoveOp *op = opaque;
 
-    move_op_dequeue(op);
     if (err) {
         monitor_request_error(op->req, QMP_ERROR_GENERIC, g_error_copy(err));
     } else {
         monitor_request_return(op->req, NULL);
-    }
-    if (op->event) {
-        monitor_emit_event("DEVICE_MOVED", op->event); /* after the reply */
     }
     g_object_unref(op->dev);
     g_free(op);
@@ -282,7 +266,9 @@ static void qmp_device_set_context(JsonObject *args, MonitorRequest *req)
     GError *err = NULL;
     QContext *ctx;
     MoveOp *op;
-    GQueue *q;
+    gint64 queue = json_object_has_member(args, "queue")
+                       ? json_object_get_int_member(args, "queue")
+                       : DEVICE_QUEUE_ALL;
     Device *dev = device_lookup(id, &err);
 
     if (!dev) {
@@ -296,17 +282,18 @@ static void qmp_device_set_context(JsonObject *args, MonitorRequest *req)
         monitor_request_error(req, QMP_ERROR_GENERIC, err);
         return;
     }
+    if (queue != DEVICE_QUEUE_ALL && (queue < 0 || queue > G_MAXINT)) {
+        g_object_unref(dev);
+        err = g_error_new(MONITOR_ERROR, 0, "Parameter 'queue' must be a queue index");
+        monitor_request_error(req, QMP_ERROR_GENERIC, err);
+        return;
+    }
     op = g_new0(MoveOp, 1);
     op->req = req;
     op->dev = dev;
-    q = g_hash_table_lookup(pending_moves, dev);
-    if (!q) {
-        q = g_queue_new();
-        g_hash_table_insert(pending_moves, dev, q);
-    }
-    g_queue_push_tail(q, op);
-    if (!device_set_context(dev, ctx, move_done, op, &err)) {
-        move_op_dequeue(op);
+    if (!(queue == DEVICE_QUEUE_ALL
+              ? device_set_context(dev, ctx, move_done, op, &err)
+              : device_queue_set_context(dev, (int)queue, ctx, move_done, op, &err))) {
         monitor_request_error(req, QMP_ERROR_GENERIC, err);
         g_object_unref(dev);
         g_free(op);
@@ -376,9 +363,11 @@ void qmp_commands_init(void)
         return;
     }
     done = TRUE;
-    pending_moves =
-        g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)g_queue_free);
-    device_set_event_hook(device_event, NULL);
+    g_type_class_ref(DEVICE_TYPE); /* the signals exist once the class does */
+    g_signal_add_emission_hook(g_signal_lookup("moved", DEVICE_TYPE), 0,
+                               on_device_moved, NULL, NULL);
+    g_signal_add_emission_hook(g_signal_lookup("deleted", DEVICE_TYPE), 0,
+                               on_device_deleted, NULL, NULL);
     main_loop_add_shutdown_notifier(shutdown_notified, NULL);
 }
 
@@ -399,8 +388,10 @@ static const QmpArg object_add_args[] = {{"qom-type", QMP_ARG_STRING},
                                          {"props", QMP_ARG_OBJECT, TRUE},
                                          {NULL}};
 static const QmpArg id_arg[] = {{"id", QMP_ARG_STRING}, {NULL}};
-static const QmpArg move_args[] = {
-    {"id", QMP_ARG_STRING}, {"context", QMP_ARG_STRING}, {NULL}};
+static const QmpArg move_args[] = {{"id", QMP_ARG_STRING},
+                                   {"context", QMP_ARG_STRING},
+                                   {"queue", QMP_ARG_INT, TRUE},
+                                   {NULL}};
 
 static const QmpCommand commands[] = {
     {.name = "query-qcontexts", .args = qcontexts_args, .run = qmp_query_qcontexts},
