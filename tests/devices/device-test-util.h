@@ -35,7 +35,7 @@ static inline QContext *dt_new_aio_context(const char *id)
 
 static inline int dt_context_tid(QContext *ctx)
 {
-    return ctx == qcontext_get_main() ? getpid() : qcontext_get_thread_id(ctx);
+    return qcontext_get_thread_id(ctx);
 }
 
 static inline int dt_gettid(void)

@@ -576,9 +576,8 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    qcontext_register_types();
+    g_assert_true(qcontext_init_main(NULL)); /* this thread is main's */
     devices_register_types();
-    qcontext_get_main();
     ctx0 = dt_new_context("glib-qcontext", "ctx0");
     ctx1 = dt_new_aio_context("ctx1");
     ctx2 = dt_new_aio_context("ctx2");
