@@ -160,17 +160,28 @@ static void engine_plane_bh(void *opaque)
     engine_run_plane(q->op, q, TRUE);
 }
 
-/* Start the section at op->step on every chosen plane. */
+/*
+ * Start the section at op->step on every chosen plane.  Once the last plane
+ * is on its way the operation may finish (and be freed) on another thread:
+ * nothing here touches @op after that.
+ */
 static void engine_fan_out(DeviceOp *op)
 {
+    DeviceQueue *planes[DEVICE_MAX_QUEUES + 1];
+    guint n = op->planes->len;
+
+    g_assert(n <= G_N_ELEMENTS(planes));
+    memcpy(planes, op->planes->pdata, n * sizeof(*planes));
+
     /* Set before any plane runs (the BH queue orders it for them). */
-    qatomic_set(&op->pending, (int)op->planes->len);
-    for (guint i = 0; i < op->planes->len; i++) {
-        DeviceQueue *q = g_ptr_array_index(op->planes, i);
-        q->op = op;
-        q->step = op->step;
-        q->skip = FALSE;
-        engine_run_plane(op, q, FALSE);
+    qatomic_set(&op->pending, (int)n);
+    for (guint i = 0; i < n; i++) {
+        planes[i]->op = op;
+        planes[i]->step = op->step;
+        planes[i]->skip = FALSE;
+    }
+    for (guint i = 0; i < n; i++) {
+        engine_run_plane(op, planes[i], FALSE);
     }
 }
 
@@ -448,7 +459,12 @@ static void plane_resume(DeviceQueue *q)
     }
 }
 
-/* Plane's thread: stop taking requests and wait until none is in flight. */
+/*
+ * Plane's thread: stop taking requests and wait until none is in flight.
+ * Whoever ends the wait (the last request, the deletion deadline) continues
+ * with step_drained, which runs on this same thread, so this step has
+ * returned before the operation can go on: nothing here can outlive it.
+ */
 static StepResult step_stop(DeviceOp *op, DeviceQueue *q)
 {
     DeviceClass *klass = klass_of(q->dev);

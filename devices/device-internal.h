@@ -9,12 +9,15 @@
  * AioContext, its tracked sources, the engine's cursor) belongs to the
  * thread the plane is on; the engine hands it from thread to thread with
  * one-shot BHs, whose queue orders what one step wrote before the next
- * step reads it.  No hook ever runs with the lock held.
+ * step reads it.  No hook ever runs with the lock held.  (pthread mutexes, not GMutex:
+ * ThreadSanitizer sees those.)
  *
  * SPDX-License-Identifier: MIT
  */
 #ifndef DEVICES_DEVICE_INTERNAL_H
 #define DEVICES_DEVICE_INTERNAL_H
+
+#include <pthread.h>
 
 #include "qcontext/devices/device.h"
 #include "qcontext/aio/atomic.h"
@@ -44,10 +47,10 @@ struct DeviceQueue {
     DeviceQueueState state;
 
     /* The plane's thread. */
-    AioContext *aio;  /* attached AioContext (atomic for other readers) */
-    gboolean running; /* taking requests (queue_resume ran, not quiesce) */
-    GQueue sources;   /* DeviceSource *, via their link */
-    GMutex bh_lock;   /* DeviceBH qbh/aio against cross-thread schedules */
+    AioContext *aio;         /* attached AioContext (atomic for other readers) */
+    gboolean running;        /* taking requests (queue_resume ran, not quiesce) */
+    GQueue sources;          /* DeviceSource *, via their link */
+    pthread_mutex_t bh_lock; /* DeviceBH qbh/aio against cross-thread schedules */
 
     /* The engine's cursor in the running operation (handed over by BHs). */
     DeviceOp *op;
@@ -65,7 +68,7 @@ struct DeviceQueue {
 };
 
 typedef struct {
-    GMutex lock;
+    pthread_mutex_t lock;
     gboolean realized; /* lock */
     gboolean deleting; /* lock */
     GQueue ops;        /* lock: DeviceOp *, head = the running one */

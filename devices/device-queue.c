@@ -72,7 +72,7 @@ DeviceQueue *device_queue_new(Device *dev, int index, QContext *ctx)
     q->ctx = g_object_ref(ctx);
     q->state = DEVICE_QUEUE_DETACHED;
     g_queue_init(&q->sources);
-    g_mutex_init(&q->bh_lock);
+    pthread_mutex_init(&q->bh_lock, NULL);
     return q;
 }
 
@@ -82,7 +82,7 @@ void device_queue_free(DeviceQueue *q)
         return;
     }
     device_queue_free_sources(q);
-    g_mutex_clear(&q->bh_lock);
+    pthread_mutex_destroy(&q->bh_lock);
     g_clear_object(&q->ctx);
     g_free(q);
 }
@@ -378,9 +378,9 @@ DeviceBH *device_queue_bh_new(DeviceQueue *q, QEMUBHFunc *cb, void *opaque)
     bh->opaque = opaque;
     source_link(q, &bh->src, DEVICE_SRC_BH);
     if (aio) {
-        g_mutex_lock(&q->bh_lock);
+        pthread_mutex_lock(&q->bh_lock);
         bh_source_register(bh, aio, TRUE);
-        g_mutex_unlock(&q->bh_lock);
+        pthread_mutex_unlock(&q->bh_lock);
     }
     return bh;
 }
@@ -400,11 +400,11 @@ void device_bh_schedule(DeviceBH *bh)
         qemu_bh_schedule(bh->qbh);
         return;
     }
-    g_mutex_lock(&q->bh_lock);
+    pthread_mutex_lock(&q->bh_lock);
     if (bh->qbh) {
         qemu_bh_schedule(bh->qbh);
     }
-    g_mutex_unlock(&q->bh_lock);
+    pthread_mutex_unlock(&q->bh_lock);
 }
 
 void device_bh_cancel(DeviceBH *bh)
@@ -424,11 +424,11 @@ void device_bh_delete(DeviceBH *bh)
     }
     q = bh->src.q;
     queue_may_register(q, "bh_delete");
-    g_mutex_lock(&q->bh_lock);
+    pthread_mutex_lock(&q->bh_lock);
     if (bh->qbh) {
         bh_source_register(bh, NULL, FALSE);
     }
-    g_mutex_unlock(&q->bh_lock);
+    pthread_mutex_unlock(&q->bh_lock);
     source_unlink(&bh->src);
     g_free(bh);
 }
@@ -523,12 +523,12 @@ static void source_register(DeviceSource *src, AioContext *aio, gboolean on)
 void device_queue_attach_sources(DeviceQueue *q, AioContext *aio)
 {
     g_assert(!q->aio);
-    g_mutex_lock(&q->bh_lock);
+    pthread_mutex_lock(&q->bh_lock);
     qatomic_set(&q->aio, aio);
     for (GList *l = q->sources.head; l; l = l->next) {
         source_register(l->data, aio, TRUE);
     }
-    g_mutex_unlock(&q->bh_lock);
+    pthread_mutex_unlock(&q->bh_lock);
 }
 
 void device_queue_detach_sources(DeviceQueue *q)
@@ -536,12 +536,12 @@ void device_queue_detach_sources(DeviceQueue *q)
     AioContext *aio = q->aio;
 
     g_assert(aio);
-    g_mutex_lock(&q->bh_lock);
+    pthread_mutex_lock(&q->bh_lock);
     for (GList *l = q->sources.head; l; l = l->next) {
         source_register(l->data, aio, FALSE);
     }
     qatomic_set(&q->aio, NULL);
-    g_mutex_unlock(&q->bh_lock);
+    pthread_mutex_unlock(&q->bh_lock);
 }
 
 void device_queue_free_sources(DeviceQueue *q)

@@ -16,7 +16,7 @@ static GParamSpec *device_props[N_PROPS];
 static guint device_signals[N_SIGNALS];
 
 /* Live devices: realized, or with their deletion under way. */
-static GMutex registry_lock;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static GList *registry; /* Device *, no reference (the device removes itself) */
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(Device, device, QOM_TYPE_OBJECT)
@@ -28,12 +28,12 @@ DevicePrivate *device_priv(Device *dev)
 
 void device_lock(Device *dev)
 {
-    g_mutex_lock(&device_priv(dev)->lock);
+    pthread_mutex_lock(&device_priv(dev)->lock);
 }
 
 void device_unlock(Device *dev)
 {
-    g_mutex_unlock(&device_priv(dev)->lock);
+    pthread_mutex_unlock(&device_priv(dev)->lock);
 }
 
 AioContext *device_main_aio(void)
@@ -247,27 +247,27 @@ gboolean device_uses_object(Device *dev, QomObject *obj)
 
 static void device_registry_add(Device *dev)
 {
-    g_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&registry_lock);
     registry = g_list_prepend(registry, dev);
-    g_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&registry_lock);
 }
 
 void device_registry_remove(Device *dev)
 {
-    g_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&registry_lock);
     registry = g_list_remove(registry, dev);
-    g_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&registry_lock);
 }
 
 GList *devices_get_live(void)
 {
     GList *list = NULL;
 
-    g_mutex_lock(&registry_lock);
+    pthread_mutex_lock(&registry_lock);
     for (GList *l = registry; l; l = l->next) {
         list = g_list_prepend(list, g_object_ref(l->data));
     }
-    g_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&registry_lock);
     return list;
 }
 
@@ -486,7 +486,7 @@ static gboolean device_del_check(QomObject *obj, GError **errp)
     return ok;
 }
 
-static GMutex types_lock;
+static pthread_mutex_t types_lock = PTHREAD_MUTEX_INITIALIZER;
 static DeviceTypeEntry *pending_types;
 static gboolean types_registered;
 
@@ -494,13 +494,13 @@ void device_type_add(DeviceTypeEntry *entry)
 {
     gboolean now;
 
-    g_mutex_lock(&types_lock);
+    pthread_mutex_lock(&types_lock);
     now = types_registered;
     if (!now) {
         entry->next = pending_types;
         pending_types = entry;
     }
-    g_mutex_unlock(&types_lock);
+    pthread_mutex_unlock(&types_lock);
     if (now) {
         qom_type_register(entry->name, entry->get_type());
     }
@@ -510,15 +510,15 @@ void devices_register_types(void)
 {
     DeviceTypeEntry *list;
 
-    g_mutex_lock(&types_lock);
+    pthread_mutex_lock(&types_lock);
     if (types_registered) {
-        g_mutex_unlock(&types_lock);
+        pthread_mutex_unlock(&types_lock);
         return;
     }
     types_registered = TRUE;
     list = pending_types;
     pending_types = NULL;
-    g_mutex_unlock(&types_lock);
+    pthread_mutex_unlock(&types_lock);
 
     qom_type_register("device", DEVICE_TYPE);
     for (DeviceTypeEntry *e = list; e; e = e->next) {
@@ -615,7 +615,7 @@ static void device_finalize(GObject *object)
     device_free_planes(dev);
     g_clear_object(&priv->prop_ctx);
     g_free(priv->prop_queue_contexts);
-    g_mutex_clear(&priv->lock);
+    pthread_mutex_destroy(&priv->lock);
     G_OBJECT_CLASS(device_parent_class)->finalize(object);
 }
 
@@ -658,7 +658,7 @@ static void device_init(Device *dev)
 {
     DevicePrivate *priv = device_priv(dev);
 
-    g_mutex_init(&priv->lock);
+    pthread_mutex_init(&priv->lock, NULL);
     g_queue_init(&priv->ops);
     priv->deadline_ms = -1;
 }

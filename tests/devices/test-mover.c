@@ -63,7 +63,7 @@ struct TestMover {
     DeviceBH *ctl_bh;
     void (*ctl_fn)(void *); /* ctl_lock */
     void *ctl_opaque;
-    GMutex ctl_lock;
+    pthread_mutex_t ctl_lock;
 };
 
 typedef struct {
@@ -263,11 +263,11 @@ static void mover_ctl_bh(void *opaque)
     void *fn_opaque;
 
     check_thread(&m->planes[0]);
-    g_mutex_lock(&m->ctl_lock);
+    pthread_mutex_lock(&m->ctl_lock);
     fn = m->ctl_fn;
     fn_opaque = m->ctl_opaque;
     m->ctl_fn = NULL;
-    g_mutex_unlock(&m->ctl_lock);
+    pthread_mutex_unlock(&m->ctl_lock);
     if (fn) {
         fn(fn_opaque);
     }
@@ -489,11 +489,11 @@ TestMoverHookTids test_mover_hook_tids(TestMover *m, int queue)
 
 void test_mover_on_control(TestMover *m, void (*fn)(void *), void *opaque)
 {
-    g_mutex_lock(&m->ctl_lock);
+    pthread_mutex_lock(&m->ctl_lock);
     g_assert_null(m->ctl_fn);
     m->ctl_fn = fn;
     m->ctl_opaque = opaque;
-    g_mutex_unlock(&m->ctl_lock);
+    pthread_mutex_unlock(&m->ctl_lock);
     device_bh_schedule(m->ctl_bh);
 }
 
@@ -566,7 +566,7 @@ static void mover_get_property(GObject *obj, guint id, GValue *v, GParamSpec *ps
 
 static void test_mover_finalize(GObject *obj)
 {
-    g_mutex_clear(&TEST_MOVER(obj)->ctl_lock);
+    pthread_mutex_destroy(&TEST_MOVER(obj)->ctl_lock);
     G_OBJECT_CLASS(test_mover_parent_class)->finalize(obj);
 }
 
@@ -602,7 +602,7 @@ static void test_mover_class_init(TestMoverClass *klass)
 
 static void test_mover_init(TestMover *m)
 {
-    g_mutex_init(&m->ctl_lock);
+    pthread_mutex_init(&m->ctl_lock, NULL);
     m->period_us = 100;
     m->latency_us = 50;
 }
