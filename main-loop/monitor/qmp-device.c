@@ -175,9 +175,8 @@ static Device *device_lookup(const char *id, GError **errp)
 static void qmp_device_set_context(JsonObject *args, MonitorRequest *req)
 {
     const char *name = json_object_get_string_member(args, "context");
-    gint64 queue = json_object_has_member(args, "queue")
-                       ? json_object_get_int_member(args, "queue")
-                       : DEVICE_QUEUE_ALL;
+    gboolean one = json_object_has_member(args, "queue");
+    gint64 queue = one ? json_object_get_int_member(args, "queue") : 0;
     GError *err = NULL;
     g_autoptr(Device) dev =
         device_lookup(json_object_get_string_member(args, "id"), &err);
@@ -194,22 +193,29 @@ static void qmp_device_set_context(JsonObject *args, MonitorRequest *req)
             req, g_error_new(MONITOR_ERROR, 0, "Context '%s' not found", name));
         return;
     }
-    if (queue != DEVICE_QUEUE_ALL && (queue < 0 || queue > G_MAXINT)) {
+    if (one && (queue < 0 || queue > G_MAXINT)) {
         monitor_request_error(
             req,
             g_error_new(MONITOR_ERROR, 0, "Parameter 'queue' expects a queue index"));
         return;
     }
     dr = device_request_new(req, dev);
-    ok = queue == DEVICE_QUEUE_ALL
-             ? device_set_context(dev, ctx, device_request_done, dr, &err)
-             : device_queue_set_context(dev, (int)queue, ctx, device_request_done, dr,
-                                        &err);
+    ok = !one ? device_set_context(dev, ctx, device_request_done, dr, &err)
+              : device_queue_set_context(dev, (int)queue, ctx, device_request_done, dr,
+                                         &err);
     if (!ok) {
         g_object_unref(dr->dev);
         g_free(dr);
         monitor_request_error(req, err);
     }
+}
+
+static void opt_clear(gpointer data)
+{
+    QomOpt *opt = data;
+
+    g_free(opt->key);
+    g_free(opt->value);
 }
 
 /* device_add's properties (everything but driver) as object-layer options. */
@@ -218,6 +224,7 @@ static GArray *device_add_opts(JsonObject *args, GError **errp)
     g_autoptr(GList) members = json_object_get_members(args);
     GArray *opts = g_array_new(FALSE, FALSE, sizeof(QomOpt));
 
+    g_array_set_clear_func(opts, opt_clear);
     for (GList *l = members; l; l = l->next) {
         const char *key = l->data;
         QomOpt opt;
