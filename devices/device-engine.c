@@ -504,6 +504,8 @@ void device_engine_drained(DeviceQueue *q)
 /* Plane's thread: drained, or the drain was cut short by a deletion. */
 static StepResult step_drained(DeviceOp *op, DeviceQueue *q)
 {
+    /* Ordered after the last decrement by the draining exchange that let
+     * the operation continue (see step_stop()). */
     gint64 left = __atomic_load_n(&q->in_flight, __ATOMIC_SEQ_CST);
 
     device_queue_set_state(q, DEVICE_QUEUE_STOPPED);

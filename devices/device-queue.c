@@ -157,6 +157,8 @@ void device_queue_get_stats(DeviceQueue *q, DeviceStats *stats)
 void device_queue_request_begin(DeviceQueue *q)
 {
     qatomic_add_relaxed(&q->started, 1);
+    /* SEQ_CST like the decrement in device_queue_request_end(): a begin on
+     * another thread is seen by the stop step's load (step_stop()). */
     qatomic_inc(&q->in_flight);
 }
 
@@ -346,8 +348,9 @@ static void device_bh_cb(void *opaque)
 {
     DeviceBH *bh = opaque;
 
-    /* Pairs with the exchange-free set in device_bh_schedule(): a schedule
-     * after this exchange runs the BH again. */
+    /* Pairs with the exchange in device_bh_schedule(): a schedule whose
+     * exchange comes after this one also schedules the BH again, so it
+     * runs once more; one before it is consumed here. */
     if (qatomic_xchg(&bh->pending, 0)) {
         bh->cb(bh->opaque);
     }
@@ -359,6 +362,8 @@ static void bh_source_register(DeviceBH *bh, AioContext *aio, gboolean on)
     if (on) {
         bh->qbh = aio_bh_new(aio, device_bh_cb, bh);
         qatomic_set(&bh->aio, aio);
+        /* A schedule from another thread set pending before taking bh_lock
+         * (held here); one from this thread came before in program order. */
         if (qatomic_read(&bh->pending)) {
             qemu_bh_schedule(bh->qbh);
         }
@@ -390,7 +395,8 @@ void device_bh_schedule(DeviceBH *bh)
     AioContext *cur = qemu_get_current_aio_context();
     DeviceQueue *q = bh->src.q;
 
-    /* Seen by device_bh_cb() (its exchange) or by the next attach. */
+    /* Pairs with the exchange in device_bh_cb(); under bh_lock (below) it
+     * is also seen by the next attach. */
     qatomic_xchg(&bh->pending, 1);
     /*
      * On the plane's own thread nothing can detach it concurrently (detach
@@ -409,6 +415,8 @@ void device_bh_schedule(DeviceBH *bh)
 
 void device_bh_cancel(DeviceBH *bh)
 {
+    /* Plane's thread: pairs with the exchange in device_bh_schedule() as
+     * device_bh_cb()'s does (a schedule after this one wins). */
     qatomic_xchg(&bh->pending, 0);
     if (bh->qbh) {
         qemu_bh_cancel(bh->qbh);
