@@ -231,7 +231,7 @@ gboolean device_uses_object(Device *dev, QomObject *obj)
     gboolean used = FALSE;
 
     device_lock(dev);
-    used = (QomObject *)priv->prop_ctx == obj ||
+    used = (!priv->control && (QomObject *)priv->prop_ctx == obj) ||
            device_engine_targets(dev, (QContext *)obj);
     for (int i = -1; priv->control && i < (int)priv->num_queues && !used; i++) {
         DeviceQueue *q = i < 0 ? priv->control : priv->queues[i];

@@ -435,37 +435,50 @@ static void test_del_veto(void)
 {
     QContext *c3 = dt_new_context("glib-qcontext", "ctx3");
     QContext *c4 = dt_new_aio_context("ctx4");
+    QContext *c5 = dt_new_aio_context("ctx5");
+
+    g_assert_true(qcontext_is_threaded(c5));
     int tid = qcontext_get_thread_id(c3);
-    Device *dev =
-        dt_new_device("test-mover,id=dev3,num-queues=2,queue-contexts=ctx1:ctx3");
-    OpResult r = {0}, r2 = {0}, r3 = {0};
+    Device *dev = dt_new_device(
+        "test-mover,id=dev3,context=ctx5,num-queues=2,queue-contexts=ctx1:ctx3");
+    OpResult r = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0};
     g_autoptr(GError) err = NULL;
 
     g_assert_cmpint(tid, >, 0);
-    /* Used by a queue only. */
+    /* Used by a queue only, or by the control plane. */
     assert_del_refused("ctx3", "context 'ctx3' is in use by device 'dev3'");
+    assert_del_refused("ctx5", "context 'ctx5' is in use by device 'dev3'");
     assert_del_refused("main",
                        "context 'main' is the main loop's and cannot be deleted");
     g_assert_true(qcontext_is_running(c3));
 
     /* The target of a queued move counts as used. */
     g_assert_true(device_queue_stop(dev, DEVICE_QUEUE_ALL, dt_op_done, &r, &err));
-    g_assert_true(device_queue_set_context(dev, 0, c4, dt_op_done, &r2, &err));
+    g_assert_true(device_queue_set_context(dev, 1, c4, dt_op_done, &r2, &err));
     assert_del_refused("ctx4", "context 'ctx4' is in use by device 'dev3'");
     dt_wait_ok(&r2);
-    g_assert_true(queue_ctx(dev, 0) == c4);
-    assert_del_refused("ctx4", NULL);
-
-    /* Being deleted, it still uses them until it is gone. */
-    g_assert_true(device_del(dev, -1, dt_op_done, &r3, &err));
-    assert_del_refused("ctx3", "context 'ctx3' is in use by device 'dev3' "
-                               "(being deleted; try again)");
-    dt_wait_ok(&r3);
+    g_assert_true(queue_ctx(dev, 1) == c4);
+    /* A context the device left is free again, the control plane's too. */
     g_assert_true(qom_container_del(QOM_CONTAINER_OBJECTS, "ctx3", &err));
+    g_assert_no_error(err);
+    g_assert_null(qcontext_find_by_name("ctx3"));
+    g_assert_true(device_set_context(dev, ctx2, dt_op_done, &r3, &err));
+    dt_wait_ok(&r3);
+    g_assert_true(qom_container_del(QOM_CONTAINER_OBJECTS, "ctx5", &err));
     g_assert_no_error(err);
     g_assert_true(qom_container_del(QOM_CONTAINER_OBJECTS, "ctx4", &err));
     g_assert_no_error(err);
-    g_assert_null(qcontext_find_by_name("ctx3"));
+
+    /* Being deleted, it still uses its contexts until it is gone. */
+    c4 = dt_new_aio_context("ctx4");
+    g_assert_true(device_queue_set_context(dev, 0, c4, dt_op_done, &r5, &err));
+    dt_wait_ok(&r5);
+    g_assert_true(device_del(dev, -1, dt_op_done, &r4, &err));
+    assert_del_refused("ctx4", "context 'ctx4' is in use by device 'dev3' "
+                               "(being deleted; try again)");
+    dt_wait_ok(&r4);
+    g_assert_true(qom_container_del(QOM_CONTAINER_OBJECTS, "ctx4", &err));
+    g_assert_no_error(err);
 }
 
 /* ------------------------------------------------------------------------ */
