@@ -395,17 +395,19 @@ void device_bh_schedule(DeviceBH *bh)
     AioContext *cur = qemu_get_current_aio_context();
     DeviceQueue *q = bh->src.q;
 
-    /* Pairs with the exchange in device_bh_cb(); under bh_lock (below) it
-     * is also seen by the next attach. */
-    qatomic_xchg(&bh->pending, 1);
     /*
      * On the plane's own thread nothing can detach it concurrently (detach
-     * runs on this thread), so qbh is stable: no lock on the hot path.
+     * runs on this thread), so qbh is stable and device_bh_cb() runs here
+     * too: no lock, no ordering needed on the hot path.
      */
     if (cur && qatomic_read(&bh->aio) == cur) {
+        qatomic_set(&bh->pending, 1);
         qemu_bh_schedule(bh->qbh);
         return;
     }
+    /* Pairs with the exchange in device_bh_cb(); under bh_lock it is also
+     * seen by the next attach if the plane is between two contexts. */
+    qatomic_xchg(&bh->pending, 1);
     pthread_mutex_lock(&q->bh_lock);
     if (bh->qbh) {
         qemu_bh_schedule(bh->qbh);
