@@ -187,7 +187,8 @@ void device_type_add(DeviceTypeEntry *entry);
  * DEVICE_REGISTER_TYPE() with the object layer, and install the deletion
  * veto (a context used by a device, including one being deleted or the
  * target of a pending move, cannot be deleted; nor can "main").
- * Idempotent.  Call after qcontext_register_types().
+ * Idempotent.  Call after qcontext_init_main() (which registers the
+ * context types).
  */
 void devices_register_types(void);
 
