@@ -127,9 +127,12 @@ typedef struct {
 static void settled_bh(void *opaque)
 {
     SettledMsg *s = opaque;
-    MoverPlane *p = &s->m->planes[s->plane];
 
-    p->settled_gen = MAX(p->settled_gen, s->gen);
+    /* The device may have been deleted since (main thread, like this BH). */
+    if (s->m->planes) {
+        MoverPlane *p = &s->m->planes[s->plane];
+        p->settled_gen = MAX(p->settled_gen, s->gen);
+    }
     g_object_unref(s->m);
     g_free(s);
 }
