@@ -113,6 +113,11 @@ void main_loop_set_shutdown_timeout(gint64 ms)
     shutdown_timeout_ms = MAX(ms, 0);
 }
 
+gint64 main_loop_get_shutdown_timeout(void)
+{
+    return shutdown_timeout_ms;
+}
+
 void main_loop_add_shutdown_notifier(ShutdownNotifier fn, gpointer opaque)
 {
     NotifierEntry e = {fn, opaque};
@@ -141,6 +146,7 @@ int qemu_main_loop(void)
 
 void main_loop_cleanup(void)
 {
+    main_loop_delete_devices(5000);
     qom_container_del_all(QOM_CONTAINER_DEVICES);
     qom_container_del_all(QOM_CONTAINER_OBJECTS);
     os_pidfile_remove();

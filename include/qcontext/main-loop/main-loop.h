@@ -101,6 +101,13 @@ ShutdownCause main_loop_shutdown_requested(void);
 void main_loop_set_shutdown_timeout(gint64 ms);
 
 /**
+ * main_loop_get_shutdown_timeout: the bound set by
+ * main_loop_set_shutdown_timeout() (10 s by default), in ms; device_del
+ * over QMP drains for at most as long.
+ */
+gint64 main_loop_get_shutdown_timeout(void);
+
+/**
  * qemu_main_loop: run the main context until a shutdown is requested, then
  * shut the devices down in order (quiesce, drain with the timeout, flush).
  * Devices that did not drain in time are reported on stderr.  Returns the
