@@ -94,10 +94,6 @@ static JsonObject *context_info(QContext *ctx, gboolean histogram)
     JsonObject *o = json_object_new();
     int tid = qcontext_get_thread_id(ctx);
 
-    if (tid == 0 && !qcontext_is_threaded(ctx) &&
-        !strcmp(qcontext_get_name(ctx), "main")) {
-        tid = getpid(); /* "main" runs on the daemon's main thread */
-    }
     json_object_set_string_member(o, "id", qcontext_get_name(ctx));
     json_object_set_string_member(o, "type", qom_object_get_type_name(obj));
     json_object_set_boolean_member(o, "threaded", qcontext_is_threaded(ctx));
