@@ -46,6 +46,7 @@ void monitor_init(void)
         qmp_qcontext_register();
         qmp_device_register();
         qmp_qom_register();
+        qmp_introspect_register();
     }
     monitor_events_start();
 }

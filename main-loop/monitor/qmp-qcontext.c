@@ -104,8 +104,9 @@ static JsonObject *context_info(QContext *ctx, gboolean histogram)
     json_object_set_boolean_member(o, "running", qcontext_is_running(ctx));
     json_object_set_int_member(o, "thread-id", tid);
     set_prop_if_any(o, obj, "cpu-affinity");
-    if (!json_object_has_member(o, "cpu-affinity")) {
-        json_object_set_null_member(o, "cpu-affinity");
+    if (!g_strcmp0(json_object_get_string_member_with_default(o, "cpu-affinity", ""),
+                   "")) {
+        json_object_set_null_member(o, "cpu-affinity"); /* unset or no such */
     }
     set_prop_if_any(o, obj, "poll-max-ns");
     set_prop_if_any(o, obj, "poll-grow");
