@@ -202,7 +202,8 @@ typedef struct AioBHSlice AioBHSlice;
 
 struct AioContext {
     int refcnt;                /* atomic */
-    unsigned long home_thread; /* atomic: pthread_self() of the home thread */
+    unsigned long home_thread; /* atomic: pthread_self() of the home thread, 0: none */
+    int home_tid;              /* atomic: its gettid(), 0: none */
 
     /* --- fd handlers (fd monitors may read handlers / use list_lock) --- */
     pthread_mutex_t list_lock;     /* writers of handlers, deleted_handlers */

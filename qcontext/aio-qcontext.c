@@ -460,11 +460,6 @@ static AioContext *aq_get_aio_context(QContext *ctx)
     return AIO_QCONTEXT(ctx)->aio;
 }
 
-static void aq_thread_enter(QContext *ctx)
-{
-    aio_context_set_home_thread(AIO_QCONTEXT(ctx)->aio);
-}
-
 gboolean aio_qcontext_get_stats(QContext *ctx, AioContextStats *stats)
 {
     AioContext *aio;
@@ -606,7 +601,7 @@ static void aio_qcontext_dispose(GObject *obj)
     GPtrArray *sources;
     AqFd *f;
 
-    qcontext_stop(QCONTEXT_CONTEXT(obj));
+    qcontext_dispose_stop(QCONTEXT_CONTEXT(obj));
     entries_clear(self);
 
     sources = qcontext_steal_sources(&self->lock, &self->sources);
@@ -682,7 +677,6 @@ static void aio_qcontext_class_init(AioQContextClass *klass)
     cc->find_source_by_name = aq_find_source_by_name;
     cc->iterate = aq_iterate;
     cc->get_aio_context = aq_get_aio_context;
-    cc->thread_enter = aq_thread_enter;
 
     props[PROP_POLL_MAX_NS] =
         poll_param_spec("poll-max-ns", "Longest busy-poll in ns (0 disables polling)",

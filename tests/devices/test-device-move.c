@@ -375,10 +375,9 @@ static void test_delete_running(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    qcontext_register_types();
+    g_assert_true(qcontext_init_main(NULL)); /* this thread is main's */
     devices_register_types();
     test_mover_register();
-    qcontext_get_main(); /* the main thread is the main context's */
     device_set_event_hook(on_device_event, NULL);
     ctx0 = new_context("glib-qcontext", "ctx0");
     ctx1 = new_context(

@@ -745,7 +745,7 @@ int main(int argc, char **argv)
     int rc;
 
     g_test_init(&argc, &argv, NULL);
-    qcontext_register_types();
+    g_assert_true(qcontext_init_main(NULL)); /* as qcontextd does first */
     tmpdir = g_dir_make_tmp("qctx-monfuzz-XXXXXX", NULL);
     g_assert_nonnull(tmpdir);
     g_test_add_func("/monitor-fuzz/stream/valid", test_stream_valid);

@@ -689,7 +689,7 @@ static void warm_up_threads(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    qcontext_register_types();
+    g_assert_true(qcontext_init_main(NULL)); /* devices default to "main" */
     devices_register_types();
     warm_up_threads();
     g_test_add_func("/qom-fuzz/opts/roundtrip", test_opts_roundtrip);
