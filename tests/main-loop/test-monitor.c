@@ -627,6 +627,47 @@ static void test_device_move(void)
     g_assert_cmpint(td_stop(d), ==, 0);
 }
 
+static gint64 main_iterations(TestQmp *q, JsonObject **main_out)
+{
+    JsonObject *r = tq_cmd(q, "{\"execute\": \"query-qcontexts\"}");
+    JsonObject *m = tq_find_id(json_node_get_array(tq_return(r)), "main");
+    gint64 n;
+
+    g_assert_nonnull(m);
+    n = json_object_get_int_member(json_object_get_object_member(m, "stats"),
+                                   "iterations");
+    if (main_out) {
+        *main_out = json_object_ref(m);
+    }
+    json_object_unref(r);
+    return n;
+}
+
+/*
+ * "main" serves the monitor: it runs, on the daemon's main thread (whose
+ * tid is the pid), and its iterations count the main loop's (each request
+ * takes at least one), even with no device on it.
+ */
+static void test_main_context(void)
+{
+    TestDaemon *d = start_std();
+    TestQmp *q = tq_connect(d->sock);
+    JsonObject *m = NULL;
+    gint64 before = main_iterations(q, &m), after;
+
+    g_assert_true(json_object_get_boolean_member(m, "running"));
+    g_assert_false(json_object_get_boolean_member(m, "threaded"));
+    g_assert_cmpint(json_object_get_int_member(m, "thread-id"), ==, d->pid);
+    json_object_unref(m);
+    for (int i = 0; i < 10; i++) {
+        assert_alive(q);
+    }
+    after = main_iterations(q, NULL);
+    g_assert_cmpint(after - before, >=, 10);
+    tq_free(q);
+    g_assert_cmpint(td_stop(d), ==, 0);
+}
+
 static void test_quit(void)
 {
     TestDaemon *d = start_std();
@@ -780,6 +821,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/qom", test_qom);
     g_test_add_func("/monitor/object-add-del", test_object_add_del);
     g_test_add_func("/monitor/device-move", test_device_move);
+    g_test_add_func("/monitor/main-context", test_main_context);
     g_test_add_func("/monitor/quit", test_quit);
     g_test_add_func("/monitor/sigterm-shutdown", test_sigterm_shutdown);
     g_test_add_func("/monitor/socket-in-use", test_socket_in_use);
