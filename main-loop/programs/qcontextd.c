@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,21 +408,50 @@ static gboolean parse_file(Config *cfg, const char *path, GError **errp)
 /* Running                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Where progress lines go: stdout, or stderr when a monitor speaks on stdio
+ * (its stdout carries only QMP, from the greeting on, so the lines printed
+ * before the monitor starts must not go there either).
+ */
+static FILE *progress_out;
+
+static void progress(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void progress(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fprintf(progress_out ? progress_out : stdout, "%s: ", PRG);
+    vfprintf(progress_out ? progress_out : stdout, fmt, ap);
+    va_end(ap);
+}
+
+static void progress_choose_stream(Config *cfg)
+{
+    progress_out = stdout;
+    for (guint i = 0; i < cfg->actions->len; i++) {
+        Action *a = g_ptr_array_index(cfg->actions, i);
+        if (a->kind == OPT_MONITOR && !strcmp(a->arg, "stdio")) {
+            progress_out = stderr;
+        }
+    }
+}
+
 static void report_created(QomObject *obj, gboolean is_device)
 {
     const char *type = qom_object_get_type_name(obj);
     const char *id = qom_object_get_id(obj);
 
     if (is_device) {
-        printf("%s: created %s '%s' (device on context '%s')\n", PRG, type, id,
-               qcontext_get_name(device_get_context(DEVICE(obj))));
+        progress("created %s '%s' (device on context '%s')\n", type, id,
+                 qcontext_get_name(device_get_context(DEVICE(obj))));
     } else if (QCONTEXT_IS_CONTEXT(obj) &&
                qcontext_is_threaded(QCONTEXT_CONTEXT(obj))) {
-        printf("%s: created %s '%s' (thread qctx/%s)\n", PRG, type, id, id);
+        progress("created %s '%s' (thread qctx/%s)\n", type, id, id);
     } else if (QCONTEXT_IS_CONTEXT(obj)) {
-        printf("%s: created %s '%s' (not threaded)\n", PRG, type, id);
+        progress("created %s '%s' (not threaded)\n", type, id);
     } else {
-        printf("%s: created %s '%s'\n", PRG, type, id);
+        progress("created %s '%s'\n", type, id);
     }
 }
 
@@ -477,7 +507,7 @@ static gboolean run_actions(Config *cfg, GError **errp)
 
 static void on_shutdown(ShutdownCause cause, gpointer opaque)
 {
-    printf("%s: shutting down (%s)\n", PRG, shutdown_cause_str(cause));
+    progress("shutting down (%s)\n", shutdown_cause_str(cause));
     monitor_emit_shutdown(shutdown_cause_str(cause));
     monitor_flush_all();
 }
@@ -505,9 +535,9 @@ static void report_devices(GList *devs)
     for (GList *l = devs; l; l = l->next) {
         DeviceStats st;
         device_get_stats(l->data, &st);
-        printf("%s: device '%s': %" G_GUINT64_FORMAT " requests, %" G_GUINT64_FORMAT
-               " completed, %" G_GUINT64_FORMAT " failed\n",
-               PRG, device_get_id(l->data), st.started, st.completed, st.failed);
+        progress("device '%s': %" G_GUINT64_FORMAT " requests, %" G_GUINT64_FORMAT
+                 " completed, %" G_GUINT64_FORMAT " failed\n",
+                 device_get_id(l->data), st.started, st.completed, st.failed);
     }
 }
 
@@ -559,11 +589,13 @@ int main(int argc, char **argv)
     qcontext_register_types();
     devices_register_types();
 
-    if (!parse_args(&cfg, argc, argv, &err) ||
-        (cfg.daemonize && !os_daemonize_start(&err))) {
+    if (parse_args(&cfg, argc, argv, &err)) {
+        progress_choose_stream(&cfg);
+    }
+    if (err || (cfg.daemonize && !os_daemonize_start(&err))) {
         fprintf(stderr, "%s: %s\n", PRG, err->message);
     } else if (daemon_start(&cfg)) {
-        printf("%s: ready (pid %ld)\n", PRG, (long)getpid());
+        progress("ready (pid %ld)\n", (long)getpid());
         os_daemonize_ready();
         ret = qemu_main_loop();
         daemon_cleanup();

@@ -761,18 +761,33 @@ static void test_socket_in_use(void)
 /* -monitor stdio                                                            */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * With -monitor stdio, stdout carries only QMP, from its first byte (the
+ * greeting) to the last: the progress lines ("created ...", "ready",
+ * "shutting down", device totals) go to stderr, even those printed before
+ * the monitor starts.
+ */
 static void test_stdio(void)
 {
-    const char *argv[] = {td_binary(), "-monitor", "stdio", NULL};
+    const char *argv[] = {td_binary(),
+                          "-object",
+                          "aio-qcontext,id=io0,threaded=on",
+                          "-device",
+                          "ticker,id=tick0,context=io0",
+                          "-monitor",
+                          "stdio",
+                          NULL};
     GPid pid;
-    int in_fd, out_fd, st;
+    int in_fd, out_fd, err_fd, st;
     GError *err = NULL;
     TestQmp *q = g_new0(TestQmp, 1);
     JsonObject *m;
+    g_autoptr(GIOChannel) ch = NULL;
+    g_autofree char *errtext = NULL;
 
     g_assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
                                            G_SPAWN_DO_NOT_REAP_CHILD, td_child_setup,
-                                           NULL, &pid, &in_fd, &out_fd, NULL, &err));
+                                           NULL, &pid, &in_fd, &out_fd, &err_fd, &err));
     g_assert_no_error(err);
     q->fd = out_fd;
     q->in = g_string_new(NULL);
@@ -797,8 +812,19 @@ static void test_stdio(void)
         json_object_unref(m);
     }
     json_object_unref(tq_wait_event(q, "SHUTDOWN"));
+    /* Nothing but JSON objects up to the end (tq_recv_any asserts each). */
+    while ((m = tq_recv_any(q))) {
+        json_object_unref(m);
+    }
     g_assert_cmpint(waitpid(pid, &st, 0), ==, pid);
     g_assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ch = g_io_channel_unix_new(err_fd);
+    g_io_channel_set_close_on_unref(ch, TRUE);
+    g_assert_cmpint(g_io_channel_read_to_end(ch, &errtext, NULL, NULL), ==,
+                    G_IO_STATUS_NORMAL);
+    g_assert_nonnull(strstr(errtext, "created aio-qcontext 'io0'"));
+    g_assert_nonnull(strstr(errtext, "ready"));
+    g_assert_nonnull(strstr(errtext, "device 'tick0'"));
     g_spawn_close_pid(pid);
     close(in_fd);
     tq_free(q); /* closes out_fd */
