@@ -25,9 +25,9 @@
 #include "qcontext/devices/device.h"
 #include "qcontext/main-loop/main-loop.h"
 #include "qcontext/main-loop/monitor.h"
+#include "readconfig.h"
 
 #define PRG "qcontextd"
-#define READCONFIG_MAX_DEPTH 8
 
 typedef enum {
     OPT_OBJECT,
@@ -61,7 +61,8 @@ static const OptDef opt_defs[] = {
     {"pidfile", OPT_PIDFILE, "PATH",
      "write the daemon's pid to PATH (locked, removed at exit)"},
     {"daemonize", OPT_DAEMONIZE, NULL, "run in the background once initialized"},
-    {"readconfig", OPT_READCONFIG, "FILE", "read options from FILE, one per line"},
+    {"readconfig", OPT_READCONFIG, "FILE",
+     "read options from FILE: one per line, or QEMU's [object]/[device] sections"},
     {"name", OPT_NAME, "NAME", "name the daemon (query-name, main thread name)"},
     {"shutdown-timeout", OPT_SHUTDOWN_TIMEOUT, "SECS",
      "how long devices may drain at shutdown (default 10)"},
@@ -83,7 +84,6 @@ typedef struct {
     char *name;
     gboolean daemonize;
     gint64 shutdown_timeout_ms;
-    int depth; /* -readconfig nesting */
 } Config;
 
 static void action_free(gpointer p)
@@ -174,7 +174,8 @@ static gboolean handle_help(OptKind kind, const char *arg, GError **errp)
 /* Parsing                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static gboolean parse_file(Config *cfg, const char *path, GError **errp);
+static gboolean readconfig_option(const char *option, const char *arg,
+                                  const char *where, void *opaque, GError **errp);
 
 static const OptDef *find_opt(const char *name)
 {
@@ -254,7 +255,7 @@ static gboolean apply_opt(Config *cfg, const OptDef *d, const char *arg,
     case OPT_SHUTDOWN_TIMEOUT:
         return parse_timeout(arg, &cfg->shutdown_timeout_ms, errp);
     case OPT_READCONFIG:
-        return parse_file(cfg, arg, errp);
+        return readconfig_file(arg, readconfig_option, cfg, errp);
     case OPT_OBJECT:
     case OPT_DEVICE:
         if (!handle_help(d->kind, arg, errp)) {
@@ -336,72 +337,40 @@ static gboolean parse_args(Config *cfg, int argc, char **argv, GError **errp)
     return TRUE;
 }
 
-/* One line of a -readconfig file: "-option [argument]". */
-static gboolean parse_line(Config *cfg, char *line, const char *where, GError **errp)
+/*
+ * One option of a -readconfig file (see readconfig.h): "-option",
+ * "--option=arg" or "-option" with @arg; @where ("FILE:LINE: ") prefixes
+ * the messages of later steps.  readconfig prefixes our errors itself.
+ */
+static gboolean readconfig_option(const char *option, const char *arg,
+                                  const char *where, void *opaque, GError **errp)
 {
+    Config *cfg = opaque;
     g_autofree char *inline_arg = NULL;
-    char *arg = line + strcspn(line, " \t");
-    const OptDef *d;
+    const OptDef *d = lookup_opt(option, &inline_arg, errp);
 
-    if (*arg) {
-        *arg++ = '\0';
-        arg = g_strstrip(arg);
-    }
-    d = lookup_opt(line, &inline_arg, errp);
     if (!d) {
         return FALSE;
     }
     if (inline_arg) {
-        if (*arg) {
+        if (arg) {
             g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                         "option '-%s' has two arguments", d->name);
             return FALSE;
         }
         arg = inline_arg;
     }
-    if (d->arg && !*arg) {
+    if (d->arg && !arg) {
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "option '-%s' needs an argument (%s)", d->name, d->arg);
         return FALSE;
     }
-    if (!d->arg && *arg) {
+    if (!d->arg && arg) {
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "option '-%s' takes no argument", d->name);
         return FALSE;
     }
-    return apply_opt(cfg, d, d->arg ? arg : NULL, where, errp);
-}
-
-static gboolean parse_file(Config *cfg, const char *path, GError **errp)
-{
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
-    gboolean ok = TRUE;
-
-    if (cfg->depth >= READCONFIG_MAX_DEPTH) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                    "-readconfig %s: nested too deeply (a loop?)", path);
-        return FALSE;
-    }
-    if (!g_file_get_contents(path, &text, NULL, errp)) {
-        g_prefix_error(errp, "-readconfig: ");
-        return FALSE;
-    }
-    lines = g_strsplit(text, "\n", -1);
-    cfg->depth++;
-    for (guint n = 0; ok && lines[n]; n++) {
-        char *line = g_strstrip(lines[n]);
-        g_autofree char *where = g_strdup_printf("%s:%u: ", path, n + 1);
-        if (!*line || *line == '#') {
-            continue;
-        }
-        ok = parse_line(cfg, line, where, errp);
-        if (!ok) {
-            g_prefix_error(errp, "%s", where);
-        }
-    }
-    cfg->depth--;
-    return ok;
+    return apply_opt(cfg, d, arg, where, errp);
 }
 
 /* ------------------------------------------------------------------------ */
