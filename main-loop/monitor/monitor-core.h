@@ -83,6 +83,15 @@ typedef struct {
     const char *name;
     const char *help;   /* one line: when it is sent */
     const QmpArg *data; /* members of "data", NULL-name terminated; may be NULL */
+    /*
+     * Events that outside input can raise at a high rate (a front-end that
+     * reconnects in a loop...) are throttled as QEMU throttles its own: at
+     * most one per @throttle_ms, the latest of a period sent at its end.
+     * With @throttle_key (a string member of "data", e.g. "device"), each
+     * value has its own period.  0: every event is sent.
+     */
+    guint throttle_ms;
+    const char *throttle_key;
 } QmpEvent;
 
 /* ------------------------------------------------------------------------ */
@@ -105,6 +114,9 @@ void monitor_register_events(const QmpEvent *events, guint n);
 
 /** qmp_event_list: every registered event (const QmpEvent *; borrowed). */
 GPtrArray *qmp_event_list(void);
+
+/** qmp_event_find: the registered event named @name, or NULL.  Main thread. */
+const QmpEvent *qmp_event_find(const char *name);
 
 /** qmp_command_find: the registered command named @name, or NULL. */
 const QmpCommand *qmp_command_find(const char *name);

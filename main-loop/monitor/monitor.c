@@ -128,6 +128,22 @@ static gboolean unix_clear_stale(const char *path, const struct sockaddr_un *add
     return TRUE;
 }
 
+/*
+ * The longest queue of connections not yet accepted the system allows
+ * (net.core.somaxconn; the kernel caps listen()'s backlog at it): a burst
+ * of clients connecting at once must not see EAGAIN.
+ */
+static int listen_backlog(void)
+{
+    g_autofree char *text = NULL;
+    gint64 v = 0;
+
+    if (g_file_get_contents("/proc/sys/net/core/somaxconn", &text, NULL, NULL)) {
+        v = g_ascii_strtoll(text, NULL, 10);
+    }
+    return v > 0 && v <= G_MAXINT ? (int)v : SOMAXCONN;
+}
+
 /* Refuse a second monitor on a socket this daemon already listens on. */
 static gboolean listener_is_new(const char *path, GError **errp)
 {
@@ -161,7 +177,7 @@ static gboolean monitor_listen_unix(const char *path, GError **errp)
     }
     /* Nobody can connect before listen(), so chmod in between is race-free. */
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
-        listen(fd, 16) < 0) {
+        listen(fd, listen_backlog()) < 0) {
         g_set_error(errp, MONITOR_ERROR, 0, "cannot listen on '%s': %s", path,
                     g_strerror(errno));
         close(fd);
