@@ -167,7 +167,8 @@ static void shell_line(Shell *sh, const char *text)
         g_autofree char *out = compact(reply);
         printf("%s\n", out);
     } else if (!g_shell_parse_argv(line, NULL, &argv, &err)) {
-        fprintf(stderr, "%s\n", err->message);
+        /* GLib's own wording quotes the line in curly quotes: say it plainly. */
+        fprintf(stderr, "cannot split the line into words (a quote not closed?)\n");
         g_error_free(err);
     } else if (!strcmp(argv[0], "exit")) {
         sh->done = TRUE;
