@@ -16,9 +16,6 @@
 /** How long to wait for a reply before giving up (ms). */
 #define CTL_TIMEOUT_MS 60000
 
-/** Exit status when the daemon shut down while we talked to it (not an error). */
-#define CTL_EXIT_SHUTDOWN 0
-
 typedef struct Ctl Ctl;
 
 /** Called for each event received while waiting for a reply (borrowed). */
