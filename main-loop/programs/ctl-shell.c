@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 #include <histedit.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -343,7 +344,8 @@ static void editing_start(Shell *sh)
     el_set(sh->el, EL_PROMPT, prompt);
     el_set(sh->el, EL_HIST, history, sh->hist);
     el_set(sh->el, EL_GETCFN, read_char);
-    el_set(sh->el, EL_ADDFN, "qctl-complete", "complete a command name", complete);
+    /* The wide form: libedit's narrow el_set(EL_ADDFN) leaks its copies. */
+    el_wset(sh->el, EL_ADDFN, L"qctl-complete", L"complete a command name", complete);
     el_set(sh->el, EL_BIND, "^I", "qctl-complete", NULL);
     el_source(sh->el, NULL); /* the user's ~/.editrc */
     sh->editing = TRUE;
