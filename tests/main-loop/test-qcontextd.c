@@ -655,6 +655,20 @@ static void test_readconfig(void)
     g_free(from_file);
     from_file = created_lines((const char *const[]){"-readconfig", cfg, NULL});
     g_assert_cmpstr(from_file, ==, from_argv);
+
+    /* [drive "ID"] is -drive. */
+    g_assert_true(g_file_set_contents(cfg,
+                                      "[drive \"d0\"]\n"
+                                      "  format = \"null\"\n"
+                                      "  size = \"1M\"\n",
+                                      -1, NULL));
+    g_free(from_file);
+    g_free(from_argv);
+    from_file = created_lines((const char *const[]){"-readconfig", cfg, NULL});
+    from_argv = created_lines(
+        (const char *const[]){"-drive", "id=d0,format=null,size=1M", NULL});
+    g_assert_cmpstr(from_file, ==, from_argv);
+    g_assert_nonnull(strstr(from_file, "created drive 'd0'"));
     g_remove(cfg);
     g_remove(bad);
     g_rmdir(dir);
