@@ -258,7 +258,8 @@ static void test_shell_pipe(void)
     g_assert_nonnull(
         strstr(r->out, "error: GenericError: Parameter 'property' is missing"));
     g_assert_cmpuint(count_of(r->out, "ctltest"), ==, 1); /* nothing after exit */
-    g_assert_cmpstr(r->err, ==, "cannot split the line into words (a quote not closed?)\n");
+    g_assert_cmpstr(r->err, ==,
+                    "cannot split the line into words (a quote not closed?)\n");
     ctl_free(r);
     g_assert_cmpint(td_stop(d), ==, 0);
 }
