@@ -245,6 +245,10 @@ struct AioContext {
     /* --- GSource view --- */
     GSource *source; /* weak; NULL until aio_get_g_source() */
 
+    /* --- batching and per-context slots (aio/context-slots.c) --- */
+    int64_t aio_max_batch;              /* atomic */
+    void *slots[AIO_CONTEXT_MAX_SLOTS]; /* home thread */
+
     /* --- statistics (home thread writes with relaxed atomics) --- */
     AioContextStats stats;
 };
@@ -258,6 +262,9 @@ struct AioContext {
  * it is unregistered automatically when the thread exits (rcu-thread.c).
  */
 void aio_rcu_register_thread(void);
+
+/* context-slots.c: destroy every slot value of @ctx (its final unref) */
+void aio_context_slots_destroy(AioContext *ctx);
 
 /* async.c: bottom halves, the notify protocol, timeouts, statistics */
 bool aio_bh_poll(AioContext *ctx);

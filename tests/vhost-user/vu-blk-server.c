@@ -4,7 +4,8 @@
  * AioContexts (the control context on the main thread, one thread per
  * queue) over a raw file opened with aio/block.h.  It stands in for the
  * qcontextd virtio-blk device until drives and the device layer land, and
- * is what the crash/restart test and the VM smoke test run.
+ * is what the crash/restart test and the VM tests run.  One BlockBackend
+ * (block/block.h) serves every queue, each submitting from its own context.
  *
  *   vu-blk-server --socket PATH --file DISK [--queues N] [--aio
  * threads|native|io_uring]
@@ -24,9 +25,8 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <linux/falloc.h>
 
-#include "qcontext/aio/block.h"
+#include "qcontext/block/block.h"
 #include "qcontext/devices/blk/virtio-blk.h"
 #include "qcontext/devices/virtio/iov.h"
 #include "vu-test-loop.h"
@@ -37,8 +37,7 @@ typedef struct Server {
     AioContext *ctrl;
     TestLoop loops[MAX_QUEUES];
     unsigned nq;
-    BlockBackend *blk[MAX_QUEUES];
-    int fd; /* for fallocate */
+    BlockBackend *blk;
     VirtioBlk *vb;
     VuDev *dev;
     guint latency_ms;
@@ -50,20 +49,8 @@ static Server srv;
 static int sig_fd = -1;
 
 /* ------------------------------------------------------------------------ */
-/* The file backend                                                          */
+/* The file backend (block/block.h, submitted from each queue's context)     */
 /* ------------------------------------------------------------------------ */
-
-static BlockBackend *cur_blk(void)
-{
-    AioContext *cur = qemu_get_current_aio_context();
-
-    for (unsigned i = 0; i < srv.nq; i++) {
-        if (srv.loops[i].ctx == cur) {
-            return srv.blk[i];
-        }
-    }
-    g_error("vu-blk-server: request on an unknown thread");
-}
 
 typedef struct Delayed {
     QEMUTimer *timer;
@@ -80,9 +67,9 @@ static void delayed_fire(void *opaque)
     Delayed *d = opaque;
 
     if (d->write) {
-        blk_aio_pwritev(cur_blk(), d->off, d->iov, d->cnt, d->cb, d->opaque);
+        blk_aio_pwritev(srv.blk, NULL, d->off, d->iov, d->cnt, d->cb, d->opaque);
     } else {
-        blk_aio_preadv(cur_blk(), d->off, d->iov, d->cnt, d->cb, d->opaque);
+        blk_aio_preadv(srv.blk, NULL, d->off, d->iov, d->cnt, d->cb, d->opaque);
     }
     timer_free(d->timer);
     g_free(d->iov);
@@ -96,17 +83,17 @@ static void rw(bool write, int64_t off, const struct iovec *iov, int cnt,
 
     if (!srv.latency_ms) {
         if (write) {
-            blk_aio_pwritev(cur_blk(), off, iov, cnt, cb, opaque);
+            blk_aio_pwritev(srv.blk, NULL, off, iov, cnt, cb, opaque);
         } else {
-            blk_aio_preadv(cur_blk(), off, iov, cnt, cb, opaque);
+            blk_aio_preadv(srv.blk, NULL, off, iov, cnt, cb, opaque);
         }
         return;
     }
     d = g_new0(Delayed, 1);
     *d = (Delayed){.write = write, .off = off, .cnt = cnt, .cb = cb, .opaque = opaque};
     d->iov = g_memdup2(iov, sizeof(*iov) * (size_t)cnt);
-    d->timer = aio_timer_new(qemu_get_current_aio_context(), QEMU_CLOCK_REALTIME,
-                             SCALE_MS, delayed_fire, d);
+    d->timer = aio_timer_new(qemu_get_current_aio_context(), QEMU_CLOCK_REALTIME, SCALE_MS,
+                             delayed_fire, d);
     timer_mod(d->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + srv.latency_ms);
 }
 
@@ -124,54 +111,30 @@ static void file_writev(void *be, AioContext *ctx, int64_t off, const struct iov
 
 static void file_flush(void *be, AioContext *ctx, BlockCompletionFunc *cb, void *opaque)
 {
-    blk_aio_flush(cur_blk(), cb, opaque);
-}
-
-typedef struct Falloc {
-    int mode;
-    int64_t off, len;
-} Falloc;
-
-static int falloc_work(void *opaque)
-{
-    Falloc *f = opaque;
-    int r = fallocate(srv.fd, f->mode, f->off, f->len);
-
-    g_free(f);
-    return r < 0 ? -errno : 0;
-}
-
-static void falloc(int mode, int64_t off, int64_t len, BlockCompletionFunc *cb,
-                   void *opaque)
-{
-    Falloc *f = g_new(Falloc, 1);
-
-    *f = (Falloc){mode, off, len};
-    thread_pool_submit_aio(qemu_get_current_aio_context(), falloc_work, f, cb, opaque);
+    blk_aio_flush(srv.blk, ctx, cb, opaque);
 }
 
 static void file_discard(void *be, AioContext *ctx, int64_t off, int64_t len,
                          BlockCompletionFunc *cb, void *opaque)
 {
-    falloc(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len, cb, opaque);
+    blk_aio_pdiscard(srv.blk, ctx, off, len, cb, opaque);
 }
 
 static void file_write_zeroes(void *be, AioContext *ctx, int64_t off, int64_t len,
                               bool may_unmap, BlockCompletionFunc *cb, void *opaque)
 {
-    falloc(may_unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-                     : FALLOC_FL_ZERO_RANGE,
-           off, len, cb, opaque);
+    blk_aio_pwrite_zeroes(srv.blk, ctx, off, len, may_unmap ? BLK_ZERO_MAY_UNMAP : 0, cb,
+                          opaque);
 }
 
 static void file_plug(void *be, AioContext *ctx)
 {
-    blk_io_plug(cur_blk());
+    blk_io_plug(srv.blk, ctx);
 }
 
 static void file_unplug(void *be, AioContext *ctx)
 {
-    blk_io_unplug(cur_blk());
+    blk_io_unplug(srv.blk, ctx);
 }
 
 static const VblkBackendOps file_ops = {file_readv,   file_writev,       file_flush,
@@ -237,36 +200,35 @@ typedef struct Args {
     gboolean direct, readonly;
 } Args;
 
-static void open_queues(Args *a, VblkBackendInfo *info)
+static void open_disk(Args *a, VblkBackendInfo *info)
 {
     BlockAioMode mode = BLOCK_AIO_THREADS;
-    int flags = (a->direct ? BLK_F_DIRECT : 0) | (a->readonly ? BLK_F_RDONLY : 0);
+    int flags = (a->direct ? BLK_F_DIRECT : 0) | (a->readonly ? BLK_F_RDONLY : 0) |
+                BLK_F_DISCARD_UNMAP;
     GError *err = NULL;
+    BlockInfo bi;
 
     if (a->aio && !block_aio_mode_parse(a->aio, &mode, &err)) {
         g_printerr("vu-blk-server: %s\n", err->message);
         exit(1);
     }
+    srv.blk = blk_open(a->file, mode, flags, &err);
+    if (!srv.blk) {
+        g_printerr("vu-blk-server: %s\n", err->message);
+        exit(1);
+    }
+    blk_get_info(srv.blk, &bi);
+    *info = (VblkBackendInfo){.size = bi.size,
+                              .read_only = bi.read_only,
+                              .logical_block_size = bi.logical_block_size,
+                              .physical_block_size = bi.physical_block_size,
+                              .max_iov = bi.max_iov,
+                              .discard = true,
+                              .write_zeroes = true,
+                              .write_zeroes_may_unmap = bi.write_zeroes_may_unmap};
     for (unsigned i = 0; i < srv.nq; i++) {
         test_loop_start(&srv.loops[i], "vu-blk-queue");
-        srv.blk[i] = blk_open(srv.loops[i].ctx, a->file, mode, flags, &err);
-        if (!srv.blk[i]) {
-            g_printerr("vu-blk-server: %s\n", err->message);
-            exit(1);
-        }
     }
-    info->size = (uint64_t)blk_getlength(srv.blk[0]);
-    info->logical_block_size = MAX(512u, (uint32_t)blk_get_alignment(srv.blk[0]));
-    info->physical_block_size = 4096;
-    info->max_iov = 1024;
-    info->read_only = a->readonly;
-    info->discard = info->write_zeroes = info->write_zeroes_may_unmap = true;
-    srv.fd = open(a->file, a->readonly ? O_RDONLY : O_RDWR);
-}
-
-static void close_queue(void *opaque)
-{
-    blk_close(opaque);
 }
 
 int main(int argc, char **argv)
@@ -302,7 +264,7 @@ int main(int argc, char **argv)
     srv.ctrl = aio_context_new(&err);
     g_assert_no_error(err);
     aio_context_set_home_thread(srv.ctrl);
-    open_queues(&a, &info);
+    open_disk(&a, &info);
     conf = (VblkConf){.num_queues = (uint16_t)srv.nq,
                       .logical_block_size = (uint32_t)a.lbs,
                       .serial = a.serial};
@@ -337,16 +299,13 @@ int main(int argc, char **argv)
     }
     vu_dev_free(srv.dev);
     vblk_free(srv.vb);
+    blk_close(srv.blk); /* each queue is released on its loop, still running */
     for (unsigned i = 0; i < srv.nq; i++) {
-        test_loop_run(&srv.loops[i], close_queue, srv.blk[i]);
         test_loop_stop(&srv.loops[i]);
     }
     aio_set_event_notifier(srv.ctrl, &srv.sig, NULL, NULL, NULL);
     event_notifier_cleanup(&srv.sig);
     aio_context_unref(srv.ctrl);
-    if (srv.fd >= 0) {
-        close(srv.fd);
-    }
     g_free(a.socket);
     g_free(a.file);
     g_free(a.aio);
