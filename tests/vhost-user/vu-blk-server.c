@@ -92,8 +92,8 @@ static void rw(bool write, int64_t off, const struct iovec *iov, int cnt,
     d = g_new0(Delayed, 1);
     *d = (Delayed){.write = write, .off = off, .cnt = cnt, .cb = cb, .opaque = opaque};
     d->iov = g_memdup2(iov, sizeof(*iov) * (size_t)cnt);
-    d->timer = aio_timer_new(qemu_get_current_aio_context(), QEMU_CLOCK_REALTIME, SCALE_MS,
-                             delayed_fire, d);
+    d->timer = aio_timer_new(qemu_get_current_aio_context(), QEMU_CLOCK_REALTIME,
+                             SCALE_MS, delayed_fire, d);
     timer_mod(d->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + srv.latency_ms);
 }
 
@@ -123,8 +123,8 @@ static void file_discard(void *be, AioContext *ctx, int64_t off, int64_t len,
 static void file_write_zeroes(void *be, AioContext *ctx, int64_t off, int64_t len,
                               bool may_unmap, BlockCompletionFunc *cb, void *opaque)
 {
-    blk_aio_pwrite_zeroes(srv.blk, ctx, off, len, may_unmap ? BLK_ZERO_MAY_UNMAP : 0, cb,
-                          opaque);
+    blk_aio_pwrite_zeroes(srv.blk, ctx, off, len, may_unmap ? BLK_ZERO_MAY_UNMAP : 0,
+                          cb, opaque);
 }
 
 static void file_plug(void *be, AioContext *ctx)
@@ -162,7 +162,7 @@ static bool s_get_config(VuDev *dev, uint8_t *buf, uint32_t off, uint32_t len)
 
 static void s_process(VuDev *dev, VuQueue *q)
 {
-    vblk_process(srv.vb, q);
+    vblk_process(srv.vb, q, NULL);
 }
 
 static const VuDevOps vu_ops = {
