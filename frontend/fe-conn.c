@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -98,7 +99,12 @@ gboolean fe_request_has_reply(uint32_t request)
 FeConn *fe_conn_new_fd(int fd, int timeout_ms)
 {
     FeConn *c = g_new0(FeConn, 1);
+    int flags = fcntl(fd, F_GETFL);
 
+    /* every wait is a bounded poll(): the socket itself never blocks */
+    if (flags >= 0 && !(flags & O_NONBLOCK)) {
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    }
     c->fd = fd;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : FE_CONN_DEFAULT_TIMEOUT_MS;
     c->ack = TRUE;

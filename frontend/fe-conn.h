@@ -52,7 +52,10 @@ typedef struct FeMsg {
  */
 FeConn *fe_conn_connect(const char *path, int timeout_ms, GError **errp);
 
-/** fe_conn_new_fd: adopt connected stream socket @fd (closed by fe_conn_free()). */
+/**
+ * fe_conn_new_fd: adopt connected stream socket @fd (made non-blocking;
+ * closed by fe_conn_free()).
+ */
 FeConn *fe_conn_new_fd(int fd, int timeout_ms);
 
 /** fe_conn_free: close the socket and free @c.  NULL is allowed. */
