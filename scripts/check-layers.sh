@@ -19,4 +19,7 @@ check qcontext -- "qcontext/(block|devices|main-loop)/"
 for h in include/qcontext/*.h; do check "$h" -- "qcontext/(block|devices|main-loop)/"; done
 check block include/qcontext/block -- "qcontext/(devices|main-loop)/"
 check devices include/qcontext/devices -- "qcontext/main-loop/"
+# frontend/ (the VMM side, a helper library for bench/ and tests/) stands
+# alone: only the header-only wire format and memory-ordering helpers.
+check frontend -- "qcontext/(qom|block|main-loop)/|qcontext/aio/(aio|block|thread-pool|event-notifier)\.h|$QC"
 exit $status
