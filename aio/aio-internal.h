@@ -202,7 +202,8 @@ typedef struct AioBHSlice AioBHSlice;
 
 struct AioContext {
     int refcnt;                /* atomic */
-    unsigned long home_thread; /* atomic: pthread_self() of the home thread */
+    unsigned long home_thread; /* atomic: pthread_self() of the home thread, 0: none */
+    int home_tid;              /* atomic: its gettid(), 0: none */
 
     /* --- fd handlers (fd monitors may read handlers / use list_lock) --- */
     pthread_mutex_t list_lock;     /* writers of handlers, deleted_handlers */
@@ -244,6 +245,10 @@ struct AioContext {
     /* --- GSource view --- */
     GSource *source; /* weak; NULL until aio_get_g_source() */
 
+    /* --- batching and per-context slots (aio/context-slots.c) --- */
+    int64_t aio_max_batch;              /* atomic */
+    void *slots[AIO_CONTEXT_MAX_SLOTS]; /* home thread */
+
     /* --- statistics (home thread writes with relaxed atomics) --- */
     AioContextStats stats;
 };
@@ -257,6 +262,9 @@ struct AioContext {
  * it is unregistered automatically when the thread exits (rcu-thread.c).
  */
 void aio_rcu_register_thread(void);
+
+/* context-slots.c: destroy every slot value of @ctx (its final unref) */
+void aio_context_slots_destroy(AioContext *ctx);
 
 /* async.c: bottom halves, the notify protocol, timeouts, statistics */
 bool aio_bh_poll(AioContext *ctx);

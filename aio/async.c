@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -30,22 +31,47 @@ static __thread AioContext *current_aio_context;
 /* Home thread                                                               */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Record @thread (0: none) with its kernel id as @ctx's home.  The tid is
+ * only reported (aio_context_get_home_tid()), never compared: thread
+ * checks compare pthread_self(), which costs no system call.
+ */
+static void aio_context_store_home(AioContext *ctx, unsigned long thread, int tid)
+{
+    __atomic_store_n(&ctx->home_tid, tid, __ATOMIC_RELAXED);
+    /* Release: pairs with the acquire in in_aio_context_home_thread(). */
+    __atomic_store_n(&ctx->home_thread, thread, __ATOMIC_RELEASE);
+}
+
 void aio_context_set_home_thread(AioContext *ctx)
 {
     g_return_if_fail(ctx != NULL);
     aio_rcu_register_thread();
-    /* Release: pairs with the acquire in in_aio_context_home_thread(). */
-    __atomic_store_n(&ctx->home_thread, (unsigned long)pthread_self(),
-                     __ATOMIC_RELEASE);
+    aio_context_store_home(ctx, (unsigned long)pthread_self(), (int)gettid());
     current_aio_context = ctx;
+}
+
+void aio_context_clear_home_thread(AioContext *ctx)
+{
+    g_return_if_fail(ctx != NULL);
+    aio_context_store_home(ctx, 0, 0);
+    if (current_aio_context == ctx) {
+        current_aio_context = NULL;
+    }
 }
 
 bool in_aio_context_home_thread(AioContext *ctx)
 {
-    /* Acquire: pairs with the release in aio_context_set_home_thread(). */
+    /* Acquire: pairs with the release in aio_context_store_home(). */
     unsigned long home = __atomic_load_n(&ctx->home_thread, __ATOMIC_ACQUIRE);
 
-    return pthread_equal((pthread_t)home, pthread_self());
+    return home != 0 && pthread_equal((pthread_t)home, pthread_self());
+}
+
+int aio_context_get_home_tid(AioContext *ctx)
+{
+    g_return_val_if_fail(ctx != NULL, 0);
+    return __atomic_load_n(&ctx->home_tid, __ATOMIC_RELAXED);
 }
 
 AioContext *qemu_get_current_aio_context(void)
@@ -84,16 +110,9 @@ AioContext *aio_context_new(GError **errp)
     ctx->notifier.rfd = ctx->notifier.wfd = -1;
     pthread_mutex_init(&ctx->list_lock, NULL);
     CDS_INIT_LIST_HEAD(&ctx->handlers);
-    /*
-     * At home here.  The thread's current context is set only if it has
-     * none: a main thread creating contexts for other threads keeps its own.
-     */
+    /* At home here; the thread's current context stays what it was. */
     aio_rcu_register_thread();
-    __atomic_store_n(&ctx->home_thread, (unsigned long)pthread_self(),
-                     __ATOMIC_RELAXED);
-    if (!current_aio_context) {
-        current_aio_context = ctx;
-    }
+    aio_context_store_home(ctx, (unsigned long)pthread_self(), (int)gettid());
 
     ret = event_notifier_init(&ctx->notifier, 0);
     if (ret < 0) {
@@ -124,12 +143,12 @@ static void aio_context_free(AioContext *ctx)
      * No one else holds a reference, so no one else polls @ctx: the freeing
      * thread adopts it (without making it its current context), so that
      * draining the pool may block in aio_poll() even when the home thread
-     * is gone.  Release: pairs with the acquire in
-     * in_aio_context_home_thread().
+     * is gone.
      */
     aio_rcu_register_thread();
-    __atomic_store_n(&ctx->home_thread, (unsigned long)pthread_self(),
-                     __ATOMIC_RELEASE);
+    aio_context_store_home(ctx, (unsigned long)pthread_self(), (int)gettid());
+    /* Layers above first: they may still poll and use the pool. */
+    aio_context_slots_destroy(ctx);
     /* The pool's completion BH and workers go before the BHs are freed. */
     aio_thread_pool_cleanup(ctx);
     aio_handlers_cleanup(ctx);

@@ -33,17 +33,16 @@ gboolean iohandler_init(GError **errp)
 AioContext *iohandler_get_aio_context(void)
 {
     if (!iohandler_ctx) {
-        g_autoptr(GError) err = NULL;
-        if (!iohandler_init(&err)) {
-            g_error("%s", err->message);
-        }
+        g_critical("iohandler_get_aio_context: called before qemu_init_main_loop()");
     }
     return iohandler_ctx;
 }
 
 GSource *iohandler_get_g_source(void)
 {
-    iohandler_get_aio_context();
+    if (!iohandler_source) {
+        g_critical("iohandler_get_g_source: called before qemu_init_main_loop()");
+    }
     return iohandler_source;
 }
 

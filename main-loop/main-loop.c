@@ -21,8 +21,7 @@
 #include "main-loop-internal.h"
 #include "qcontext/qom/object.h"
 
-static QContext *main_qctx;  /* main thread */
-static AioContext *main_aio; /* main thread, read by any after init */
+static AioContext *main_aio; /* atomic: set once by qemu_init_main_loop() */
 static int shutdown_cause;   /* atomic ShutdownCause */
 static gint64 shutdown_timeout_ms = 10000;
 static char *daemon_name; /* main thread */
@@ -66,29 +65,29 @@ void main_loop_report(const char *fmt, ...)
 
 gboolean qemu_init_main_loop(GError **errp)
 {
-    if (main_aio) {
-        return TRUE;
-    }
-    qcontext_register_types();
-    main_qctx = qcontext_get_main();
-    if (!iohandler_init(errp)) {
+    if (!qcontext_init_main(errp) || !iohandler_init(errp)) {
         return FALSE;
     }
-    /* Pairs with the acquire load in qemu_get_aio_context(). */
-    __atomic_store_n(&main_aio, qcontext_get_aio_context(main_qctx), __ATOMIC_RELEASE);
+    /* Release pairs with the acquire load in qemu_get_aio_context(). */
+    __atomic_store_n(&main_aio, qcontext_get_aio_context(qcontext_get_main()),
+                     __ATOMIC_RELEASE);
     return TRUE;
 }
 
 AioContext *qemu_get_aio_context(void)
 {
+    /* Acquire pairs with the release store in qemu_init_main_loop(). */
     AioContext *aio = __atomic_load_n(&main_aio, __ATOMIC_ACQUIRE);
 
-    return aio ? aio : qcontext_get_aio_context(qcontext_get_main());
+    if (!aio) {
+        g_critical("qemu_get_aio_context: called before qemu_init_main_loop()");
+    }
+    return aio;
 }
 
 void main_loop_wait(bool nonblocking)
 {
-    qcontext_iterate(main_qctx ? main_qctx : qcontext_get_main(), !nonblocking);
+    qcontext_iterate(qcontext_get_main(), !nonblocking);
 }
 
 void main_loop_request_shutdown(ShutdownCause cause)
@@ -112,6 +111,11 @@ ShutdownCause main_loop_shutdown_requested(void)
 void main_loop_set_shutdown_timeout(gint64 ms)
 {
     shutdown_timeout_ms = MAX(ms, 0);
+}
+
+gint64 main_loop_get_shutdown_timeout(void)
+{
+    return shutdown_timeout_ms;
 }
 
 void main_loop_add_shutdown_notifier(ShutdownNotifier fn, gpointer opaque)
@@ -142,6 +146,7 @@ int qemu_main_loop(void)
 
 void main_loop_cleanup(void)
 {
+    main_loop_delete_devices(5000);
     qom_container_del_all(QOM_CONTAINER_DEVICES);
     qom_container_del_all(QOM_CONTAINER_OBJECTS);
     os_pidfile_remove();

@@ -352,7 +352,6 @@ static void glib_thread_enter(QContext *ctx)
 
     glib_acquire(self);
     g_main_context_push_thread_default(self->gctx);
-    aio_context_set_home_thread(self->aio);
 }
 
 static void glib_thread_leave(QContext *ctx)
@@ -379,12 +378,11 @@ static gboolean glib_qcontext_complete(QomObject *obj, GError **errp)
 {
     GlibQContext *self = GLIB_QCONTEXT(obj);
     QomObjectClass *parent = QOM_OBJECT_CLASS(glib_qcontext_parent_class);
-    const char *id = qom_object_get_id(obj);
 
     if (!parent->complete(obj, errp)) {
         return FALSE;
     }
-    if (g_strcmp0(id, QCONTEXT_MAIN_NAME) == 0) {
+    if (qcontext_is_main(QCONTEXT_CONTEXT(obj))) {
         self->gctx = g_main_context_ref(g_main_context_default());
     } else {
         self->gctx = g_main_context_new();
@@ -416,7 +414,7 @@ static void glib_qcontext_dispose(GObject *obj)
 {
     GlibQContext *self = GLIB_QCONTEXT(obj);
 
-    qcontext_stop(QCONTEXT_CONTEXT(obj));
+    qcontext_dispose_stop(QCONTEXT_CONTEXT(obj));
     glib_qcontext_detach_all(self);
     if (self->aio_source) {
         g_source_destroy(self->aio_source);

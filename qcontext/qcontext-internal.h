@@ -145,11 +145,19 @@ QSource *qcontext_find_source_in(pthread_mutex_t *lock, GPtrArray *const *source
 GPtrArray *qcontext_steal_sources(pthread_mutex_t *lock, GPtrArray **sources);
 
 /**
- * qcontext_set_current: make @ctx the calling thread's current context
- * (qcontext_current()); NULL clears it.  Context threads do this
- * themselves; the main loop calls it for "main".  Returns the previous one.
+ * qcontext_dispose_stop: the first step of a subclass's dispose: stop the
+ * thread (qcontext_stop()), with a critical if the last reference is being
+ * dropped inside the context's own loop (which would free it under the
+ * running iteration).
  */
-QContext *qcontext_set_current(QContext *ctx);
+void qcontext_dispose_stop(QContext *ctx);
+
+/**
+ * qcontext_is_main: TRUE for the context created by qcontext_init_main()
+ * (the only one that may have the id "main"; a glib-qcontext on
+ * g_main_context_default()).
+ */
+gboolean qcontext_is_main(QContext *ctx);
 
 /**
  * qcontext_parse_cpulist: parse a CPU list like "0,2-3" into a sorted,
@@ -166,14 +174,6 @@ GArray *qcontext_online_cpus(void);
 
 /** qcontext_format_cpulist: @cpus (sorted guint) as "0-1,4". g_free() it. */
 char *qcontext_format_cpulist(GArray *cpus);
-
-/*
- * aio_rcu_register_thread (aio/rcu-thread.c, declared in aio/aio-internal.h):
- * register the calling thread with urcu-memb once; it is unregistered when
- * the thread exits.  Context threads call it first thing, so that the aio
- * layer's own calls (aio_context_set_home_thread...) never register twice.
- */
-void aio_rcu_register_thread(void);
 
 G_END_DECLS
 

@@ -3,6 +3,12 @@
  * virtual methods and their wrappers, the context thread (threaded=yes,
  * cpu-affinity), and the registry ("main", find by name, current).
  *
+ * Whose thread is this: a context's thread is its AioContext's home thread
+ * (aio_context_set_home_thread()), and nothing else records it.  The
+ * context thread makes itself home when it starts and clears that when it
+ * ends; a non-threaded context is at home on the thread that created it;
+ * "main" on the thread that called qcontext_init_main().
+ *
  * SPDX-License-Identifier: MIT
  */
 #define G_LOG_DOMAIN "qcontext"
@@ -16,6 +22,7 @@
 #include <unistd.h>
 
 #include "qcontext/aio/aio.h"
+#include "qcontext/glib-qcontext.h"
 #include "qcontext-internal.h"
 
 typedef enum {
@@ -35,7 +42,9 @@ typedef struct {
     gboolean has_thread; /* under state_lock: @thread must be joined */
     pthread_t thread;    /* under state_lock */
     int running;         /* atomic: the loop keeps going while set */
-    int tid;             /* atomic: gettid() of the thread, 0 if none */
+
+    gboolean is_main;   /* set once, before completion, by qcontext_init_main() */
+    unsigned iterating; /* home thread only: depth of qcontext_iterate() */
 
     /* Startup handshake between qcontext_start() and the new thread. */
     pthread_mutex_t startup_lock;
@@ -49,8 +58,6 @@ G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(QContext, qcontext, QOM_TYPE_OBJECT)
 enum { PROP_0, PROP_THREADED, PROP_CPU_AFFINITY, PROP_THREAD_ID, N_PROPS };
 
 static GParamSpec *props[N_PROPS];
-
-static __thread QContext *current_ctx;
 
 /* ------------------------------------------------------------------------ */
 /* The RFC's methods                                                         */
@@ -129,20 +136,18 @@ QSource *qcontext_find_source_by_name(QContext *ctx, const char *name)
 gboolean qcontext_iterate(QContext *ctx, gboolean blocking)
 {
     QContextPrivate *priv;
-    QContext *prev;
     gboolean progress;
 
     QCONTEXT_CHECK(ctx, FALSE);
     priv = qcontext_get_instance_private(ctx);
-    prev = current_ctx;
-    if (prev != ctx && __atomic_load_n(&priv->tid, __ATOMIC_RELAXED) != 0) {
-        g_critical("qcontext_iterate: context '%s' runs on its own thread",
+    if (!qcontext_in_thread(ctx)) {
+        g_critical("qcontext_iterate: context '%s' belongs to another thread",
                    qcontext_get_name(ctx));
         return FALSE;
     }
-    current_ctx = ctx;
+    priv->iterating++;
     progress = QCONTEXT_CONTEXT_GET_CLASS(ctx)->iterate(ctx, blocking);
-    current_ctx = prev;
+    priv->iterating--;
     return progress;
 }
 
@@ -235,9 +240,7 @@ static void *context_thread(void *opaque)
         startup_report(priv, STARTUP_FAILED, err);
         return NULL;
     }
-    aio_rcu_register_thread();
-    qcontext_set_current(ctx);
-    __atomic_store_n(&priv->tid, (int)gettid(), __ATOMIC_RELAXED);
+    aio_context_set_home_thread(qcontext_get_aio_context(ctx));
     if (klass->thread_enter) {
         klass->thread_enter(ctx);
     }
@@ -251,8 +254,7 @@ static void *context_thread(void *opaque)
     if (klass->thread_leave) {
         klass->thread_leave(ctx);
     }
-    __atomic_store_n(&priv->tid, 0, __ATOMIC_RELAXED);
-    qcontext_set_current(NULL);
+    aio_context_clear_home_thread(qcontext_get_aio_context(ctx));
     return NULL;
 }
 
@@ -267,12 +269,6 @@ static int thread_create(QContext *ctx, pthread_t *thread)
     err = pthread_create(thread, NULL, context_thread, ctx);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return err;
-}
-
-/* TRUE on the context's own thread (its tid is only set by that thread). */
-static gboolean qcontext_on_own_thread(QContextPrivate *priv)
-{
-    return __atomic_load_n(&priv->tid, __ATOMIC_RELAXED) == (int)gettid();
 }
 
 static gboolean start_locked(QContext *ctx, QContextPrivate *priv, GError **errp)
@@ -331,10 +327,9 @@ gboolean qcontext_start(QContext *ctx, GError **errp)
 
     /*
      * Our own thread must not take state_lock: another thread may hold it
-     * while it joins us in qcontext_stop().  tid is written by the context
-     * thread itself, so reading our own tid back needs no ordering.
+     * while it joins us in qcontext_stop().
      */
-    if (qcontext_on_own_thread(priv)) {
+    if (qcontext_in_thread(ctx)) {
         g_set_error(errp, QOM_ERROR, QOM_ERROR_FAILED,
                     "context '%s' cannot be restarted from its own thread",
                     qcontext_get_name(ctx));
@@ -362,7 +357,7 @@ void qcontext_stop(QContext *ctx)
     g_return_if_fail(QCONTEXT_IS_CONTEXT(ctx));
     priv = qcontext_get_instance_private(ctx);
 
-    if (qcontext_on_own_thread(priv)) {
+    if (priv->threaded && qcontext_in_thread(ctx)) {
         /*
          * From the loop itself: it ends after this iteration and is joined
          * by the next start or stop from another thread.  Without taking
@@ -392,54 +387,65 @@ gboolean qcontext_is_threaded(QContext *ctx)
     return priv->threaded;
 }
 
+/* The AioContext of a context whose subclass completed (else NULL). */
+static AioContext *qcontext_aio_or_null(QContext *ctx)
+{
+    return QCONTEXT_CONTEXT_GET_CLASS(ctx)->get_aio_context(ctx);
+}
+
 gboolean qcontext_is_running(QContext *ctx)
-{
-    QContextPrivate *priv;
-
-    QCONTEXT_CHECK(ctx, FALSE);
-    priv = qcontext_get_instance_private(ctx);
-    return __atomic_load_n(&priv->running, __ATOMIC_RELAXED) &&
-           __atomic_load_n(&priv->tid, __ATOMIC_RELAXED) != 0;
-}
-
-int qcontext_get_thread_id(QContext *ctx)
-{
-    QContextPrivate *priv;
-
-    QCONTEXT_CHECK(ctx, 0);
-    priv = qcontext_get_instance_private(ctx);
-    return __atomic_load_n(&priv->tid, __ATOMIC_RELAXED);
-}
-
-gboolean qcontext_in_thread(QContext *ctx)
 {
     QContextPrivate *priv;
     AioContext *aio;
 
     QCONTEXT_CHECK(ctx, FALSE);
-    if (current_ctx == ctx) {
-        return TRUE;
-    }
     priv = qcontext_get_instance_private(ctx);
-    if (priv->threaded || !qom_object_is_completed(QOM_OBJECT(ctx))) {
-        return FALSE;
-    }
-    /* Not threaded: whoever iterates it, its AioContext's home thread. */
-    aio = qcontext_get_aio_context(ctx);
+    aio = qcontext_aio_or_null(ctx);
+    /* A threaded context has a home thread only while its thread runs. */
+    return __atomic_load_n(&priv->running, __ATOMIC_RELAXED) && aio &&
+           aio_context_get_home_tid(aio) != 0;
+}
+
+int qcontext_get_thread_id(QContext *ctx)
+{
+    AioContext *aio;
+
+    QCONTEXT_CHECK(ctx, 0);
+    aio = qcontext_aio_or_null(ctx);
+    return aio ? aio_context_get_home_tid(aio) : 0;
+}
+
+gboolean qcontext_in_thread(QContext *ctx)
+{
+    AioContext *aio;
+
+    QCONTEXT_CHECK(ctx, FALSE);
+    aio = qcontext_aio_or_null(ctx);
     return aio && in_aio_context_home_thread(aio);
 }
 
 QContext *qcontext_current(void)
 {
-    return current_ctx;
-}
+    AioContext *aio = qemu_get_current_aio_context();
+    QContext *main_ctx = qcontext_get_main();
+    QContext *found = NULL;
+    GList *objs;
 
-QContext *qcontext_set_current(QContext *ctx)
-{
-    QContext *prev = current_ctx;
-
-    current_ctx = ctx;
-    return prev;
+    if (!aio) {
+        return NULL;
+    }
+    if (main_ctx && qcontext_aio_or_null(main_ctx) == aio) {
+        return main_ctx;
+    }
+    objs = qom_container_list(QOM_CONTAINER_OBJECTS);
+    for (GList *l = objs; l && !found; l = l->next) {
+        if (QCONTEXT_IS_CONTEXT(l->data) &&
+            qcontext_aio_or_null(QCONTEXT_CONTEXT(l->data)) == aio) {
+            found = QCONTEXT_CONTEXT(l->data); /* the container keeps it */
+        }
+    }
+    g_list_free_full(objs, g_object_unref);
+    return found;
 }
 
 gboolean qcontext_complete_start(QContext *ctx, GError **errp)
@@ -449,6 +455,8 @@ gboolean qcontext_complete_start(QContext *ctx, GError **errp)
     if (!priv->threaded) {
         return TRUE;
     }
+    /* Created here for the thread about to start: at home nowhere until then. */
+    aio_context_clear_home_thread(qcontext_get_aio_context(ctx));
     /* qcontext_start() requires a completed object; start directly. */
     pthread_mutex_lock(&priv->state_lock);
     gboolean ok = priv->has_thread || start_locked(ctx, priv, errp);
@@ -512,7 +520,7 @@ QContext *qcontext_find_by_name(const char *name)
         return NULL;
     }
     if (strcmp(name, QCONTEXT_MAIN_NAME) == 0) {
-        return qcontext_get_main();
+        return qcontext_get_main(); /* also once deleted at shutdown */
     }
     obj = qom_container_find(QOM_CONTAINER_OBJECTS, name);
     if (!obj) {
@@ -524,43 +532,62 @@ QContext *qcontext_find_by_name(const char *name)
 }
 
 static pthread_mutex_t main_lock = PTHREAD_MUTEX_INITIALIZER;
-static QContext *main_ctx; /* a strong reference, kept for the process */
+static QContext *main_ctx; /* atomic; a strong reference, kept for the process */
 
-/* Set while main_create() creates "main": the only way to get that id. */
-static __thread bool creating_main;
-
-static QContext *main_create(void)
+/* Create, complete and register "main", at home on the calling thread. */
+static QContext *main_new(GError **errp)
 {
-    g_autoptr(GError) err = NULL;
-    QomObject *obj;
+    QContext *ctx = g_object_new(GLIB_QCONTEXT_TYPE, "id", QCONTEXT_MAIN_NAME, NULL);
+    QContextPrivate *priv = qcontext_get_instance_private(ctx);
+
+    priv->is_main = TRUE; /* the reserved id is accepted for this object only */
+    if (!g_initable_init(G_INITABLE(ctx), NULL, errp) ||
+        !qom_container_add(QOM_CONTAINER_OBJECTS, QOM_OBJECT(ctx), errp)) {
+        g_prefix_error(errp, "cannot create the main context: ");
+        g_object_unref(ctx);
+        return NULL;
+    }
+    /* Created here, so at home here; also the thread's current context. */
+    aio_context_set_home_thread(qcontext_get_aio_context(ctx));
+    return ctx;
+}
+
+gboolean qcontext_init_main(GError **errp)
+{
+    gboolean ok = TRUE;
+    QContext *ctx;
 
     qcontext_register_types();
-    creating_main = true;
-    obj = qom_object_new_from_string(QOM_CONTAINER_OBJECTS, QCONTEXT_TYPE,
-                                     "glib-qcontext,id=" QCONTEXT_MAIN_NAME, &err);
-    creating_main = false;
-    if (!obj) {
-        g_error("cannot create the main context: %s", err->message);
+    pthread_mutex_lock(&main_lock);
+    ctx = main_ctx;
+    if (!ctx) {
+        ctx = main_new(errp);
+        ok = ctx != NULL;
+        /* Release pairs with the acquire load in qcontext_get_main(). */
+        __atomic_store_n(&main_ctx, ctx, __ATOMIC_RELEASE);
+    } else if (!qcontext_in_thread(ctx)) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_FAILED,
+                    "the main context belongs to another thread (thread id %d)",
+                    qcontext_get_thread_id(ctx));
+        ok = FALSE;
     }
-    return QCONTEXT_CONTEXT(g_object_ref(obj));
+    pthread_mutex_unlock(&main_lock);
+    return ok;
 }
 
 QContext *qcontext_get_main(void)
 {
-    /* Acquire pairs with the release store below. */
-    QContext *ctx = __atomic_load_n(&main_ctx, __ATOMIC_ACQUIRE);
+    /* Acquire pairs with the release store in qcontext_init_main(). */
+    return __atomic_load_n(&main_ctx, __ATOMIC_ACQUIRE);
+}
 
-    if (ctx) {
-        return ctx;
-    }
-    pthread_mutex_lock(&main_lock);
-    ctx = main_ctx;
-    if (!ctx) {
-        ctx = main_create();
-        __atomic_store_n(&main_ctx, ctx, __ATOMIC_RELEASE);
-    }
-    pthread_mutex_unlock(&main_lock);
-    return ctx;
+gboolean qcontext_is_main(QContext *ctx)
+{
+    QContextPrivate *priv;
+
+    QCONTEXT_CHECK(ctx, FALSE);
+    priv = qcontext_get_instance_private(ctx);
+    return priv->is_main;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -614,13 +641,41 @@ static gboolean qcontext_complete(QomObject *obj, GError **errp)
     if (parent->complete && !parent->complete(obj, errp)) {
         return FALSE;
     }
-    if (!creating_main && g_strcmp0(qom_object_get_id(obj), QCONTEXT_MAIN_NAME) == 0) {
+    if (!qcontext_is_main(ctx) &&
+        g_strcmp0(qom_object_get_id(obj), QCONTEXT_MAIN_NAME) == 0) {
         g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_ID,
                     "id '%s' is reserved for the main loop's context",
                     QCONTEXT_MAIN_NAME);
         return FALSE;
     }
     return validate_affinity(ctx, qcontext_get_instance_private(ctx), errp);
+}
+
+/*
+ * Deleting a context from inside its own loop would free it under the
+ * iteration that runs the deleting code: refused.  That is any code on a
+ * threaded context's thread, and a dispatch of a non-threaded one.  "main"
+ * lives as long as the process.
+ */
+static gboolean qcontext_can_be_deleted(QomObject *obj, GError **errp)
+{
+    QContext *ctx = QCONTEXT_CONTEXT(obj);
+    QContextPrivate *priv = qcontext_get_instance_private(ctx);
+
+    if (priv->is_main) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_IN_USE,
+                    "context '%s' is the main loop's and cannot be deleted",
+                    qcontext_get_name(ctx));
+        return FALSE;
+    }
+    /* iterating is only written by the home thread, which is the caller. */
+    if (qcontext_in_thread(ctx) && (priv->threaded || priv->iterating)) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_IN_USE,
+                    "context '%s' cannot be deleted from its own thread",
+                    qcontext_get_name(ctx));
+        return FALSE;
+    }
+    return TRUE;
 }
 
 static void qcontext_unparent(QomObject *obj)
@@ -633,17 +688,15 @@ static void qcontext_unparent(QomObject *obj)
     }
 }
 
-static void qcontext_dispose(GObject *obj)
+void qcontext_dispose_stop(QContext *ctx)
 {
-    QContext *ctx = QCONTEXT_CONTEXT(obj);
     QContextPrivate *priv = qcontext_get_instance_private(ctx);
 
-    if (priv->has_thread && pthread_equal(priv->thread, pthread_self())) {
-        g_critical("context '%s': last reference dropped on its own thread",
+    if (qcontext_in_thread(ctx) && (priv->threaded || priv->iterating)) {
+        g_critical("context '%s': last reference dropped inside its own loop",
                    qcontext_get_name(ctx));
     }
     qcontext_stop(ctx);
-    G_OBJECT_CLASS(qcontext_parent_class)->dispose(obj);
 }
 
 static void qcontext_finalize(GObject *obj)
@@ -715,10 +768,10 @@ static void qcontext_class_init(QContextClass *klass)
 
     oc->set_property = qcontext_set_property;
     oc->get_property = qcontext_get_property;
-    oc->dispose = qcontext_dispose;
     oc->finalize = qcontext_finalize;
     qc->complete = qcontext_complete;
     qc->unparent = qcontext_unparent;
+    qc->can_be_deleted = qcontext_can_be_deleted;
     klass->iterate = qcontext_real_iterate;
 
     props[PROP_THREADED] = g_param_spec_boolean(

@@ -205,8 +205,12 @@ static void object_unparent(QomObject *obj)
 
 static gboolean run_del_check(QomDelCheck check, QomObject *obj, GError **errp)
 {
+    QomObjectClass *klass = QOM_OBJECT_GET_CLASS(obj);
     GError *local_err = NULL;
 
+    if (klass->can_be_deleted && !klass->can_be_deleted(obj, errp)) {
+        return FALSE;
+    }
     if (!check || check(obj, &local_err)) {
         return TRUE;
     }

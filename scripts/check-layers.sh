@@ -17,9 +17,28 @@ check qom include/qcontext/qom -- "qcontext/(aio|block|devices|main-loop)/|$QC"
 check aio include/qcontext/aio -- "qcontext/(qom|block|devices|main-loop)/|$QC"
 check qcontext -- "qcontext/(block|devices|main-loop)/"
 for h in include/qcontext/*.h; do check "$h" -- "qcontext/(block|devices|main-loop)/"; done
+# block/ sits between qcontext/ and devices/: it may use qom, aio and qcontext.
 check block include/qcontext/block -- "qcontext/(devices|main-loop)/"
+# Its internals stay inside: devices and programs use <qcontext/block/...> only.
+for d in qom aio qcontext devices main-loop bench include tests; do
+    check "$d" -- '.*block-internal\.h'
+done
 check devices include/qcontext/devices -- "qcontext/main-loop/"
 # frontend/ (the VMM side, a helper library for bench/ and tests/) stands
 # alone: only the header-only wire format and memory-ordering helpers.
 check frontend -- "qcontext/(qom|block|main-loop)/|qcontext/aio/(aio|block|thread-pool|event-notifier)\.h|$QC"
+# The monitor: the core (every file but the qmp-*.c families) never includes a
+# family or a device header; only monitor.c includes families.h (it registers
+# them); a family sees the core through monitor-core.h, never monitor-priv.h.
+mon=main-loop/monitor
+if [ -d "$mon" ]; then
+    core=$(ls "$mon"/*.[ch] | grep -v '/qmp-')
+    # shellcheck disable=SC2086
+    if grep -nHE '#include [<"](qcontext/devices/|qmp-)' $core; then status=1; fi
+    # shellcheck disable=SC2086
+    if grep -nHE '#include "families\.h"' $(echo "$core" | grep -v "$mon/monitor.c"); then
+        status=1
+    fi
+    if grep -nHE '#include "monitor-priv\.h"' "$mon"/qmp-*.c; then status=1; fi
+fi
 exit $status

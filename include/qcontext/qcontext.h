@@ -39,7 +39,8 @@ G_DECLARE_DERIVABLE_TYPE(QContext, qcontext, QCONTEXT, CONTEXT, QomObject)
  *   prepare -> dispatch if ready, otherwise poll -> check -> dispatch.
  * @get_aio_context: the AioContext devices use on this context.
  * @thread_enter / @thread_leave: run on the context thread around its loop
- *   (e.g. to acquire a GMainContext).  May be NULL.
+ *   (e.g. to acquire a GMainContext), while that thread is the
+ *   AioContext's home thread.  May be NULL.
  */
 struct _QContextClass {
     QomObjectClass parent_class;
@@ -97,8 +98,9 @@ QSource *qcontext_find_source_by_name(QContext *ctx, const char *name);
 /**
  * qcontext_iterate: run one iteration of @ctx on the calling thread.  With
  * @blocking, wait until a source is ready (or a notify).  Returns TRUE if
- * something was dispatched.  Must not be called on a threaded context from
- * any thread but its own.
+ * something was dispatched.  Only @ctx's thread may iterate it
+ * (qcontext_in_thread()); from any other thread this is a critical and
+ * returns FALSE.
  */
 gboolean qcontext_iterate(QContext *ctx, gboolean blocking);
 
@@ -112,13 +114,26 @@ AioContext *qcontext_get_aio_context(QContext *ctx);
 
 /**
  * qcontext_find_by_name: the context with id @name ("main" for the main
- * loop's), or NULL.  Borrowed: valid until the context is deleted.
+ * loop's, once qcontext_init_main() ran), or NULL.  Borrowed: valid until
+ * the context is deleted.
  */
 QContext *qcontext_find_by_name(const char *name);
 
 /**
- * qcontext_get_main: the "main" context (a glib-qcontext on the default
- * GMainContext), created and registered on first use.  Borrowed.
+ * qcontext_init_main: create the "main" context, once, at start-up, on the
+ * main thread: a non-threaded glib-qcontext on g_main_context_default(),
+ * registered in the objects container under the reserved id "main".  The
+ * calling thread becomes its thread (qcontext_in_thread(), its AioContext's
+ * home thread, qcontext_current()).  qcontextd calls it through
+ * qemu_init_main_loop(); library users and tests call it first thing in
+ * main().  Registers the context types too.  A second call from the same
+ * thread does nothing; from another thread it fails.
+ */
+gboolean qcontext_init_main(GError **errp);
+
+/**
+ * qcontext_get_main: the "main" context, or NULL before qcontext_init_main().
+ * Any thread.  Borrowed (it lives as long as the process).
  */
 QContext *qcontext_get_main(void);
 
@@ -152,19 +167,27 @@ gboolean qcontext_is_running(QContext *ctx);
 
 /**
  * qcontext_get_thread_id: the kernel thread id (gettid) of the context's
- * thread, or 0 when it has none.
+ * thread: its own thread while it runs (0 when a threaded context is
+ * stopped), the thread that created it when not threaded, the main thread
+ * for "main".  It is the tid of the AioContext's home thread.
  */
 int qcontext_get_thread_id(QContext *ctx);
 
 /**
- * qcontext_in_thread: TRUE if the calling thread is the one that iterates
- * @ctx (its own thread when threaded, the main thread for "main").
+ * qcontext_in_thread: TRUE if the calling thread is @ctx's thread, the only
+ * one that iterates it: its own thread while it runs when threaded, the
+ * creating thread when not, the main thread for "main".  That is its
+ * AioContext's home thread (in_aio_context_home_thread()).  Cheap: no lock,
+ * no system call.
  */
 gboolean qcontext_in_thread(QContext *ctx);
 
 /**
- * qcontext_current: the QContext whose thread is calling (set by context
- * threads and by the main loop), or NULL.
+ * qcontext_current: the context whose thread is calling: on a context
+ * thread its context, on the main thread "main" (after
+ * qcontext_init_main()), elsewhere NULL.  Looks the context up by its
+ * AioContext (qemu_get_current_aio_context()), walking the registry: for
+ * diagnostics; use qcontext_in_thread() on hot paths.
  */
 QContext *qcontext_current(void);
 

@@ -21,6 +21,7 @@
 #include "qcontext-config.h"
 #include "qcontext/qom/object.h"
 #include "qcontext/qcontext.h"
+#include "qcontext/block/drive.h"
 #include "qcontext/devices/device.h"
 #include "qcontext/main-loop/main-loop.h"
 #include "qcontext/main-loop/monitor.h"
@@ -30,6 +31,7 @@
 
 typedef enum {
     OPT_OBJECT,
+    OPT_DRIVE,
     OPT_DEVICE,
     OPT_MONITOR,
     OPT_PIDFILE,
@@ -52,6 +54,8 @@ static const OptDef opt_defs[] = {
     {"object", OPT_OBJECT, "TYPE,id=ID[,PROP=VALUE...]",
      "create an object (a context); 'help' lists the types, 'TYPE,help' the "
      "properties"},
+    {"drive", OPT_DRIVE, "file=PATH,id=ID[,aio=...][,cache=...][,readonly=on]...",
+     "create a drive, same as -object drive,...; 'help' lists its options"},
     {"device", OPT_DEVICE, "TYPE,id=ID[,context=CTX][,PROP=VALUE...]",
      "create a device running in context CTX (default: main); 'help' as for -object"},
     {"monitor", OPT_MONITOR, "unix:PATH[,server=on]|stdio",
@@ -169,6 +173,32 @@ static gboolean handle_help(OptKind kind, const char *arg, GError **errp)
     exit(0);
 }
 
+/*
+ * -drive ARGS is -object drive,ARGS: print help and exit 0 if asked, else
+ * queue the object (created in command-line order with the -objects).
+ */
+static gboolean add_drive(Config *cfg, const char *arg, const char *where)
+{
+    GArray *opts = qom_opts_parse(arg, NULL, NULL);
+    gboolean help = strcmp(arg, "help") == 0 || strcmp(arg, "?") == 0 ||
+                    (opts && qom_opts_get(opts, "help"));
+    Action *a;
+
+    qom_opts_free(opts);
+    if (help) {
+        char *text = drive_help();
+        fputs(text, stdout);
+        g_free(text); /* before exit: the leak checker runs at exit */
+        exit(0);
+    }
+    a = g_new0(Action, 1);
+    a->kind = OPT_OBJECT;
+    a->arg = g_strconcat("drive,", arg, NULL);
+    a->origin = g_strdup_printf("%s-drive %s", where, arg);
+    g_ptr_array_add(cfg->actions, a);
+    return TRUE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Parsing                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -254,6 +284,8 @@ static gboolean apply_opt(Config *cfg, const OptDef *d, const char *arg,
         return parse_timeout(arg, &cfg->shutdown_timeout_ms, errp);
     case OPT_READCONFIG:
         return parse_file(cfg, arg, errp);
+    case OPT_DRIVE:
+        return add_drive(cfg, arg, where);
     case OPT_OBJECT:
     case OPT_DEVICE:
         if (!handle_help(d->kind, arg, errp)) {
@@ -557,6 +589,7 @@ int main(int argc, char **argv)
     g_set_prgname(PRG);
     setvbuf(stdout, NULL, _IOLBF, 0);
     qcontext_register_types();
+    block_register_types();
     devices_register_types();
 
     if (!parse_args(&cfg, argc, argv, &err) ||

@@ -123,7 +123,8 @@ static void *peer_thread(void *opaque)
     my_index = p->index;
     p->loop = test_loop_new(p->driver);
     p->ctx = p->loop->ctx;
-    aio_context_ref(p->ctx); /* for main's aio_notify() at the end */
+    aio_context_set_home_thread(p->ctx); /* this thread runs it: its current one */
+    aio_context_ref(p->ctx);             /* for main's aio_notify() at the end */
     p->rand = g_rand_new_with_seed(1234 + p->index);
     for (int i = 0; i < NTHREADS; i++) {
         p->bh_route[i] = (Route){.from = i, .to = p->index};

@@ -2,7 +2,9 @@
  * tests/qcontext/test-qcontext-threads.c - threaded contexts: start/stop
  * cycles without leaks, sources attached and detached from another thread
  * while the context runs, poll fds changed while running, thread names,
- * CPU affinity, and BHs from other threads on the context's AioContext.
+ * CPU affinity, BHs from other threads on the context's AioContext, whose
+ * thread is this (qcontext_current, qcontext_in_thread), and deleting a
+ * context from its own thread.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -446,12 +448,107 @@ static void test_detach_no_revents_write(gconstpointer data)
     ts_free(ts);
 }
 
+/*
+ * Deleting a context from its own thread (here from a BH it runs) would
+ * free it under its running loop: refused with an error, and the context
+ * keeps running; from another thread the deletion then works.
+ */
+typedef struct {
+    const char *id;
+    int done;    /* atomic */
+    int deleted; /* whether qom_container_del() returned TRUE */
+    char msg[160];
+} SelfDelete;
+
+static void self_delete_bh(void *opaque)
+{
+    SelfDelete *d = opaque;
+    GError *err = NULL;
+
+    d->deleted = qom_container_del(QOM_CONTAINER_OBJECTS, d->id, &err);
+    if (err) {
+        g_strlcpy(d->msg, err->message, sizeof(d->msg));
+        g_error_free(err);
+    }
+    ts_set(&d->done, 1); /* seq_cst: publishes deleted and msg */
+}
+
+static void test_delete_self(gconstpointer data)
+{
+    const char *type = data;
+    g_autofree char *id = NULL, *want = NULL;
+    SelfDelete d = {0};
+    QContext *ctx;
+
+    if (skip_unavailable(type)) {
+        return;
+    }
+    ctx = new_threaded(type, &id, NULL);
+    d.id = id;
+    aio_bh_schedule_oneshot(qcontext_get_aio_context(ctx), self_delete_bh, &d);
+    g_assert_true(ts_wait_ge(&d.done, 1));
+    g_assert_false(d.deleted);
+    want = g_strdup_printf("context '%s' cannot be deleted from its own thread", id);
+    g_assert_cmpstr(d.msg, ==, want);
+    g_assert_true(qcontext_find_by_name(id) == ctx);
+    g_assert_true(qcontext_is_running(ctx));
+    qctx_del(id);
+}
+
+/* Whose thread is this: main's on the main thread, nobody's on a plain one. */
+typedef struct {
+    QContext *current;
+    gboolean in_main;
+    int main_tid;
+} PlainProbe;
+
+static gpointer plain_probe(gpointer opaque)
+{
+    PlainProbe *p = opaque;
+
+    p->current = qcontext_current();
+    p->in_main = qcontext_in_thread(qcontext_get_main());
+    p->main_tid = qcontext_get_thread_id(qcontext_get_main());
+    return NULL;
+}
+
+static void test_current(void)
+{
+    PlainProbe p = {0};
+
+    g_assert_true(qcontext_current() == qcontext_get_main());
+    g_assert_true(qcontext_in_thread(qcontext_get_main()));
+    g_thread_join(g_thread_new("plain", plain_probe, &p));
+    g_assert_null(p.current);
+    g_assert_false(p.in_main);
+    g_assert_cmpint(p.main_tid, ==, getpid());
+}
+
+static gpointer iterate_main(gpointer opaque)
+{
+    return GINT_TO_POINTER(qcontext_iterate(qcontext_get_main(), FALSE));
+}
+
+/* Only a context's own thread may iterate it (a critical elsewhere). */
+static void test_iterate_foreign(void)
+{
+    if (g_test_subprocess()) {
+        g_thread_join(g_thread_new("foreign", iterate_main, NULL));
+        return;
+    }
+    g_test_trap_subprocess(NULL, 5 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*context 'main' belongs to another thread*");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    qcontext_register_types();
+    g_assert_true(qcontext_init_main(NULL)); /* this is the main thread */
 
     g_test_add_func("/qcontext/thread/start-unthreaded", test_start_unthreaded);
+    g_test_add_func("/qcontext/thread/current", test_current);
+    g_test_add_func("/qcontext/thread/iterate-foreign", test_iterate_foreign);
     for (guint i = 0; i < G_N_ELEMENTS(qctx_test_types); i++) {
         const char *t = qctx_test_types[i];
         static const struct {
@@ -467,6 +564,7 @@ int main(int argc, char **argv)
             {"bh-other-thread", test_bh_other_thread},
             {"stop-self-concurrent", test_stop_self_concurrent},
             {"detach-no-revents-write", test_detach_no_revents_write},
+            {"delete-self", test_delete_self},
         };
         for (guint j = 0; j < G_N_ELEMENTS(cases); j++) {
             g_autofree char *path =

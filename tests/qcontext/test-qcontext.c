@@ -47,9 +47,10 @@ static void test_init(gconstpointer data)
     g_assert_cmpstr(qom_object_get_type_name(QOM_OBJECT(ctx)), ==, type);
     g_assert_false(qcontext_is_threaded(ctx));
     g_assert_false(qcontext_is_running(ctx));
-    g_assert_cmpint(qcontext_get_thread_id(ctx), ==, 0);
+    /* non-threaded: its creator's */
+    g_assert_cmpint(qcontext_get_thread_id(ctx), ==, gettid());
     g_assert_nonnull(qcontext_get_aio_context(ctx));
-    g_assert_true(qcontext_in_thread(ctx)); /* non-threaded: its creator */
+    g_assert_true(qcontext_in_thread(ctx));
     g_assert_null(qcontext_find_source_by_name(ctx, "nothing"));
     qctx_flush(ctx);
     g_assert_false(qcontext_iterate(ctx, FALSE));
@@ -349,6 +350,65 @@ static void test_dispatch_remove(gconstpointer data)
     ts_free(a);
 }
 
+/*
+ * A source of a non-threaded context that deletes the context from its
+ * dispatch would free it under qcontext_iterate(): refused; the context is
+ * deletable once the iteration is over.
+ */
+typedef struct {
+    const char *id;
+    int runs;
+    gboolean deleted;
+    char *msg;
+} DeleteInDispatch;
+
+static gboolean delete_ctx_dispatch(QSource *src)
+{
+    DeleteInDispatch *d = qsource_get_opaque(src);
+    g_autoptr(GError) err = NULL;
+
+    d->runs++;
+    d->deleted = qom_container_del(QOM_CONTAINER_OBJECTS, d->id, &err);
+    d->msg = err ? g_strdup(err->message) : NULL;
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean always_ready(QSource *src, int *timeout)
+{
+    return TRUE;
+}
+
+static const QSourceFuncs delete_ctx_funcs = {
+    .prepare = always_ready,
+    .dispatch = delete_ctx_dispatch,
+};
+
+static void test_delete_in_dispatch(gconstpointer data)
+{
+    const char *type = data;
+    g_autofree char *id = NULL, *want = NULL;
+    DeleteInDispatch d = {0};
+    QSource *src = qsource_new(&delete_ctx_funcs, NULL, "deleter", &d);
+    QContext *ctx;
+
+    if (skip_unavailable(type)) {
+        qsource_unref(src);
+        return;
+    }
+    ctx = new_ctx(type, &id);
+    d.id = id;
+    g_assert_true(qcontext_attach(ctx, src, NULL));
+    g_assert_true(qcontext_iterate(ctx, FALSE));
+    g_assert_cmpint(d.runs, ==, 1);
+    g_assert_false(d.deleted);
+    want = g_strdup_printf("context '%s' cannot be deleted from its own thread", id);
+    g_assert_cmpstr(d.msg, ==, want);
+    g_assert_true(qcontext_find_by_name(id) == ctx);
+    qctx_del(id); /* outside its iteration: fine */
+    qsource_unref(src);
+    g_free(d.msg);
+}
+
 /* Errors of option strings, with the real types. */
 static void test_errors(void)
 {
@@ -413,7 +473,6 @@ static void test_errors(void)
 
     qctx_new("glib-qcontext", "ctx0", NULL);
     EXPECT("glib-qcontext,id=ctx0", "duplicate id 'ctx0'");
-    g_assert_nonnull(qcontext_get_main()); /* as qcontextd does first */
     EXPECT("glib-qcontext,id=main", "duplicate id 'main'");
     if (qctx_type_available("aio-qcontext")) {
         EXPECT("aio-qcontext,id=ctx0,threaded=yes", "duplicate id 'ctx0'");
@@ -445,12 +504,21 @@ static void test_main(void)
     g_assert_true(glib_qcontext_get_main_context(main_ctx) == g_main_context_default());
     g_assert_false(qcontext_is_threaded(main_ctx));
     g_assert_true(qcontext_in_thread(main_ctx));
-
-    /* qcontext_current: set by the main loop (internal setter) */
-    g_assert_null(qcontext_current());
-    g_assert_null(qcontext_set_current(main_ctx));
+    g_assert_true(qcontext_is_main(main_ctx));
+    /* the main thread's, also in the kernel's words */
+    g_assert_cmpint(qcontext_get_thread_id(main_ctx), ==, getpid());
+    /* whose thread is this: main's (it was NULL on the main thread) */
     g_assert_true(qcontext_current() == main_ctx);
-    g_assert_true(qcontext_set_current(NULL) == main_ctx);
+    /* it lives as long as the process */
+    g_autoptr(GError) err = NULL;
+    g_assert_false(qom_container_del(QOM_CONTAINER_OBJECTS, "main", &err));
+    g_assert_error(err, QOM_ERROR, QOM_ERROR_IN_USE);
+    g_assert_cmpstr(err->message, ==,
+                    "context 'main' is the main loop's and cannot be deleted");
+    g_assert_true(qcontext_find_by_name("main") == main_ctx);
+    /* init again from the same thread: nothing changes */
+    g_assert_true(qcontext_init_main(NULL));
+    g_assert_true(qcontext_get_main() == main_ctx);
 
     /* a plain GSource on the main context runs with qcontext_iterate */
     gboolean ran = FALSE;
@@ -549,23 +617,28 @@ static void test_cpulist(void)
 }
 
 /*
- * "main" is reserved for qcontext_get_main(): a user object cannot take it,
- * even before the main context exists (run in a fresh process so that it
- * does not).
+ * "main" is reserved for qcontext_init_main(): a user object cannot take it,
+ * even before the main context exists (run in a fresh process, which does
+ * not create it at start).  Nothing creates it behind the caller's back:
+ * looking it up before qcontext_init_main() finds nothing.
  */
 static void test_main_reserved(void)
 {
     if (g_test_subprocess()) {
         char *msg;
 
+        g_assert_null(qcontext_get_main());
+        g_assert_null(qcontext_find_by_name("main"));
         g_assert_null(qom_container_find(QOM_CONTAINER_OBJECTS, "main"));
         msg = qctx_new_error("glib-qcontext,id=main");
         g_assert_cmpstr(msg, ==, "id 'main' is reserved for the main loop's context");
         g_free(msg);
         g_assert_null(qom_container_find(QOM_CONTAINER_OBJECTS, "main"));
         /* ... and the real one is still a glib-qcontext on the default loop */
+        g_assert_true(qcontext_init_main(NULL));
         g_assert_true(glib_qcontext_get_main_context(qcontext_get_main()) ==
                       g_main_context_default());
+        g_assert_true(qcontext_find_by_name("main") == qcontext_get_main());
         return;
     }
     g_test_trap_subprocess(NULL, 0, 0);
@@ -576,6 +649,9 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qcontext_register_types();
+    if (!g_test_subprocess()) {
+        g_assert_true(qcontext_init_main(NULL)); /* as qcontextd does first */
+    }
 
     g_test_add_func("/qcontext/qsource/init", test_qsource_init);
     g_test_add_func("/qcontext/errors", test_errors);
@@ -595,6 +671,7 @@ int main(int argc, char **argv)
             {"prepare-ready", test_prepare_ready},
             {"poll-fds-attached", test_poll_fds_attached},
             {"dispatch-remove", test_dispatch_remove},
+            {"delete-in-dispatch", test_delete_in_dispatch},
         };
         for (guint j = 0; j < G_N_ELEMENTS(cases); j++) {
             g_autofree char *path =

@@ -6,10 +6,12 @@
  * fd handlers, event notifiers, bottom halves, timers, adaptive polling,
  * aio_poll()/aio_notify(), and a GSource view for GLib main loops.
  *
- * Threading: every AioContext has a home thread (the thread that created it,
- * or the one that called aio_context_set_home_thread()).  Only the home
- * thread may call aio_poll() with blocking=true.  Any thread may schedule BHs,
- * call aio_notify(), and add or remove fd handlers.
+ * Threading: every AioContext has a home thread: the thread that created it,
+ * until another one calls aio_context_set_home_thread(), or none after
+ * aio_context_clear_home_thread().  The home thread is the one place that
+ * says which thread runs a context (QContext's thread identity is read from
+ * it).  Only the home thread may call aio_poll() with blocking=true.  Any
+ * thread may schedule BHs, call aio_notify(), and add or remove fd handlers.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -54,7 +56,9 @@ typedef enum {
 
 /**
  * aio_context_new: create an AioContext at home on the calling thread, with
- * the epoll fd monitor.  The calling thread is registered with urcu.
+ * the epoll fd monitor.  The calling thread is registered with urcu.  It
+ * does not become the thread's current context (see
+ * aio_context_set_home_thread()).
  */
 AioContext *aio_context_new(GError **errp);
 
@@ -84,18 +88,37 @@ AioFdMonKind aio_context_get_fdmon(AioContext *ctx);
 const char *aio_fdmon_kind_name(AioFdMonKind kind);
 
 /**
- * aio_context_set_home_thread: make the calling thread @ctx's home thread
- * (used by context threads at start).  The caller must make sure no other
- * thread is inside aio_poll(ctx) at the time.
+ * aio_context_set_home_thread: make the calling thread @ctx's home thread and
+ * @ctx the thread's current context (qemu_get_current_aio_context()); the
+ * thread's kernel id is recorded (aio_context_get_home_tid()).  Called by a
+ * thread that runs @ctx's loop from now on (context threads at start, the
+ * main thread for "main").  The caller must make sure no other thread is
+ * inside aio_poll(ctx) at the time.
  */
 void aio_context_set_home_thread(AioContext *ctx);
+
+/**
+ * aio_context_clear_home_thread: @ctx has no home thread any more (its
+ * thread is about to exit, or it was created for a thread yet to start);
+ * if @ctx is the calling thread's current context, the thread has none
+ * afterwards.  Until the next aio_context_set_home_thread() no thread may
+ * block in aio_poll(ctx).  Any thread.
+ */
+void aio_context_clear_home_thread(AioContext *ctx);
 
 /** in_aio_context_home_thread: true if the caller is @ctx's home thread. */
 bool in_aio_context_home_thread(AioContext *ctx);
 
 /**
- * qemu_get_current_aio_context: the AioContext whose home thread is the
- * caller (set by aio_context_new()/aio_context_set_home_thread()), or NULL.
+ * aio_context_get_home_tid: the kernel thread id (gettid()) of @ctx's home
+ * thread, or 0 if it has none.  Any thread.
+ */
+int aio_context_get_home_tid(AioContext *ctx);
+
+/**
+ * qemu_get_current_aio_context: the AioContext the calling thread runs: the
+ * last one it made its home with aio_context_set_home_thread() (not merely
+ * created), or NULL.
  */
 AioContext *qemu_get_current_aio_context(void);
 
@@ -283,6 +306,51 @@ GSource *aio_get_g_source(AioContext *ctx);
  * between fields, never within one.
  */
 void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
+
+/* ------------------------------------------------------------------------ */
+/* Batching, per-context slots                                                */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_context_set_aio_params: QEMU's aio-max-batch: how many requests a
+ * queue of @ctx (e.g. a block backend's io_uring ring) collects in one
+ * batch before it must submit them; 0 lets each queue use its own default.
+ * Any thread, also while the context runs; queues see it at their next
+ * request.  Negative values fail.
+ */
+bool aio_context_set_aio_params(AioContext *ctx, int64_t max_batch, GError **errp);
+
+/** aio_context_get_aio_max_batch: the value set above (0 by default).  Any thread. */
+int64_t aio_context_get_aio_max_batch(AioContext *ctx);
+
+/** How many slots aio_context_slot_new() hands out in a process. */
+#define AIO_CONTEXT_MAX_SLOTS 8
+
+/**
+ * AioContextSlotDestroy: frees a slot's non-NULL @value when @ctx is freed.
+ * Runs in the context's final unref (on the thread that drops it, which
+ * then counts as the home thread), before the thread pool, the handlers and
+ * the BHs are torn down: it may poll @ctx and must remove every handler,
+ * BH and timer it registered there.
+ */
+typedef void AioContextSlotDestroy(AioContext *ctx, void *value);
+
+/**
+ * aio_context_slot_new: reserve a slot that every AioContext has, for state
+ * a layer above keeps per context (block/ keeps its per-context queues
+ * there).  Returns the slot number; aborts if all AIO_CONTEXT_MAX_SLOTS are
+ * taken (a layer takes one, once).  Any thread.
+ */
+int aio_context_slot_new(AioContextSlotDestroy *destroy);
+
+/**
+ * aio_context_get_slot: the value of @slot in @ctx (NULL until set).  Home
+ * thread only: a plain load, no lock.
+ */
+void *aio_context_get_slot(AioContext *ctx, int slot);
+
+/** aio_context_set_slot: set the value of @slot in @ctx.  Home thread only. */
+void aio_context_set_slot(AioContext *ctx, int slot, void *value);
 
 G_END_DECLS
 

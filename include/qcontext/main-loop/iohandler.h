@@ -27,14 +27,15 @@ G_BEGIN_DECLS
 gboolean iohandler_init(GError **errp);
 
 /**
- * iohandler_get_aio_context: the iohandler AioContext (created on first use
- * if needed).  Borrowed.
+ * iohandler_get_aio_context: the iohandler AioContext, made by
+ * qemu_init_main_loop() (a critical and NULL before).  Borrowed.
  */
 AioContext *iohandler_get_aio_context(void);
 
 /**
  * iohandler_get_g_source: the GSource of the iohandler AioContext, as
- * attached to the default GMainContext.  Borrowed.
+ * attached to the default GMainContext (a critical and NULL before
+ * qemu_init_main_loop()).  Borrowed.
  */
 GSource *iohandler_get_g_source(void);
 

@@ -2,7 +2,9 @@
  * main-loop/main-loop.h - the daemon's main loop.
  *
  * The "main" QContext (qcontext_get_main(), a glib-qcontext on the default
- * GMainContext) drives the daemon from the main thread.  Attached to it:
+ * GMainContext, created by qemu_init_main_loop() through
+ * qcontext_init_main()) drives the daemon from the main thread.  Attached
+ * to it:
  *  - the main AioContext (qemu_get_aio_context()), for main-thread work of
  *    devices and BHs scheduled from other threads;
  *  - the iohandler AioContext (see main-loop/iohandler.h) for the daemon's
@@ -56,14 +58,17 @@ const char *shutdown_cause_str(ShutdownCause cause);
 /* ------------------------------------------------------------------------ */
 
 /**
- * qemu_init_main_loop: make the calling thread the main thread: get the
- * "main" context, its AioContext, and the iohandler context.  Idempotent.
+ * qemu_init_main_loop: make the calling thread the main thread: create the
+ * "main" context (qcontext_init_main()) and the iohandler context.  Call it
+ * first, before anything uses "main" or the functions below.  Idempotent on
+ * the main thread; fails from another thread.
  */
 gboolean qemu_init_main_loop(GError **errp);
 
 /**
  * qemu_get_aio_context: the main AioContext (the "main" context's, attached
- * to the default GMainContext).  Borrowed.  Any thread.
+ * to the default GMainContext); a critical and NULL before
+ * qemu_init_main_loop().  Borrowed.  Any thread.
  */
 AioContext *qemu_get_aio_context(void);
 
@@ -94,6 +99,13 @@ ShutdownCause main_loop_shutdown_requested(void);
  * shutdown to @ms milliseconds (default 10000; 0 = do not wait).
  */
 void main_loop_set_shutdown_timeout(gint64 ms);
+
+/**
+ * main_loop_get_shutdown_timeout: the bound set by
+ * main_loop_set_shutdown_timeout() (10 s by default), in ms; device_del
+ * over QMP drains for at most as long.
+ */
+gint64 main_loop_get_shutdown_timeout(void);
 
 /**
  * qemu_main_loop: run the main context until a shutdown is requested, then

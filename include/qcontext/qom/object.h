@@ -51,12 +51,23 @@ G_DECLARE_DERIVABLE_TYPE(QomObject, qom_object, QOM, OBJECT, GObject)
  *   Subclasses chain up first.
  * @unparent: called when the object is removed from its container, before
  *   the container drops its reference (stop threads here).  May be NULL.
+ * @can_be_deleted: asked by qom_container_del() before anything else (on
+ *   the deleting thread): return FALSE with @errp set to refuse, e.g. a
+ *   context deleted from its own thread.  Not asked by
+ *   qom_container_del_all().  May be NULL (always deletable).
+ * @check_set: called by qom_object_set_property_str() (qom-set) before a
+ *   live object's property @pspec takes @value: return FALSE with @errp set
+ *   to refuse a value that is valid alone but not with the object's other
+ *   properties (e.g. a minimum above the maximum).  May be NULL.
  */
 struct _QomObjectClass {
     GObjectClass parent_class;
     gboolean (*complete)(QomObject *obj, GError **errp);
     void (*unparent)(QomObject *obj);
-    gpointer padding[6];
+    gboolean (*can_be_deleted)(QomObject *obj, GError **errp);
+    gboolean (*check_set)(QomObject *obj, GParamSpec *pspec, const GValue *value,
+                          GError **errp);
+    gpointer padding[4];
 };
 
 /** qom_object_get_id: the object's id (never NULL once created by the layer). */
@@ -151,8 +162,9 @@ GList *qom_container_list(const char *container);
 /**
  * qom_container_del: remove @id from @container: runs the class's unparent
  * hook then drops the container's reference.  Fails with
- * QOM_ERROR_NOT_FOUND, or QOM_ERROR_IN_USE when a "can-delete" check
- * registered with qom_container_set_del_check() refuses.
+ * QOM_ERROR_NOT_FOUND, with the error of the class's can_be_deleted hook,
+ * or QOM_ERROR_IN_USE when a "can-delete" check registered with
+ * qom_container_set_del_check() refuses.
  */
 gboolean qom_container_del(const char *container, const char *id, GError **errp);
 
