@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
@@ -18,8 +19,8 @@
 struct FeConn {
     int fd;
     int timeout_ms;
-    int dead;    /* qatomic: set once, read by any thread */
-    GMutex lock; /* one request/reply exchange at a time */
+    int dead;             /* qatomic: set once, read by any thread */
+    pthread_mutex_t lock; /* one exchange at a time (pthread: TSan sees it) */
     uint64_t protocol_features;
     gboolean ack; /* the caller wants REPLY_ACK when negotiated */
 };
@@ -108,7 +109,7 @@ FeConn *fe_conn_new_fd(int fd, int timeout_ms)
     c->fd = fd;
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : FE_CONN_DEFAULT_TIMEOUT_MS;
     c->ack = TRUE;
-    g_mutex_init(&c->lock);
+    pthread_mutex_init(&c->lock, NULL);
     return c;
 }
 
@@ -165,7 +166,7 @@ void fe_conn_free(FeConn *c)
         return;
     }
     close(c->fd);
-    g_mutex_clear(&c->lock);
+    pthread_mutex_destroy(&c->lock);
     g_free(c);
 }
 
@@ -427,12 +428,12 @@ gboolean fe_conn_send_raw(FeConn *c, const void *buf, size_t len, const int *fds
     if (!check_nfds(nfds, errp) || dead_error(c, errp)) {
         return FALSE;
     }
-    g_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     ok = send_iov(c, &iov, 1, fds, nfds, errp);
     if (!ok) {
         mark_dead(c);
     }
-    g_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     return ok;
 }
 
@@ -459,9 +460,9 @@ gboolean fe_conn_send(FeConn *c, uint32_t request, uint32_t flags, const void *p
     if (!check_nfds(nfds, errp) || dead_error(c, errp)) {
         return FALSE;
     }
-    g_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     ok = send_locked(c, request, flags, payload, size, fds, nfds, errp);
-    g_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     return ok;
 }
 
@@ -499,9 +500,9 @@ gboolean fe_conn_recv(FeConn *c, FeMsg *out, GError **errp)
     if (dead_error(c, errp)) {
         return FALSE;
     }
-    g_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     ok = recv_locked(c, out, errp);
-    g_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     return ok;
 }
 
@@ -510,7 +511,7 @@ gboolean fe_conn_wait_closed(FeConn *c, int timeout_ms)
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
     gboolean closed = FALSE;
 
-    g_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     while (!closed && g_get_monotonic_time() < deadline) {
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         gint64 left = deadline - g_get_monotonic_time();
@@ -531,7 +532,7 @@ gboolean fe_conn_wait_closed(FeConn *c, int timeout_ms)
     if (closed) {
         mark_dead(c);
     }
-    g_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     return closed;
 }
 
@@ -593,7 +594,7 @@ gboolean fe_conn_request(FeConn *c, uint32_t request, const void *payload,
     if (!check_nfds(nfds, errp) || dead_error(c, errp)) {
         return FALSE;
     }
-    g_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->lock);
     ok = send_locked(c, request, flags, payload, size, fds, nfds, &err);
     if (ok && (has_reply || ack)) {
         ok = recv_locked(c, r, &err) && check_reply(request, r, &err) &&
@@ -605,7 +606,7 @@ gboolean fe_conn_request(FeConn *c, uint32_t request, const void *payload,
     if (!ok && !g_error_matches(err, FE_ERROR, FE_ERROR_REFUSED)) {
         mark_dead(c); /* out of step with the back-end: no way back */
     }
-    g_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->lock);
     if (ok && r == &local) {
         close_fds(local.fds, &local.nfds);
     }

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -21,8 +22,8 @@ typedef struct {
 } FeRegion;
 
 struct FeMem {
-    GMutex lock;        /* the free lists and @blocks */
-    GHashTable *blocks; /* hva -> FeRange of the allocation (g_new) */
+    pthread_mutex_t lock; /* the free lists and @blocks (pthread: TSan sees it) */
+    GHashTable *blocks;   /* hva -> FeRange of the allocation (g_new) */
     FeRegion regions[FE_MEM_MAX_REGIONS];
     unsigned n;
 };
@@ -38,7 +39,7 @@ FeMem *fe_mem_new(uint64_t size, GError **errp)
 {
     FeMem *m = g_new0(FeMem, 1);
 
-    g_mutex_init(&m->lock);
+    pthread_mutex_init(&m->lock, NULL);
     m->blocks = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
     if (fe_mem_add_region(m, FE_MEM_GPA_BASE, size, errp) < 0) {
         fe_mem_free(m);
@@ -147,7 +148,7 @@ void fe_mem_free(FeMem *m)
         g_array_free(m->regions[i].free, TRUE);
     }
     g_hash_table_destroy(m->blocks);
-    g_mutex_clear(&m->lock);
+    pthread_mutex_destroy(&m->lock);
     g_free(m);
 }
 
@@ -200,7 +201,7 @@ void *fe_mem_alloc(FeMem *m, size_t size, size_t align, uint64_t *gpa_out)
 
     g_return_val_if_fail(align && !(align & (align - 1)), NULL);
     size = size ? (size + 7) & ~(size_t)7 : 8;
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     for (unsigned i = 0; i < m->n && !p; i++) {
         FeRegion *reg = &m->regions[i];
         uint64_t off = region_alloc(reg, size, MAX(align, 8));
@@ -217,7 +218,7 @@ void *fe_mem_alloc(FeMem *m, size_t size, size_t align, uint64_t *gpa_out)
             *gpa_out = reg->r.gpa + off;
         }
     }
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
     if (p) {
         memset(p, 0, size);
     }
@@ -275,7 +276,7 @@ void fe_mem_release(FeMem *m, void *hva)
     if (!hva) {
         return;
     }
-    g_mutex_lock(&m->lock);
+    pthread_mutex_lock(&m->lock);
     blk = g_hash_table_lookup(m->blocks, hva);
     reg = region_of_hva(m, hva);
     if (blk && reg) {
@@ -284,7 +285,7 @@ void fe_mem_release(FeMem *m, void *hva)
     } else {
         g_critical("fe_mem_release: %p was not allocated from this guest memory", hva);
     }
-    g_mutex_unlock(&m->lock);
+    pthread_mutex_unlock(&m->lock);
 }
 
 void *fe_mem_translate(const FeMem *m, uint64_t gpa, uint64_t len)

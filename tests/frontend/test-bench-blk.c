@@ -96,7 +96,8 @@ static void test_null_qd1(void)
                     ==, "randread");
     bench_clear(&r);
     /* the text form names what it measured */
-    bench_run(&r, q->sock, (const char *[]){"--runtime", "0.2", "--iodepth", "32", NULL});
+    bench_run(&r, q->sock,
+              (const char *[]){"--runtime", "0.2", "--iodepth", "32", NULL});
     g_assert_cmpint(r.status, ==, 0);
     g_assert_nonnull(strstr(r.out, "IOPS"));
     g_assert_nonnull(strstr(r.out, "p99.9 us"));
@@ -119,8 +120,8 @@ static void test_file_verify(void)
     /* every block is checked at least by the final read-back */
     g_assert_cmpint(result_int(&r, "verify_checked"), >=, (8 << 20) / 4096);
     g_assert_cmpint(result_int(&r, "verify_errors"), ==, 0);
-    g_assert_cmpint(json_array_get_length(json_object_get_array_member(r.json, "jobs")), ==,
-                    2);
+    g_assert_cmpint(json_array_get_length(json_object_get_array_member(r.json, "jobs")),
+                    ==, 2);
     bench_clear(&r);
 
     /* polling completions, larger blocks, plain chains */
