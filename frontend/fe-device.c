@@ -48,6 +48,16 @@ static gboolean negotiate_protocol(FeDevice *dev, GError **errp)
     uint64_t want = dev->opt.protocol_features ? dev->opt.protocol_features
                                                : FE_DEVICE_PROTOCOL_FEATURES;
 
+    /* what the caller turned off is not negotiated at all */
+    if (dev->opt.no_inflight) {
+        want &= ~(1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+    }
+    if (dev->opt.no_mem_slots) {
+        want &= ~(1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+    }
+    if (dev->opt.no_reply_ack) {
+        want &= ~(1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK);
+    }
     dev->offered_proto = dev->proto = 0;
     if (!(dev->offered & (1ull << VHOST_USER_F_PROTOCOL_FEATURES))) {
         return TRUE;
@@ -57,7 +67,6 @@ static gboolean negotiate_protocol(FeDevice *dev, GError **errp)
         return FALSE;
     }
     dev->proto = dev->offered_proto & want;
-    fe_conn_set_reply_ack(c, !dev->opt.no_reply_ack);
     return TRUE;
 }
 

@@ -22,186 +22,7 @@
 
 #include "qcontext/aio/atomic.h"
 #include "qcontext/devices/vhost-user/vhost-user-proto.h"
-#include "fake-vsock.h"
-
-#define HDR ((uint32_t)sizeof(struct virtio_vsock_hdr))
-#define MAX_PKT (HDR + 65536)
-
-typedef struct {
-    uint64_t gpa, uva, size;
-    uint8_t *hva;
-    void *map;
-    size_t map_len;
-} Region;
-
-typedef struct {
-    unsigned num;
-    struct vring_desc *desc;
-    struct vring_avail *avail;
-    struct vring_used *used;
-    uint16_t last_avail, used_idx;
-    int kick_fd, call_fd;
-    gboolean started;
-} Ring;
-
-typedef struct {
-    struct iovec iov[64];
-    unsigned n_out, n_in; /* readable first, then writable */
-    uint16_t head;
-} Chain;
-
-typedef enum { SVC_ECHO, SVC_SINK } Service;
-
-typedef struct {
-    uint32_t guest_port, host_port;
-    Service svc;
-    gboolean connecting; /* host-initiated, no RESPONSE yet */
-    GByteArray *pending; /* echo data not yet sent back */
-    uint16_t type;       /* STREAM or SEQPACKET */
-    GQueue msgs;         /* SEQPACKET: lengths of the messages in @pending */
-    uint32_t partial;    /* SEQPACKET: bytes of the message still arriving */
-    gboolean shut_pending;
-    uint32_t buf_alloc, fwd_cnt, rx_cnt; /* ours */
-    uint32_t guest_buf_alloc, guest_fwd_cnt, tx_cnt;
-} HostConn;
-
-typedef struct {
-    struct virtio_vsock_hdr hdr;
-} OutPkt;
-
-typedef enum { CMD_CONNECT, CMD_DRAIN, CMD_DROP, CMD_STOP } CmdKind;
-
-typedef struct {
-    CmdKind kind;
-    uint32_t port;
-} Cmd;
-
-struct FakeVsock {
-    char *dir, *path;
-    int listen_fd, client_fd, cmd_fd;
-    GThread *thread;
-    GAsyncQueue *cmds;
-    uint64_t features, proto;
-    Region regions[8];
-    unsigned nregions;
-    Ring rings[2];     /* 0 rx, 1 tx */
-    GHashTable *conns; /* key -> HostConn */
-    GQueue out;        /* OutPkt * control packets to deliver */
-    uint32_t next_host_port;
-    pthread_mutex_t lock; /* the counters (pthread: TSan sees it) */
-    FakeVsockCounters c;
-};
-
-/* ------------------------------------------------------------------------ */
-/* Memory                                                                    */
-
-static void *gpa_to_hva(FakeVsock *f, uint64_t gpa, uint64_t len)
-{
-    for (unsigned i = 0; i < f->nregions; i++) {
-        Region *r = &f->regions[i];
-
-        if (gpa >= r->gpa && gpa - r->gpa <= r->size &&
-            len <= r->size - (gpa - r->gpa)) {
-            return r->hva + (gpa - r->gpa);
-        }
-    }
-    return NULL;
-}
-
-static void *uva_to_hva(FakeVsock *f, uint64_t uva, uint64_t len)
-{
-    for (unsigned i = 0; i < f->nregions; i++) {
-        Region *r = &f->regions[i];
-
-        if (uva >= r->uva && uva - r->uva <= r->size &&
-            len <= r->size - (uva - r->uva)) {
-            return r->hva + (uva - r->uva);
-        }
-    }
-    return NULL;
-}
-
-static void unmap_all(FakeVsock *f)
-{
-    for (unsigned i = 0; i < f->nregions; i++) {
-        munmap(f->regions[i].map, f->regions[i].map_len);
-    }
-    f->nregions = 0;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Rings, device side                                                        */
-
-static gboolean ring_pop(FakeVsock *f, Ring *r, Chain *c)
-{
-    struct vring_desc *table;
-    unsigned i, max, count = 0;
-
-    if (!r->started || qatomic_load_acquire(&r->avail->idx) == r->last_avail) {
-        return FALSE;
-    }
-    memset(c, 0, sizeof(*c));
-    c->head = qatomic_read(&r->avail->ring[r->last_avail % r->num]);
-    r->last_avail++;
-    if (f->features & (1ull << VIRTIO_RING_F_EVENT_IDX)) {
-        /* ask for a kick on the next one */
-        qatomic_set((uint16_t *)&r->used->ring[r->num], r->last_avail);
-        smp_mb();
-    }
-    g_assert_cmpuint(c->head, <, r->num);
-    table = r->desc;
-    i = c->head;
-    max = r->num;
-    if (table[i].flags & VRING_DESC_F_INDIRECT) {
-        g_assert_cmpuint(table[i].len % 16, ==, 0);
-        max = table[i].len / 16;
-        table = gpa_to_hva(f, table[i].addr, table[i].len);
-        g_assert_nonnull(table);
-        i = 0;
-    }
-    for (;;) {
-        struct vring_desc d = table[i];
-        void *p = gpa_to_hva(f, d.addr, d.len);
-
-        g_assert_cmpuint(++count, <=, max);
-        g_assert_cmpuint(c->n_out + c->n_in, <, G_N_ELEMENTS(c->iov));
-        g_assert_nonnull(p);
-        if (d.flags & VRING_DESC_F_WRITE) {
-            c->iov[c->n_out + c->n_in++] = (struct iovec){p, d.len};
-        } else {
-            g_assert_cmpuint(c->n_in, ==, 0); /* readable before writable */
-            c->iov[c->n_out++] = (struct iovec){p, d.len};
-        }
-        if (!(d.flags & VRING_DESC_F_NEXT)) {
-            return TRUE;
-        }
-        i = d.next;
-        g_assert_cmpuint(i, <, max);
-    }
-}
-
-static void ring_push(FakeVsock *f, Ring *r, uint16_t head, uint32_t len)
-{
-    uint16_t old = r->used_idx;
-    gboolean notify;
-    uint64_t one = 1;
-
-    r->used->ring[r->used_idx % r->num] = (struct vring_used_elem){head, len};
-    r->used_idx++;
-    /* release pairs with the driver's acquire load of used->idx */
-    qatomic_store_release(&r->used->idx, r->used_idx);
-    /* full fence pairs with the driver's smp_mb() in fe_vq_enable_cb() */
-    smp_mb();
-    if (f->features & (1ull << VIRTIO_RING_F_EVENT_IDX)) {
-        notify =
-            vring_need_event(qatomic_read(&r->avail->ring[r->num]), r->used_idx, old);
-    } else {
-        notify = !(qatomic_read(&r->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
-    }
-    if (notify && r->call_fd >= 0) {
-        g_assert_cmpint(write(r->call_fd, &one, 8), ==, 8);
-    }
-}
+#include "fake-vsock-priv.h"
 
 /* ------------------------------------------------------------------------ */
 /* Host side of vsock                                                        */
@@ -376,7 +197,7 @@ static void process_tx(FakeVsock *f)
     Ring *r = &f->rings[1];
     Chain c;
 
-    while (ring_pop(f, r, &c)) {
+    while (fake_ring_pop(f, r, &c)) {
         size_t len = 0;
         struct virtio_vsock_hdr h;
         gboolean ok = TRUE;
@@ -395,38 +216,8 @@ static void process_tx(FakeVsock *f)
         } else {
             guest_packet(f, &h, buf + HDR);
         }
-        ring_push(f, r, c.head, 0);
+        fake_ring_push(f, r, c.head, 0);
     }
-}
-
-/* Copy @len bytes to the writable part of @c. */
-static void chain_write(Chain *c, size_t off, const void *src, size_t len)
-{
-    const uint8_t *s = src;
-
-    for (unsigned k = c->n_out; k < c->n_out + c->n_in && len; k++) {
-        struct iovec *v = &c->iov[k];
-
-        if (off >= v->iov_len) {
-            off -= v->iov_len;
-            continue;
-        }
-        size_t n = MIN(len, v->iov_len - off);
-        memcpy((uint8_t *)v->iov_base + off, s, n);
-        s += n;
-        len -= n;
-        off = 0;
-    }
-}
-
-static size_t chain_room(const Chain *c)
-{
-    size_t room = 0;
-
-    for (unsigned k = c->n_out; k < c->n_out + c->n_in; k++) {
-        room += c->iov[k].iov_len;
-    }
-    return room;
 }
 
 /* An echo connection that may send now: data within the guest's credit. */
@@ -470,7 +261,7 @@ static void deliver_one(FakeVsock *f, Chain *c, HostConn *hc, OutPkt *p)
         if (hc->type == VIRTIO_VSOCK_TYPE_SEQPACKET) {
             avail = GPOINTER_TO_UINT(g_queue_peek_head(&hc->msgs));
         }
-        len = (uint32_t)MIN(MIN((size_t)credit, avail), chain_room(c) - HDR);
+        len = (uint32_t)MIN(MIN((size_t)credit, avail), fake_chain_room(c) - HDR);
         if (hc->type == VIRTIO_VSOCK_TYPE_SEQPACKET) {
             uint32_t left = (uint32_t)avail - len;
 
@@ -485,7 +276,7 @@ static void deliver_one(FakeVsock *f, Chain *c, HostConn *hc, OutPkt *p)
         make_hdr(&h, VIRTIO_VSOCK_OP_RW, hc->host_port, hc->guest_port, hc);
         h.len = len;
         h.flags = eom ? VIRTIO_VSOCK_SEQ_EOM : 0;
-        chain_write(c, HDR, hc->pending->data, len);
+        fake_chain_write(c, HDR, hc->pending->data, len);
         g_byte_array_remove_range(hc->pending, 0, len);
         count(f, &f->c.echoed_bytes, len);
     } else {
@@ -493,8 +284,8 @@ static void deliver_one(FakeVsock *f, Chain *c, HostConn *hc, OutPkt *p)
         make_hdr(&h, VIRTIO_VSOCK_OP_SHUTDOWN, hc->host_port, hc->guest_port, hc);
         h.flags = VIRTIO_VSOCK_SHUTDOWN_SEND;
     }
-    chain_write(c, 0, &h, HDR);
-    ring_push(f, &f->rings[0], c->head, HDR + len);
+    fake_chain_write(c, 0, &h, HDR);
+    fake_ring_push(f, &f->rings[0], c->head, HDR + len);
     count(f, &f->c.rx_packets, 1);
 }
 
@@ -508,109 +299,21 @@ static void process_rx(FakeVsock *f)
         HostConn *hc = p ? NULL : next_sender(f);
         Chain c;
 
-        if ((!p && !hc) || !ring_pop(f, r, &c)) {
+        if ((!p && !hc) || !fake_ring_pop(f, r, &c)) {
             return;
         }
-        g_assert_cmpuint(chain_room(&c), >, HDR);
+        g_assert_cmpuint(fake_chain_room(&c), >, HDR);
         deliver_one(f, &c, hc, p ? g_queue_pop_head(&f->out) : NULL);
         g_free(p);
     }
 }
 
-/* ------------------------------------------------------------------------ */
-/* Control messages                                                          */
-
-static void reply(FakeVsock *f, const VhostUserMsg *req, const void *payload,
-                  uint32_t size)
-{
-    VhostUserMsg m = {
-        .hdr = {req->hdr.request, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK, size}};
-
-    memcpy(&m.payload, payload, size);
-    g_assert_cmpint(send(f->client_fd, &m, 12 + size, MSG_NOSIGNAL), ==,
-                    12 + (ssize_t)size);
-}
-
-static void set_mem_table(FakeVsock *f, const VhostUserMsg *m, int *fds, unsigned nfds)
-{
-    unmap_all(f);
-    g_assert_cmpuint(nfds, ==, m->payload.memory.nregions);
-    for (unsigned i = 0; i < nfds; i++) {
-        VhostUserMemoryRegion copy = m->payload.memory.regions[i];
-        const VhostUserMemoryRegion *mr = &copy;
-        Region *r = &f->regions[f->nregions++];
-
-        r->map_len = mr->memory_size + mr->mmap_offset;
-        r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
-        g_assert_true(r->map != MAP_FAILED);
-        r->hva = (uint8_t *)r->map + mr->mmap_offset;
-        r->gpa = mr->guest_phys_addr;
-        r->uva = mr->userspace_addr;
-        r->size = mr->memory_size;
-        close(fds[i]);
-    }
-}
-
-static void vring_msg(FakeVsock *f, const VhostUserMsg *m, int *fds, unsigned nfds)
-{
-    unsigned idx = m->payload.state.index;
-    Ring *r;
-
-    if (m->hdr.request == VHOST_USER_SET_VRING_KICK ||
-        m->hdr.request == VHOST_USER_SET_VRING_CALL) {
-        idx = m->payload.u64 & VHOST_USER_VRING_IDX_MASK;
-    }
-    g_assert_cmpuint(idx, <, 2);
-    r = &f->rings[idx];
-    switch (m->hdr.request) {
-    case VHOST_USER_SET_VRING_NUM:
-        r->num = m->payload.state.num;
-        break;
-    case VHOST_USER_SET_VRING_BASE:
-        r->last_avail = (uint16_t)m->payload.state.num;
-        r->used_idx = r->last_avail;
-        break;
-    case VHOST_USER_SET_VRING_ADDR:
-        r->desc = uva_to_hva(f, m->payload.addr.desc_user_addr, 16ull * r->num);
-        r->avail = uva_to_hva(f, m->payload.addr.avail_user_addr, 6 + 2ull * r->num);
-        r->used = uva_to_hva(f, m->payload.addr.used_user_addr, 6 + 8ull * r->num);
-        g_assert_true(r->desc && r->avail && r->used);
-        r->used_idx = r->used->idx;
-        break;
-    case VHOST_USER_SET_VRING_KICK:
-        g_assert_cmpuint(nfds, ==, 1);
-        if (r->kick_fd >= 0) {
-            close(r->kick_fd);
-        }
-        r->kick_fd = fds[0];
-        r->started = TRUE;
-        break;
-    case VHOST_USER_SET_VRING_CALL:
-        g_assert_cmpuint(nfds, ==, 1);
-        if (r->call_fd >= 0) {
-            close(r->call_fd);
-        }
-        r->call_fd = fds[0];
-        break;
-    default:
-        break;
-    }
-}
-
+/* The front-end left (or is dropped): forget its connections too. */
 static void drop_client(FakeVsock *f)
 {
     OutPkt *p;
 
-    for (int i = 0; i < 2; i++) {
-        if (f->rings[i].kick_fd >= 0) {
-            close(f->rings[i].kick_fd);
-        }
-        if (f->rings[i].call_fd >= 0) {
-            close(f->rings[i].call_fd);
-        }
-        f->rings[i] = (Ring){.kick_fd = -1, .call_fd = -1};
-    }
-    unmap_all(f);
+    fake_dev_reset(f);
     g_hash_table_remove_all(f->conns);
     while ((p = g_queue_pop_head(&f->out))) {
         g_free(p);
@@ -618,119 +321,6 @@ static void drop_client(FakeVsock *f)
     pthread_mutex_lock(&f->lock);
     f->c.connections = 0;
     pthread_mutex_unlock(&f->lock);
-    if (f->client_fd >= 0) {
-        close(f->client_fd);
-        f->client_fd = -1;
-    }
-}
-
-/* Receive one message with its fds; FALSE when the front-end went away. */
-static gboolean recv_msg(FakeVsock *f, VhostUserMsg *m, int *fds, unsigned *nfds)
-{
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 8)];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {&m->hdr, 12};
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = ctl.buf,
-                        .msg_controllen = sizeof(ctl.buf)};
-
-    *nfds = 0;
-    if (recvmsg(f->client_fd, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC) != 12) {
-        return FALSE;
-    }
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-        *nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        memcpy(fds, CMSG_DATA(cm), *nfds * sizeof(int));
-    }
-    g_assert_cmpuint(m->hdr.size, <=, sizeof(m->payload));
-    return m->hdr.size == 0 ||
-           recv(f->client_fd, &m->payload, m->hdr.size, MSG_WAITALL) == m->hdr.size;
-}
-
-static void control(FakeVsock *f)
-{
-    VhostUserMsg m;
-    int fds[8];
-    unsigned nfds;
-    uint64_t u;
-    gboolean replied = FALSE;
-
-    if (!recv_msg(f, &m, fds, &nfds)) {
-        drop_client(f);
-        return;
-    }
-    switch (m.hdr.request) {
-    case VHOST_USER_GET_FEATURES:
-        u = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
-            (1ull << VIRTIO_RING_F_EVENT_IDX) |
-            (1ull << VHOST_USER_F_PROTOCOL_FEATURES) |
-            (1ull << VIRTIO_VSOCK_F_SEQPACKET) | 1ull; /* VIRTIO_VSOCK_F_STREAM */
-        reply(f, &m, &u, 8);
-        replied = TRUE;
-        break;
-    case VHOST_USER_SET_FEATURES:
-        f->features = m.payload.u64;
-        break;
-    case VHOST_USER_GET_PROTOCOL_FEATURES:
-        u = (1ull << VHOST_USER_PROTOCOL_F_MQ) |
-            (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
-            (1ull << VHOST_USER_PROTOCOL_F_CONFIG);
-        reply(f, &m, &u, 8);
-        replied = TRUE;
-        break;
-    case VHOST_USER_SET_PROTOCOL_FEATURES:
-        f->proto = m.payload.u64;
-        break;
-    case VHOST_USER_GET_QUEUE_NUM:
-        u = 2;
-        reply(f, &m, &u, 8);
-        replied = TRUE;
-        break;
-    case VHOST_USER_GET_CONFIG: {
-        VhostUserConfig cfg = m.payload.config;
-        uint64_t cid = FAKE_VSOCK_CID;
-
-        g_assert_cmpuint(cfg.offset + cfg.size, <=, 8);
-        memcpy(cfg.region, (uint8_t *)&cid + cfg.offset, cfg.size);
-        reply(f, &m, &cfg, VHOST_USER_CONFIG_HDR_SIZE + cfg.size);
-        replied = TRUE;
-        break;
-    }
-    case VHOST_USER_SET_MEM_TABLE:
-        set_mem_table(f, &m, fds, nfds);
-        nfds = 0;
-        break;
-    case VHOST_USER_GET_VRING_BASE: {
-        VhostUserVringState s = m.payload.state;
-
-        g_assert_cmpuint(s.index, <, 2);
-        f->rings[s.index].started = FALSE;
-        s.num = f->rings[s.index].last_avail;
-        reply(f, &m, &s, sizeof(s));
-        replied = TRUE;
-        break;
-    }
-    case VHOST_USER_SET_VRING_NUM:
-    case VHOST_USER_SET_VRING_BASE:
-    case VHOST_USER_SET_VRING_ADDR:
-    case VHOST_USER_SET_VRING_KICK:
-    case VHOST_USER_SET_VRING_CALL:
-        vring_msg(f, &m, fds, nfds);
-        nfds = 0;
-        break;
-    default: /* SET_OWNER, SET_VRING_ENABLE...: nothing to do */
-        break;
-    }
-    for (unsigned i = 0; i < nfds; i++) {
-        close(fds[i]);
-    }
-    if (!replied && (m.hdr.flags & VHOST_USER_NEED_REPLY_MASK)) {
-        u = 0;
-        reply(f, &m, &u, 8);
-    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -799,7 +389,9 @@ static gpointer fake_main(gpointer opaque)
             if (f->client_fd < 0) {
                 f->client_fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
             } else {
-                control(f);
+                if (!fake_control(f)) {
+                    drop_client(f);
+                }
             }
         }
         for (int i = 2; i < 4; i++) {

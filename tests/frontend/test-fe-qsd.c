@@ -146,6 +146,79 @@ static void test_requests(void)
     qsd_free(q);
 }
 
+/*
+ * Guest memory in several regions, announced by SET_MEM_TABLE or one
+ * ADD_MEM_REG each (and one more added while running): a request whose
+ * buffers live in the second and third regions works.
+ */
+static void check_regions(gboolean mem_slots)
+{
+    Qsd *q = qsd_new(&(QsdOptions){.size = 1 * MiB, .file = TRUE});
+    FeDeviceOptions o = {.socket_path = q->sock,
+                         .config_size = FE_BLK_CONFIG_SIZE,
+                         .no_mem_slots = !mem_slots};
+    g_autoptr(GError) err = NULL;
+    FeDevice *dev = fe_device_new(&o, &err);
+    FeMem *mem;
+    const FeMemRegion *r1, *r2;
+    struct virtio_blk_outhdr *hdr;
+    uint8_t *data, *status;
+    FeVq *vq;
+    uint32_t len;
+
+    g_assert_no_error(err);
+    g_assert_cmpint(!!(fe_device_protocol_features(dev) &
+                       (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS)),
+                    ==, mem_slots);
+    mem = fe_device_mem(dev);
+    g_assert_cmpint(fe_mem_add_region(mem, 0x200000000ull, 1 * MiB, &err), ==, 1);
+    g_assert_true(fe_device_start(dev, &err));
+    g_assert_no_error(err);
+    r1 = fe_mem_region(mem, 1);
+    if (mem_slots) {
+        /* hot-added after start */
+        g_assert_cmpint(fe_mem_add_region(mem, 0x300000000ull, 1 * MiB, &err), ==, 2);
+        r2 = fe_mem_region(mem, 2);
+        g_assert_true(fe_conn_add_mem_reg(fe_device_conn(dev), r2, &err));
+        g_assert_no_error(err);
+    } else {
+        r2 = r1;
+    }
+    /* header and status in region 1, the data buffer in the last region */
+    hdr = (struct virtio_blk_outhdr *)r1->hva;
+    status = r1->hva + 64;
+    data = r2->hva + 4096;
+    *hdr = (struct virtio_blk_outhdr){.type = VIRTIO_BLK_T_OUT, .sector = 8};
+    memset(data, 0x5a, 4096);
+    vq = fe_device_vq(dev, 0);
+    g_assert_cmpint(fe_vq_add(vq,
+                              (FeVqBuf[]){{r1->gpa, 16, FALSE},
+                                          {r2->gpa + 4096, 4096, FALSE},
+                                          {r1->gpa + 64, 1, TRUE}},
+                              3, hdr),
+                    >=, 0);
+    fe_vq_kick(vq);
+    while (!fe_vq_get_used(vq, &len)) {
+        g_assert_true(fe_vq_enable_cb(vq) ? fe_vq_wait(vq, 5000, &err) : TRUE);
+        g_assert_no_error(err);
+    }
+    g_assert_cmpuint(*status, ==, VIRTIO_BLK_S_OK);
+    g_autofree uint8_t *disk = read_image(q, 8 * 512, 4096);
+    g_assert_cmpmem(disk, 4096, data, 4096);
+    if (mem_slots) {
+        g_assert_true(fe_conn_rem_mem_reg(fe_device_conn(dev), r2, &err));
+        g_assert_no_error(err);
+    }
+    fe_device_free(dev);
+    qsd_free(q);
+}
+
+static void test_mem_regions(void)
+{
+    check_regions(TRUE);
+    check_regions(FALSE);
+}
+
 static void test_out_of_range(void)
 {
     Qsd *q = qsd_new(&(QsdOptions){.size = 1 * MiB, .file = TRUE});
@@ -403,6 +476,7 @@ int main(int argc, char **argv)
     g_test_add_func("/frontend/qsd/rw", test_rw_default);
     g_test_add_func("/frontend/qsd/rw-variants", test_rw_variants);
     g_test_add_func("/frontend/qsd/requests", test_requests);
+    g_test_add_func("/frontend/qsd/mem-regions", test_mem_regions);
     g_test_add_func("/frontend/qsd/out-of-range", test_out_of_range);
     g_test_add_func("/frontend/qsd/readonly", test_readonly);
     g_test_add_func("/frontend/qsd/multiqueue", test_multiqueue);
