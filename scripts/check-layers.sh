@@ -27,6 +27,9 @@ check devices include/qcontext/devices -- "qcontext/main-loop/"
 # frontend/ (the VMM side, a helper library for bench/ and tests/) stands
 # alone: only the header-only wire format and memory-ordering helpers.
 check frontend -- "qcontext/(qom|block|main-loop)/|qcontext/aio/(aio|block|thread-pool|event-notifier)\.h|$QC"
+# Pipes build on vsock, never the reverse; the guest program is libc only.
+check devices/vsock include/qcontext/devices/vsock -- "qcontext/devices/pipe/"
+check devices/pipe/guest -- "qcontext/"
 # The monitor: the core (every file but the qmp-*.c families) never includes a
 # family or a device header; only monitor.c includes families.h (it registers
 # them); a family sees the core through monitor-core.h, never monitor-priv.h.

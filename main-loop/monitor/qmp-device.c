@@ -218,26 +218,19 @@ static void opt_clear(gpointer data)
     g_free(opt->value);
 }
 
-/* device_add's properties (everything but driver) as object-layer options. */
-static GArray *device_add_opts(JsonObject *args, GError **errp)
+/*
+ * device_add's properties (everything but driver) as object-layer options,
+ * each checked strictly against its property's type.
+ */
+static GArray *device_add_opts(GType type, JsonObject *args, GError **errp)
 {
-    g_autoptr(GList) members = json_object_get_members(args);
+    static const char *const skip[] = {"driver", NULL};
     GArray *opts = g_array_new(FALSE, FALSE, sizeof(QomOpt));
 
     g_array_set_clear_func(opts, opt_clear);
-    for (GList *l = members; l; l = l->next) {
-        const char *key = l->data;
-        QomOpt opt;
-        if (!strcmp(key, "driver")) {
-            continue;
-        }
-        opt.value = qmp_scalar_to_string(json_object_get_member(args, key), key, errp);
-        if (!opt.value) {
-            qom_opts_free(opts);
-            return NULL;
-        }
-        opt.key = g_strdup(key);
-        g_array_append_val(opts, opt);
+    if (!qmp_props_to_opts(type, args, skip, opts, errp)) {
+        g_array_unref(opts);
+        return NULL;
     }
     return opts;
 }
@@ -259,11 +252,11 @@ static void qmp_device_add(JsonObject *args, MonitorRequest *req)
                                                driver));
         return;
     }
-    opts = device_add_opts(args, &err);
+    opts = device_add_opts(type, args, &err);
     if (opts) {
         obj = qom_object_new_from_opts(QOM_CONTAINER_DEVICES, DEVICE_TYPE, driver, opts,
                                        &err);
-        qom_opts_free(opts);
+        g_array_unref(opts);
     }
     if (!obj) {
         monitor_request_error(req, err);
@@ -326,7 +319,8 @@ static const QmpCommand device_commands[] = {
      .help = "create and plug a device; its properties as further arguments "
              "(replies once it runs)",
      .args = device_add_args,
-     .extra_scalars = TRUE,
+     .props_tag = "driver",
+     .props_base = device_get_type,
      .run_async = qmp_device_add},
     {.name = "device_del",
      .help = "unplug a device: it drains (at most -shutdown-timeout) and goes; "

@@ -164,6 +164,15 @@ static void test_add_del_under_load(void)
                               "{\"driver\": \"ticker\", \"id\": \"x\", "
                               "\"queue-contexts\": \"io0:nosuch\"}}"),
                     "GenericError", "queue-contexts: no context 'nosuch'");
+    /* Property values are typed strictly, as QEMU's device_add does. */
+    tq_assert_error(tq_cmd(q, "{\"execute\": \"device_add\", \"arguments\": "
+                              "{\"driver\": \"ticker\", \"id\": \"x\", "
+                              "\"interval-us\": \"500\"}}"),
+                    "GenericError", "interval-us");
+    tq_assert_error(tq_cmd(q, "{\"execute\": \"device_add\", \"arguments\": "
+                              "{\"driver\": \"ticker\", \"id\": \"x\", "
+                              "\"nosuch-prop\": 1}}"),
+                    "GenericError", "nosuch-prop");
     tq_assert_error(tq_cmd(q,
                            "{\"execute\": \"device-set-context\", \"arguments\": "
                            "{\"id\": \"load\", \"context\": \"io0\", \"queue\": 4}}"),

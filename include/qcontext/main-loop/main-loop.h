@@ -116,6 +116,19 @@ gint64 main_loop_get_shutdown_timeout(void);
 int qemu_main_loop(void);
 
 /**
+ * main_loop_is_running: TRUE while qemu_main_loop() runs (on the main
+ * thread, iterating "main").  Any thread.
+ */
+gboolean main_loop_is_running(void);
+
+/**
+ * main_loop_get_iterations: how many iterations of "main" main_loop_wait()
+ * ran so far (each serves the monitor, signals and main's AioContext).
+ * Any thread.
+ */
+guint64 main_loop_get_iterations(void);
+
+/**
  * main_loop_shutdown_devices: the device part of the orderly shutdown on its
  * own (used by qemu_main_loop()): quiesce every device of the "devices"
  * container, run the main context until all drained or @timeout_ms passed,
