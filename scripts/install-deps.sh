@@ -6,7 +6,8 @@ set -euo pipefail
 # of the front-end tests and of the blk benchmark (bench/bench-blk-compare.py).
 pkgs=(meson ninja-build pkg-config gcc libglib2.0-dev liburcu-dev libaio-dev
       liburing-dev libjson-glib-dev libuv1-dev libevent-dev python3
-      curl xz-utils libedit-dev qemu-system-common)
+      curl xz-utils libedit-dev
+      clang libclang-rt-dev qemu-system-common)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
