@@ -1,5 +1,6 @@
 /*
- * tests/frontend/qsd.c - spawn qemu-storage-daemon for the tests.
+ * tests/frontend/qsd.c - spawn qemu-storage-daemon (or vu-blk-server)
+ * for the tests.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -24,6 +25,11 @@ const char *qsd_binary(void)
         path = env ? g_strdup(env) : g_find_program_in_path("qemu-storage-daemon");
     }
     return path;
+}
+
+const char *qsd_vu_blk_server(void)
+{
+    return g_getenv("VU_BLK_SERVER");
 }
 
 static void add(GPtrArray *a, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -65,22 +71,30 @@ static void spawn(Qsd *q)
     g_assert_no_error(err);
 }
 
-Qsd *qsd_new(const QsdOptions *opt)
+static void vu_blk_args(Qsd *q, const QsdOptions *opt)
 {
-    Qsd *q = g_new0(Qsd, 1);
-    uint64_t size = opt->size ? opt->size : 64ull << 20;
-    g_autoptr(GError) err = NULL;
+    add(q->args, "%s", qsd_vu_blk_server());
+    add(q->args, "--socket=%s", q->sock);
+    add(q->args, "--file=%s", q->image);
+    add(q->args, "--queues=%u", MAX(opt->num_queues, 1u));
+    add(q->args, "--aio=native");
+    add(q->args, "--direct");
+    add(q->args, "--serial=" QSD_VU_SERIAL);
+    if (opt->readonly) {
+        add(q->args, "--readonly");
+    }
+    if (opt->latency_ns) {
+        add(q->args, "--latency-ms=%" G_GUINT64_FORMAT,
+            MAX(opt->latency_ns / 1000000, 1));
+    }
+}
+
+static void qsd_args(Qsd *q, const QsdOptions *opt, uint64_t size)
+{
     const char *node = "null0";
 
-    g_assert_nonnull(qsd_binary());
-    q->dir = g_dir_make_tmp("qsd-XXXXXX", &err);
-    g_assert_no_error(err);
-    q->sock = g_build_filename(q->dir, "vblk.sock", NULL);
-    q->args = g_ptr_array_new_with_free_func(g_free);
     add(q->args, "%s", qsd_binary());
     if (opt->file) {
-        q->image = g_build_filename(q->dir, "disk.raw", NULL);
-        make_image(q->image, size);
         add(q->args, "--blockdev");
         add(q->args,
             "driver=file,node-name=file0,filename=%s,aio=native,cache.direct=on",
@@ -105,6 +119,28 @@ Qsd *qsd_new(const QsdOptions *opt)
         "writable=%s,num-queues=%u%s",
         node, q->sock, opt->readonly ? "off" : "on", MAX(opt->num_queues, 1u),
         opt->iothread ? ",iothread=io0" : "");
+}
+
+Qsd *qsd_new(const QsdOptions *opt)
+{
+    Qsd *q = g_new0(Qsd, 1);
+    uint64_t size = opt->size ? opt->size : 64ull << 20;
+    g_autoptr(GError) err = NULL;
+
+    g_assert_nonnull(opt->vu_blk ? qsd_vu_blk_server() : qsd_binary());
+    q->dir = g_dir_make_tmp("qsd-XXXXXX", &err);
+    g_assert_no_error(err);
+    q->sock = g_build_filename(q->dir, "vblk.sock", NULL);
+    q->args = g_ptr_array_new_with_free_func(g_free);
+    if (opt->file || opt->vu_blk) {
+        q->image = g_build_filename(q->dir, "disk.raw", NULL);
+        make_image(q->image, size);
+    }
+    if (opt->vu_blk) {
+        vu_blk_args(q, opt);
+    } else {
+        qsd_args(q, opt, size);
+    }
     spawn(q);
     return q;
 }

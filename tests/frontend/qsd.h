@@ -1,6 +1,8 @@
 /*
- * tests/frontend/qsd.h - qemu-storage-daemon as a vhost-user-blk back-end
- * for the front-end's tests: spawn, kill, restart.
+ * tests/frontend/qsd.h - a vhost-user-blk back-end process for the
+ * front-end's tests: qemu-storage-daemon (the reference) or the project's
+ * own tests/vhost-user/vu-blk-server ($VU_BLK_SERVER); spawn, kill,
+ * restart.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -13,6 +15,9 @@
 
 /** The QSD binary to run: $QSD, else qemu-storage-daemon in $PATH (or NULL). */
 const char *qsd_binary(void);
+
+/** The project's test back-end: $VU_BLK_SERVER (or NULL). */
+const char *qsd_vu_blk_server(void);
 
 /** A running daemon. */
 typedef struct Qsd {
@@ -31,7 +36,15 @@ typedef struct QsdOptions {
     unsigned num_queues; /* export num-queues (1) */
     uint64_t latency_ns; /* null-co latency-ns (0) */
     gboolean iothread;   /* --object iothread,id=io0 + export iothread=io0 */
+    /*
+     * Run vu-blk-server instead of QSD: always a raw file (aio=native,
+     * O_DIRECT), latency_ns rounded to ms, GET_ID answers QSD_VU_SERIAL.
+     */
+    gboolean vu_blk;
 } QsdOptions;
+
+/** The serial vu-blk-server is started with. */
+#define QSD_VU_SERIAL "fe-test-serial"
 
 /** qsd_new: start QSD in a new temporary directory; asserts on failure. */
 Qsd *qsd_new(const QsdOptions *opt);

@@ -1,12 +1,13 @@
 /*
  * tests/frontend/test-fe-qsd.c - the vhost-user front-end and its
- * virtio-blk driver against qemu-storage-daemon, the reference back-end:
+ * virtio-blk driver against qemu-storage-daemon, the reference back-end,
+ * and against the project's own back-end (tests/vhost-user/vu-blk-server):
  * negotiation, data integrity on a raw file with aio=native, every request
  * type, multiqueue, read-only, out-of-range, disconnect/reconnect, and a
  * killed back-end restarted with its inflight requests.
  *
- * Skips (with a message) only when qemu-storage-daemon is not installed
- * (scripts/install-deps.sh installs it).
+ * The QSD cases skip (with a message) only when qemu-storage-daemon is not
+ * installed (scripts/install-deps.sh installs it).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -17,6 +18,15 @@
 #include "qsd.h"
 
 #define MiB (1024 * 1024)
+
+/* Which back-end the current case runs against (see main()). */
+static gboolean use_vu_blk;
+
+static Qsd *backend_new(QsdOptions o)
+{
+    o.vu_blk = use_vu_blk;
+    return qsd_new(&o);
+}
 
 static FeBlk *open_blk(Qsd *q, const FeBlkOptions *extra)
 {
@@ -54,7 +64,7 @@ static uint8_t *read_image(const Qsd *q, uint64_t offset, size_t len)
 
 static void test_negotiate(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.size = 32 * MiB, .num_queues = 2});
+    Qsd *q = backend_new((QsdOptions){.size = 32 * MiB, .num_queues = 2});
     FeBlk *blk = open_blk(q, NULL);
     FeDevice *dev = fe_blk_device(blk);
 
@@ -78,7 +88,7 @@ static void test_negotiate(void)
 /* Data written reads back identical through the client and is in the file. */
 static void check_rw(const FeBlkOptions *o)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.size = 16 * MiB, .file = TRUE});
+    Qsd *q = backend_new((QsdOptions){.size = 16 * MiB, .file = TRUE});
     FeBlk *blk = open_blk(q, o);
     size_t len = 1 * MiB + 4096; /* several max_io chunks, not a multiple */
     g_autofree uint8_t *out = g_malloc(len), *in = g_malloc(len), *disk = NULL;
@@ -114,7 +124,7 @@ static void test_rw_variants(void)
 
 static void test_requests(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.size = 8 * MiB, .file = TRUE});
+    Qsd *q = backend_new((QsdOptions){.size = 8 * MiB, .file = TRUE});
     FeBlk *blk = open_blk(q, NULL);
     g_autofree uint8_t *buf = g_malloc(64 * 1024), *zero = g_malloc0(64 * 1024);
     g_autofree uint8_t *disk = NULL;
@@ -123,7 +133,11 @@ static void test_requests(void)
 
     g_assert_true(fe_blk_get_id(blk, 0, id, &err));
     g_assert_no_error(err);
-    g_assert_cmpuint(strlen(id), >, 0); /* QSD answers a fixed name */
+    if (use_vu_blk) {
+        g_assert_cmpstr(id, ==, QSD_VU_SERIAL);
+    } else {
+        g_assert_cmpuint(strlen(id), >, 0); /* QSD answers a fixed name */
+    }
 
     g_assert_true(fe_blk_has_feature(blk, VIRTIO_BLK_F_WRITE_ZEROES));
     fill_pattern(buf, 64 * 1024, 2);
@@ -153,7 +167,7 @@ static void test_requests(void)
  */
 static void check_regions(gboolean mem_slots)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.size = 1 * MiB, .file = TRUE});
+    Qsd *q = backend_new((QsdOptions){.size = 1 * MiB, .file = TRUE});
     FeDeviceOptions o = {.socket_path = q->sock,
                          .config_size = FE_BLK_CONFIG_SIZE,
                          .no_mem_slots = !mem_slots};
@@ -221,7 +235,7 @@ static void test_mem_regions(void)
 
 static void test_out_of_range(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.size = 1 * MiB, .file = TRUE});
+    Qsd *q = backend_new((QsdOptions){.size = 1 * MiB, .file = TRUE});
     FeBlk *blk = open_blk(q, NULL);
     FeBlk *raw = NULL;
     uint8_t buf[4096] = {0};
@@ -255,7 +269,7 @@ static void test_out_of_range(void)
 
 static void test_readonly(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.size = 1 * MiB, .file = TRUE, .readonly = TRUE});
+    Qsd *q = backend_new((QsdOptions){.size = 1 * MiB, .file = TRUE, .readonly = TRUE});
     FeBlk *blk = open_blk(q, NULL), *raw;
     uint8_t buf[4096];
     g_autoptr(GError) err = NULL;
@@ -312,7 +326,7 @@ static gpointer mq_job(gpointer opaque)
 
 static void test_multiqueue(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){
+    Qsd *q = backend_new((QsdOptions){
         .size = 16 * MiB, .file = TRUE, .num_queues = 2, .iothread = TRUE});
     FeBlk *blk = open_blk(q, &(FeBlkOptions){.num_queues = 2});
     MqJob jobs[2] = {{.blk = blk, .q = 0}, {.blk = blk, .q = 1}};
@@ -331,7 +345,7 @@ static void test_multiqueue(void)
 
 static void test_too_many_queues(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.num_queues = 2});
+    Qsd *q = backend_new((QsdOptions){.num_queues = 2});
     FeBlkOptions o = {.socket_path = q->sock, .num_queues = 4};
     g_autoptr(GError) err = NULL;
 
@@ -345,7 +359,7 @@ static void test_too_many_queues(void)
 
 static void test_reconnect(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.size = 8 * MiB, .file = TRUE});
+    Qsd *q = backend_new((QsdOptions){.size = 8 * MiB, .file = TRUE});
     g_autofree uint8_t *out = g_malloc(64 * 1024), *in = g_malloc(64 * 1024);
     g_autoptr(GError) err = NULL;
     FeBlk *blk = open_blk(q, NULL);
@@ -395,7 +409,7 @@ static gpointer kill_later(gpointer opaque)
 /* A back-end that dies: a blocking call fails at once, no hang. */
 static void test_backend_dies(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.latency_ns = 60ull * 1000000000});
+    Qsd *q = backend_new((QsdOptions){.latency_ns = 60ull * 1000000000});
     FeBlk *blk = open_blk(q, &(FeBlkOptions){.timeout_ms = 60000});
     GThread *killer = g_thread_new("killer", kill_later, q);
     uint8_t buf[4096];
@@ -414,14 +428,15 @@ static void test_backend_dies(void)
 
 /*
  * kill -9 the back-end with requests in flight, restart it, reconnect.
- * With INFLIGHT_SHMFD (same inflight buffer) the requests complete; without
- * it (QSD 7.2 does not offer it) the driver fails them with
+ * With INFLIGHT_SHMFD (vu-blk-server offers it) the back-end resubmits them
+ * from the same inflight buffer and they complete with the disk's data;
+ * without it (QSD 7.2 does not offer it) the driver fails them with
  * FE_BLK_S_ABORTED, never leaves them hanging.  Either way the new session
  * works.
  */
 static void test_restart(void)
 {
-    Qsd *q = qsd_new(&(QsdOptions){.latency_ns = 2ull * 1000000000});
+    Qsd *q = backend_new((QsdOptions){.latency_ns = 2ull * 1000000000});
     FeBlk *blk = open_blk(q, &(FeBlkOptions){.timeout_ms = 20000});
     FeBlkQueue *bq = fe_blk_queue(blk, 0);
     gboolean inflight = fe_device_inflight(fe_blk_device(blk), NULL) != NULL;
@@ -465,24 +480,62 @@ static void test_restart(void)
     qsd_free(q);
 }
 
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+    gboolean vu_blk;
+} Case;
+
+static void run_case(gconstpointer data)
+{
+    const Case *c = data;
+
+    use_vu_blk = c->vu_blk;
+    c->fn();
+}
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} cases[] = {
+    {"negotiate", test_negotiate},
+    {"rw", test_rw_default},
+    {"rw-variants", test_rw_variants},
+    {"requests", test_requests},
+    {"mem-regions", test_mem_regions},
+    {"out-of-range", test_out_of_range},
+    {"readonly", test_readonly},
+    {"multiqueue", test_multiqueue},
+    {"too-many-queues", test_too_many_queues},
+    {"reconnect", test_reconnect},
+    {"backend-dies", test_backend_dies},
+    {"restart", test_restart},
+};
+
+/*
+ * Every case runs against qemu-storage-daemon (/frontend/qsd/...) and
+ * against the project's vhost-user back-end, tests/vhost-user/vu-blk-server
+ * (/frontend/vu-blk/...): the same client, two implementations.
+ */
 int main(int argc, char **argv)
 {
+    static Case all[2][G_N_ELEMENTS(cases)];
+    const char *prefix[2] = {"/frontend/qsd/", "/frontend/vu-blk/"};
+    gboolean have[2] = {qsd_binary() != NULL, qsd_vu_blk_server() != NULL};
+
     g_test_init(&argc, &argv, NULL);
-    if (!qsd_binary()) {
-        g_test_skip("qemu-storage-daemon is not installed (scripts/install-deps.sh)");
+    if (!have[0] && !have[1]) {
+        g_test_skip("neither qemu-storage-daemon (scripts/install-deps.sh) nor "
+                    "$VU_BLK_SERVER is available");
         return g_test_run();
     }
-    g_test_add_func("/frontend/qsd/negotiate", test_negotiate);
-    g_test_add_func("/frontend/qsd/rw", test_rw_default);
-    g_test_add_func("/frontend/qsd/rw-variants", test_rw_variants);
-    g_test_add_func("/frontend/qsd/requests", test_requests);
-    g_test_add_func("/frontend/qsd/mem-regions", test_mem_regions);
-    g_test_add_func("/frontend/qsd/out-of-range", test_out_of_range);
-    g_test_add_func("/frontend/qsd/readonly", test_readonly);
-    g_test_add_func("/frontend/qsd/multiqueue", test_multiqueue);
-    g_test_add_func("/frontend/qsd/too-many-queues", test_too_many_queues);
-    g_test_add_func("/frontend/qsd/reconnect", test_reconnect);
-    g_test_add_func("/frontend/qsd/backend-dies", test_backend_dies);
-    g_test_add_func("/frontend/qsd/restart", test_restart);
+    for (int k = 0; k < 2; k++) {
+        for (unsigned i = 0; have[k] && i < G_N_ELEMENTS(cases); i++) {
+            g_autofree char *path = g_strconcat(prefix[k], cases[i].name, NULL);
+
+            all[k][i] = (Case){cases[i].name, cases[i].fn, k == 1};
+            g_test_add_data_func(path, &all[k][i], run_case);
+        }
+    }
     return g_test_run();
 }
