@@ -186,6 +186,14 @@ static gboolean glib_attach(QContext *ctx, QSource *src, GError **errp)
     }
     /* Release pairs with the acquire load in qg_gen(). */
     __atomic_store_n(&qg->gen, gen, __ATOMIC_RELEASE);
+    /*
+     * GLib woke the context inside g_source_attach(), while the source
+     * still refused to run: a prepare of that round saw generation 0 and
+     * the context may have gone back to sleep with no timeout.  Wake it
+     * again now that the binding is live (as aio-qcontext does after its
+     * bind).
+     */
+    g_main_context_wakeup(self->gctx);
 
     pthread_mutex_lock(&self->lock);
     dead = qg->dead;
