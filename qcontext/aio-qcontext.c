@@ -34,9 +34,10 @@ typedef struct {
 typedef struct {
     AioQContext *self;
     int fd;
-    int events;  /* registered G_IO_IN/G_IO_OUT */
-    int want;    /* scratch: what the sources want */
-    int revents; /* recorded by the handlers in aio_poll() */
+    int events;     /* registered G_IO_IN/G_IO_OUT */
+    int want;       /* scratch: what the sources want */
+    int revents;    /* recorded by the handlers in aio_poll() */
+    gboolean stale; /* removed by a source since the last sync: re-register */
 } AqFd;
 
 struct _AioQContext {
@@ -55,6 +56,10 @@ struct _AioQContext {
     pthread_mutex_t lock; /* protects @sources */
     GPtrArray *sources;   /* QSource *, the binding's reference each */
     int fds_dirty;        /* atomic: sources or their poll fds changed */
+
+    /* Leaf lock (taken under a source's poll lock by the hooks). */
+    pthread_mutex_t removed_lock;
+    GArray *removed; /* int: fd numbers removed by a source since the last sync */
 
     /* Iteration state: only the iterating thread touches it. */
     GArray *entries;         /* AqEntry */
@@ -109,14 +114,30 @@ static void mark_dirty(AioQContext *self)
     }
 }
 
-static void hook_poll_changed(QSource *src, GPollFD *pfd, gpointer data)
+static void hook_poll_added(QSource *src, GPollFD *pfd, gpointer data)
 {
     mark_dirty(data);
 }
 
+/*
+ * A removed fd number may come back in the same round for another file (a
+ * reconnect: close, open, add).  Its number then looks unchanged, but the
+ * fd monitor watched the closed file (epoll dropped it with the close):
+ * remember the number so that the next sync registers it anew.
+ */
+static void hook_poll_removed(QSource *src, GPollFD *pfd, gpointer data)
+{
+    AioQContext *self = data;
+
+    pthread_mutex_lock(&self->removed_lock);
+    g_array_append_val(self->removed, pfd->fd);
+    pthread_mutex_unlock(&self->removed_lock);
+    mark_dirty(self);
+}
+
 static const QSourceHooks aq_hooks = {
-    .add_poll = hook_poll_changed,
-    .remove_poll = hook_poll_changed,
+    .add_poll = hook_poll_added,
+    .remove_poll = hook_poll_removed,
 };
 
 static void fd_read(void *opaque)
@@ -161,11 +182,28 @@ static void collect_fd(GPollFD *pfd, gpointer opaque)
  * after the change is visible, so a change is either seen by this round
  * or marks the next one dirty.
  */
+/* Mark the fds removed since the last sync stale (they may be new files). */
+static void take_removed(AioQContext *self)
+{
+    pthread_mutex_lock(&self->removed_lock);
+    for (guint i = 0; i < self->removed->len; i++) {
+        int fd = g_array_index(self->removed, int, i);
+        AqFd *f = g_hash_table_lookup(self->fds, GINT_TO_POINTER(fd));
+
+        if (f) {
+            f->stale = TRUE;
+        }
+    }
+    g_array_set_size(self->removed, 0);
+    pthread_mutex_unlock(&self->removed_lock);
+}
+
 static void sync_fds(AioQContext *self)
 {
     GHashTableIter iter;
     AqFd *f;
 
+    take_removed(self);
     g_hash_table_iter_init(&iter, self->fds);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
         f->want = 0;
@@ -176,11 +214,13 @@ static void sync_fds(AioQContext *self)
     }
     g_hash_table_iter_init(&iter, self->fds);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
-        if (f->want != f->events) {
+        if (f->want != f->events || (f->stale && f->want)) {
+            /* A new node: the monitor registers the fd's current file. */
             aio_set_fd_handler(self->aio, f->fd, f->want & G_IO_IN ? fd_read : NULL,
                                f->want & G_IO_OUT ? fd_write : NULL, NULL, NULL, f);
             f->events = f->want;
         }
+        f->stale = FALSE;
         if (!f->events) {
             g_hash_table_iter_remove(&iter); /* frees f: no handler can run now */
         }
@@ -634,6 +674,8 @@ static void aio_qcontext_finalize(GObject *obj)
     g_ptr_array_unref(self->sources);
     g_array_unref(self->entries);
     g_hash_table_unref(self->fds);
+    g_array_unref(self->removed);
+    pthread_mutex_destroy(&self->removed_lock);
     pthread_mutex_destroy(&self->lock);
     pthread_mutex_destroy(&self->params_lock);
     G_OBJECT_CLASS(aio_qcontext_parent_class)->finalize(obj);
@@ -643,6 +685,8 @@ static void aio_qcontext_init(AioQContext *self)
 {
     pthread_mutex_init(&self->lock, NULL);
     pthread_mutex_init(&self->params_lock, NULL);
+    pthread_mutex_init(&self->removed_lock, NULL);
+    self->removed = g_array_new(FALSE, FALSE, sizeof(int));
     self->sources = g_ptr_array_new();
     self->entries = g_array_new(FALSE, FALSE, sizeof(AqEntry));
     self->fds = g_hash_table_new_full(NULL, NULL, NULL, g_free);

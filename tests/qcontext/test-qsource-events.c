@@ -34,9 +34,9 @@ static int ctx_serial;
 /* A new context of @k (threaded or not); *@id gets its id. */
 static QContext *kind_new(const CtxKind *k, gboolean threaded, char **id)
 {
-    g_autofree char *opts = g_strdup_printf(
-        "%s%s%s", threaded ? "threaded=yes" : "threaded=no", k->opts ? "," : "",
-        k->opts ? k->opts : "");
+    g_autofree char *opts =
+        g_strdup_printf("%s%s%s", threaded ? "threaded=yes" : "threaded=no",
+                        k->opts ? "," : "", k->opts ? k->opts : "");
     GLogLevelFlags fatal;
     QContext *ctx;
 
@@ -109,6 +109,84 @@ static void test_attach_wakes(gconstpointer data)
     qctx_del(id);
 }
 
+/* ------------------------------------------------------------------------ */
+/* A poll fd number reused inside dispatch (a reconnect)                     */
+/* ------------------------------------------------------------------------ */
+
+#define RECONNECTS 20
+
+typedef struct {
+    EventNotifier en;
+    GPollFD pfd;
+    int dispatched;  /* atomic */
+    int same_number; /* reconnects whose new fd got the old number */
+} Reconnect;
+
+static gboolean reconnect_check(QSource *src)
+{
+    Reconnect *r = qsource_get_opaque(src);
+
+    return (r->pfd.revents & G_IO_IN) != 0;
+}
+
+/*
+ * Each dispatch drops its fd and opens a new one, which gets the same
+ * number, and makes it readable at once: the context must watch the new
+ * file although nothing about the number changed.
+ */
+static gboolean reconnect_dispatch(QSource *src)
+{
+    Reconnect *r = qsource_get_opaque(src);
+    int old_fd = r->pfd.fd;
+
+    if (ts_get(&r->dispatched) + 1 < RECONNECTS) {
+        qsource_remove_poll(src, &r->pfd);
+        event_notifier_cleanup(&r->en);
+        g_assert_cmpint(event_notifier_init(&r->en, 0), ==, 0);
+        r->pfd.fd = event_notifier_get_fd(&r->en);
+        r->pfd.revents = 0;
+        r->same_number += r->pfd.fd == old_fd;
+        qsource_add_poll(src, &r->pfd);
+        event_notifier_set(&r->en);
+    } else {
+        event_notifier_test_and_clear(&r->en);
+    }
+    ts_inc(&r->dispatched);
+    return G_SOURCE_CONTINUE;
+}
+
+static const QSourceFuncs reconnect_funcs = {
+    .check = reconnect_check,
+    .dispatch = reconnect_dispatch,
+};
+
+static void test_fd_reuse(gconstpointer data)
+{
+    const CtxKind *k = data;
+    g_autofree char *id = NULL;
+    QContext *ctx = kind_new(k, TRUE, &id);
+    Reconnect r = {0};
+    QSource *src = qsource_new(&reconnect_funcs, NULL, "reconnect", &r);
+
+    g_assert_cmpint(event_notifier_init(&r.en, 0), ==, 0);
+    r.pfd = (GPollFD){.fd = event_notifier_get_fd(&r.en), .events = G_IO_IN};
+    qsource_add_poll(src, &r.pfd);
+    g_assert_true(qcontext_attach(ctx, src, NULL));
+    event_notifier_set(&r.en);
+    for (int i = 1; i <= RECONNECTS; i++) {
+        if (!wait_ge_ms(&r.dispatched, i, 2000)) {
+            g_error("reconnect %d: the new fd was never dispatched", i - 1);
+        }
+    }
+    g_assert_true(qcontext_detach(ctx, src, NULL));
+    /* the case we meant: the numbers were reused (the context saw no change) */
+    g_assert_cmpint(r.same_number, ==, RECONNECTS - 1);
+    qsource_remove_poll(src, &r.pfd);
+    qsource_unref(src);
+    event_notifier_cleanup(&r.en);
+    qctx_del(id);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -120,10 +198,11 @@ int main(int argc, char **argv)
             GTestDataFunc fn;
         } cases[] = {
             {"attach-wakes", test_attach_wakes},
+            {"fd-reuse", test_fd_reuse},
         };
         const CtxKind *k = &kinds[i];
-        g_autofree char *kind = g_strdup_printf(
-            "%s%s%s", k->type, k->opts ? "-" : "", k->opts ? k->opts + 6 : "");
+        g_autofree char *kind = g_strdup_printf("%s%s%s", k->type, k->opts ? "-" : "",
+                                                k->opts ? k->opts + 6 : "");
 
         for (guint j = 0; j < G_N_ELEMENTS(cases); j++) {
             g_autofree char *path =
