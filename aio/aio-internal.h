@@ -212,6 +212,7 @@ struct AioContext {
     unsigned walkers;              /* atomic: aio_poll/dispatch in progress */
     unsigned handlers_gen;         /* atomic: bumped on every handler change */
     const FDMonOps *fdmon_ops;     /* changed by the home thread only */
+    int dispatch_revents;          /* home thread: revents of the handler running */
     void *fdmon_state;             /* the monitor's private state */
     unsigned fdmon_gen;            /* atomic: bumped when the monitor changes */
 

@@ -435,6 +435,7 @@ static bool aio_dispatch_handler(AioContext *ctx, AioHandler *node)
     int revents = node->revents;
     bool poll_ready = node->poll_ready;
     bool progress = false;
+    int prev_revents;
 
     node->revents = 0;
     node->poll_ready = false;
@@ -442,6 +443,8 @@ static bool aio_dispatch_handler(AioContext *ctx, AioHandler *node)
         return false; /* an outer aio_poll() is running this handler */
     }
     node->dispatching++;
+    prev_revents = ctx->dispatch_revents; /* a nested aio_poll() may be running */
+    ctx->dispatch_revents = revents;
     /* A callback may remove its own or another handler: recheck "deleted". */
     if (poll_ready && revents == 0 && node->io_poll_ready &&
         !handler_is_deleted(node)) {
@@ -458,8 +461,15 @@ static bool aio_dispatch_handler(AioContext *ctx, AioHandler *node)
         node->io_write(node->opaque);
         progress = true;
     }
+    ctx->dispatch_revents = prev_revents;
     node->dispatching--;
     return progress;
+}
+
+int aio_fd_handler_revents(AioContext *ctx)
+{
+    g_return_val_if_fail(ctx != NULL, 0);
+    return ctx->dispatch_revents;
 }
 
 bool aio_dispatch_ready(AioContext *ctx, AioHandlerList *ready)

@@ -140,20 +140,23 @@ static const QSourceHooks aq_hooks = {
     .remove_poll = hook_poll_removed,
 };
 
+/* Record what the fd monitor reported, HUP and ERR included, as GLib does. */
+static void fd_ready(AqFd *f, int fallback)
+{
+    int revents = aio_fd_handler_revents(f->self->aio);
+
+    f->revents |= revents ? revents : fallback;
+    f->self->fd_ready = TRUE;
+}
+
 static void fd_read(void *opaque)
 {
-    AqFd *f = opaque;
-
-    f->revents |= G_IO_IN;
-    f->self->fd_ready = TRUE;
+    fd_ready(opaque, G_IO_IN);
 }
 
 static void fd_write(void *opaque)
 {
-    AqFd *f = opaque;
-
-    f->revents |= G_IO_OUT;
-    f->self->fd_ready = TRUE;
+    fd_ready(opaque, G_IO_OUT);
 }
 
 static void collect_fd(GPollFD *pfd, gpointer opaque)

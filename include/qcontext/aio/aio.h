@@ -161,6 +161,14 @@ void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
                         IOHandler *io_poll_ready, void *opaque);
 
 /**
+ * aio_fd_handler_revents: inside an @io_read or @io_write callback run by
+ * aio_poll() (home thread): what the fd monitor reported for its fd, as
+ * G_IO_IN, G_IO_OUT, G_IO_ERR and G_IO_HUP bits (@io_read runs for IN, HUP
+ * or ERR; @io_write for OUT or ERR).  0 outside such a callback.
+ */
+int aio_fd_handler_revents(AioContext *ctx);
+
+/**
  * aio_set_event_notifier: set the read handler of @notifier's fd (NULL
  * removes it); @io_poll/@io_poll_ready as in aio_set_fd_handler(), with the
  * notifier as opaque.
