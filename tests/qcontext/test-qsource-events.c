@@ -187,6 +187,128 @@ static void test_fd_reuse(gconstpointer data)
     qctx_del(id);
 }
 
+/* ------------------------------------------------------------------------ */
+/* G_IO_HUP and G_IO_ERR                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    GPollFD pfd;
+    int seen; /* union of the revents the check saw */
+} HupWatch;
+
+static gboolean hup_check(QSource *src)
+{
+    HupWatch *w = qsource_get_opaque(src);
+
+    w->seen |= w->pfd.revents;
+    return w->pfd.revents != 0;
+}
+
+static gboolean hup_dispatch(QSource *src)
+{
+    return G_SOURCE_REMOVE; /* once is enough: it stays hung up */
+}
+
+static const QSourceFuncs hup_funcs = {
+    .check = hup_check,
+    .dispatch = hup_dispatch,
+};
+
+/* Watch @fd for @events on a fresh context of @k; return what check saw. */
+static int watch_once(const CtxKind *k, int fd, int events)
+{
+    g_autofree char *id = NULL;
+    QContext *ctx = kind_new(k, FALSE, &id);
+    HupWatch w = {.pfd = {.fd = fd, .events = events}};
+    QSource *src = qsource_new(&hup_funcs, NULL, "hup", &w);
+
+    qsource_add_poll(src, &w.pfd);
+    g_assert_true(qcontext_attach(ctx, src, NULL));
+    for (int i = 0; i < 100 && !w.seen; i++) {
+        qcontext_iterate(ctx, TRUE); /* returns at once: the fd is ready */
+    }
+    qcontext_detach(ctx, src, NULL); /* usually detached by its dispatch already */
+    qsource_remove_poll(src, &w.pfd);
+    qsource_unref(src);
+    qctx_del(id);
+    return w.seen;
+}
+
+/*
+ * The read end of a pipe whose writer is gone reports HUP; the write end of
+ * a pipe whose reader is gone reports ERR.  A source watching them for
+ * G_IO_IN/G_IO_OUT is told so on every context type, as GLib tells it.
+ */
+static void test_hup_err(gconstpointer data)
+{
+    const CtxKind *k = data;
+    int p[2];
+
+    g_assert_cmpint(pipe2(p, O_CLOEXEC | O_NONBLOCK), ==, 0);
+    close(p[1]);
+    g_assert_cmpint(watch_once(k, p[0], G_IO_IN) & G_IO_HUP, ==, G_IO_HUP);
+    close(p[0]);
+
+    g_assert_cmpint(pipe2(p, O_CLOEXEC | O_NONBLOCK), ==, 0);
+    close(p[0]);
+    g_assert_cmpint(watch_once(k, p[1], G_IO_OUT) & G_IO_ERR, ==, G_IO_ERR);
+    close(p[1]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* io_poll only, on a hung-up fd                                             */
+/* ------------------------------------------------------------------------ */
+
+#define SPIN_WINDOW_MS 100
+#define SPIN_MAX_ITERATIONS 20
+
+static bool never_ready(void *opaque)
+{
+    return false;
+}
+
+static void set_flag(void *opaque)
+{
+    *(int *)opaque = 1;
+}
+
+/*
+ * A handler with only io_poll (no read or write handler) on a hung-up fd:
+ * the fd monitor must not keep reporting the hang-up that nobody consumes.
+ * A blocking iteration must sleep until the timer that ends the window, not
+ * return at once again and again.
+ */
+static void test_io_poll_hup_sleeps(gconstpointer data)
+{
+    const CtxKind *k = data;
+    g_autofree char *id = NULL;
+    QContext *ctx = kind_new(k, FALSE, &id);
+    AioContext *aio = qcontext_get_aio_context(ctx);
+    QEMUTimer *timer;
+    int fired = 0, iterations = 0;
+    int p[2];
+
+    g_assert_cmpint(pipe2(p, O_CLOEXEC | O_NONBLOCK), ==, 0);
+    close(p[1]);
+    aio_set_fd_handler(aio, p[0], NULL, NULL, never_ready, NULL, NULL);
+    qctx_flush(ctx);
+
+    timer = aio_timer_new(aio, QEMU_CLOCK_REALTIME, SCALE_MS, set_flag, &fired);
+    timer_mod(timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + SPIN_WINDOW_MS);
+    while (!fired && iterations < 100000) {
+        qcontext_iterate(ctx, TRUE);
+        iterations++;
+    }
+    g_test_message("%d iterations in %d ms", iterations, SPIN_WINDOW_MS);
+    g_assert_cmpint(iterations, <=, SPIN_MAX_ITERATIONS);
+
+    timer_free(timer);
+    aio_set_fd_handler(aio, p[0], NULL, NULL, NULL, NULL, NULL);
+    qctx_flush(ctx);
+    close(p[0]);
+    qctx_del(id);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -199,6 +321,8 @@ int main(int argc, char **argv)
         } cases[] = {
             {"attach-wakes", test_attach_wakes},
             {"fd-reuse", test_fd_reuse},
+            {"hup-err", test_hup_err},
+            {"io-poll-hup-sleeps", test_io_poll_hup_sleeps},
         };
         const CtxKind *k = &kinds[i];
         g_autofree char *kind = g_strdup_printf("%s%s%s", k->type, k->opts ? "-" : "",
