@@ -166,6 +166,11 @@ static gboolean aio_source_prepare(GSource *source, gint *timeout_ms)
     __atomic_store_n(&ctx->notify_me, ctx->notify_me | 1, __ATOMIC_SEQ_CST);
 
     timeout = aio_compute_timeout_ns(ctx);
+    if (timeout != 0 && __atomic_load_n(&ctx->bh_list, __ATOMIC_RELAXED)) {
+        /* Only deleted, cancelled or idle BHs: free the deleted ones now. */
+        aio_bh_reap_deleted(ctx);
+        timeout = aio_compute_timeout_ns(ctx);
+    }
     if (__atomic_load_n(&ctx->notified, __ATOMIC_SEQ_CST) || aio_fdmon_need_wait(ctx)) {
         timeout = 0; /* notified, or the monitor must submit in wait() */
     }

@@ -265,8 +265,13 @@ bool aio_bh_poll(AioContext *ctx);
 void aio_bh_free_all(AioContext *ctx);
 void aio_notify_accept(AioContext *ctx);
 void aio_context_add_notifier(AioContext *ctx);
-/* aio_compute_timeout_ns: the blocking timeout from BHs and timers (-1 = none) */
+/*
+ * aio_compute_timeout_ns: the blocking timeout from BHs and timers (-1 =
+ * none).  Deleted BHs are not work (they are freed by the next round).
+ */
 int64_t aio_compute_timeout_ns(AioContext *ctx);
+/* aio_bh_reap_deleted: free deleted BHs now, running no callback (home thread). */
+void aio_bh_reap_deleted(AioContext *ctx);
 /*
  * aio_stats_record_wakeup: home thread, after the wait, before dispatch:
  * notify -> @now (the clock after the wait; 0: read it if needed).

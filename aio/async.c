@@ -463,16 +463,17 @@ bool aio_bh_poll(AioContext *ctx)
     return progress;
 }
 
-/* The timeout a list of BHs asks for: 0, 10 ms for idle ones, or -1. */
+/*
+ * The timeout a list of BHs asks for: 0, 10 ms for idle ones, or -1.  A
+ * deleted BH is not work: it is freed by the next round that runs anyway
+ * (as in QEMU), instead of costing a round of its own with no progress.
+ */
 static int64_t aio_bh_list_timeout(QEMUBH *bh, int64_t timeout)
 {
     for (; bh; bh = bh->next) {
         unsigned flags = __atomic_load_n(&bh->flags, __ATOMIC_RELAXED);
 
-        if (flags & BH_DELETED) {
-            return 0; /* free it soon (a round with no progress) */
-        }
-        if (flags & BH_SCHEDULED) {
+        if ((flags & (BH_SCHEDULED | BH_DELETED)) == BH_SCHEDULED) {
             if (!(flags & BH_IDLE)) {
                 return 0;
             }
@@ -521,6 +522,44 @@ void aio_bh_free_all(AioContext *ctx)
     if (leaked) {
         g_warning("AioContext %p freed with %u bottom half(s) not deleted", (void *)ctx,
                   leaked);
+    }
+}
+
+/*
+ * Free the deleted BHs of ctx->bh_list without running any callback: what
+ * the next aio_bh_poll() would do with them.  For the GSource, whose
+ * prepare does not count deleted BHs as work (no round of their own), so
+ * that they do not pile up while the AioContext dispatches nothing.  Home
+ * thread, outside aio_bh_poll() (no slice being run).  BHs that are still
+ * scheduled (pushed meanwhile, or idle ones) are put back in order.
+ */
+void aio_bh_reap_deleted(AioContext *ctx)
+{
+    /* Acquire: pairs with the release CAS in aio_bh_enqueue(). */
+    QEMUBH *head = __atomic_load_n(&ctx->bh_list, __ATOMIC_ACQUIRE);
+    AioBHSlice taken = {0};
+    QEMUBH *bh;
+    unsigned flags;
+    bool any = false;
+
+    if (!head || ctx->bh_slice_head) {
+        return;
+    }
+    /* The chain below the head is stable (see aio_bh_timeout_ns()). */
+    for (bh = head; bh && !any; bh = bh->next) {
+        any = !(__atomic_load_n(&bh->flags, __ATOMIC_RELAXED) & BH_SCHEDULED);
+    }
+    if (!any) {
+        return;
+    }
+    taken.head = aio_bh_take_list(ctx);
+    while ((bh = aio_bh_dequeue(&taken, &flags)) != NULL) {
+        if (flags & BH_DELETED) {
+            aio_bh_free(bh);
+        } else if (flags & BH_SCHEDULED) {
+            aio_bh_enqueue(bh, flags & (BH_SCHEDULED | BH_IDLE), false);
+        }
+        /* else cancelled: off the list, as aio_bh_poll() leaves it */
     }
 }
 
