@@ -187,6 +187,24 @@ struct FDMonOps {
      * every handler's fd itself.  Home thread.
      */
     int (*gsource_fd)(AioContext *ctx);
+
+    /*
+     * gsource_submit: for the GSource's prepare, which does not call
+     * wait(): make the queued changes (need_wait()) effective in the kernel
+     * without waiting or reaping.  Returns false if that failed (the
+     * GSource then asks for an iteration that calls wait()).  Home thread.
+     * NULL if need_wait is NULL.
+     */
+    bool (*gsource_submit)(AioContext *ctx);
+
+    /*
+     * gsource_check: for the GSource's check, when gsource_fd is readable:
+     * consume what wait() would consume without reporting any node (e.g.
+     * completions of cancelled requests) and return true if something is
+     * left that wait() will report.  Home thread.  NULL: readable means
+     * ready.
+     */
+    bool (*gsource_check)(AioContext *ctx);
 };
 
 extern const FDMonOps fdmon_epoll_ops;    /* fdmon-epoll.c */
