@@ -187,6 +187,10 @@ static gboolean aio_source_prepare(GSource *source, gint *timeout_ms)
         !(ctx->fdmon_ops->gsource_submit && ctx->fdmon_ops->gsource_submit(ctx))) {
         timeout = 0; /* the monitor must submit in wait() */
     }
+    /*
+     * Seq_cst, after the seq_cst store of notify_me above: pairs with the
+     * seq_cst store of notified and load of notify_me in aio_notify() (B).
+     */
     if (__atomic_load_n(&ctx->notified, __ATOMIC_SEQ_CST)) {
         timeout = 0;
     }

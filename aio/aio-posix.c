@@ -625,7 +625,7 @@ static void adjust_polling_time(AioContext *ctx, int64_t block_ns)
 /* New poll parameters restart the window from 0. */
 static void poll_params_refresh(AioContext *ctx)
 {
-    /* Acquire: pairs with the release increment in set_poll_params. */
+    /* Acquire: pairs with the release increment in aio_context_set_poll_params(). */
     unsigned gen = __atomic_load_n(&ctx->poll_gen, __ATOMIC_ACQUIRE);
 
     if (gen != ctx->poll_gen_seen) {

@@ -160,8 +160,9 @@ void aio_context_unref(AioContext *ctx)
         return;
     }
     /*
-     * Acq_rel: each unref releases its owner's accesses; the last one
-     * acquires them all (the decrements form one release sequence).
+     * Acq_rel, pairing with the same decrement of every other unref: each
+     * releases its owner's accesses; the last one acquires them all (the
+     * decrements form one release sequence).
      */
     if (__atomic_sub_fetch(&ctx->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
         aio_context_free(ctx);
@@ -592,7 +593,7 @@ bool aio_context_set_poll_params(AioContext *ctx, int64_t max_ns, int64_t grow,
     __atomic_store_n(&ctx->poll_max_ns, max_ns, __ATOMIC_RELAXED);
     __atomic_store_n(&ctx->poll_grow, grow, __ATOMIC_RELAXED);
     __atomic_store_n(&ctx->poll_shrink, shrink, __ATOMIC_RELAXED);
-    /* Release: pairs with the acquire load of poll_gen in aio_poll(). */
+    /* Release: pairs with the acquire load of poll_gen in poll_params_refresh(). */
     __atomic_fetch_add(&ctx->poll_gen, 1, __ATOMIC_RELEASE);
     aio_notify(ctx);
     return true;

@@ -95,6 +95,8 @@ static void fdmon_uring_destroy(AioContext *ctx)
     while (g_hash_table_iter_next(&iter, &key, NULL)) {
         AioHandler *node = key;
         node->fdmon_next = NULL;
+        /* As in uring_release(): pairs with the acquire loads of fdmon_busy
+         * in aio_free_deleted_handlers() and handler_retire_locked(). */
         __atomic_store_n(&node->fdmon_busy, false, __ATOMIC_RELEASE);
     }
     g_hash_table_destroy(s->held);

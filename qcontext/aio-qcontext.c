@@ -105,7 +105,7 @@ GType aio_qcontext_fdmon_get_type(void)
 
 static void mark_dirty(AioQContext *self)
 {
-    /* Release pairs with the exchange in sync_fds(). */
+    /* Release pairs with the acq_rel exchange in round_begin(). */
     __atomic_store_n(&self->fds_dirty, 1, __ATOMIC_RELEASE);
     /* Wake the iterating thread to resync, unless we are that thread: a
      * pending notify would end its next aio_poll() before it looks at fds. */
