@@ -19,4 +19,18 @@ check qcontext -- "qcontext/(block|devices|main-loop)/"
 for h in include/qcontext/*.h; do check "$h" -- "qcontext/(block|devices|main-loop)/"; done
 check block include/qcontext/block -- "qcontext/(devices|main-loop)/"
 check devices include/qcontext/devices -- "qcontext/main-loop/"
+# The monitor: the core (every file but the qmp-*.c families) never includes a
+# family or a device header; only monitor.c includes families.h (it registers
+# them); a family sees the core through monitor-core.h, never monitor-priv.h.
+mon=main-loop/monitor
+if [ -d "$mon" ]; then
+    core=$(ls "$mon"/*.[ch] | grep -v '/qmp-')
+    # shellcheck disable=SC2086
+    if grep -nHE '#include [<"](qcontext/devices/|qmp-)' $core; then status=1; fi
+    # shellcheck disable=SC2086
+    if grep -nHE '#include "families\.h"' $(echo "$core" | grep -v "$mon/monitor.c"); then
+        status=1
+    fi
+    if grep -nHE '#include "monitor-priv\.h"' "$mon"/qmp-*.c; then status=1; fi
+fi
 exit $status

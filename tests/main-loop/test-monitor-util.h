@@ -346,6 +346,12 @@ static G_GNUC_UNUSED void tq_assert_error(JsonObject *reply, const char *cls,
     json_object_unref(reply);
 }
 
+/* @node as compact JSON text. */
+static G_GNUC_UNUSED char *tq_node_to_string(JsonNode *node)
+{
+    return json_to_string(node, FALSE);
+}
+
 /* The object with "id" == @id in array @arr, or NULL. */
 static G_GNUC_UNUSED JsonObject *tq_find_id(JsonArray *arr, const char *id)
 {

@@ -1,5 +1,5 @@
 /*
- * main-loop/monitor-dispatch.c - parse, check and run one QMP message.
+ * main-loop/monitor/dispatch.c - parse, check and run one QMP message.
  *
  * The error texts follow QEMU's QMP so that existing clients and habits
  * carry over ("Expecting capabilities negotiation with 'qmp_capabilities'",
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "monitor-internal.h"
+#include "monitor-priv.h"
 #include "qcontext-config.h"
 
 struct MonitorRequest {
@@ -20,13 +20,18 @@ struct MonitorRequest {
 
 const char *qmp_error_class_name(QmpErrorClass cls)
 {
-    return cls == QMP_ERROR_COMMAND_NOT_FOUND ? "CommandNotFound" : "GenericError";
+    switch (cls) {
+    case QMP_ERROR_COMMAND_NOT_FOUND:
+        return "CommandNotFound";
+    case QMP_ERROR_DEVICE_NOT_FOUND:
+        return "DeviceNotFound";
+    default:
+        return "GenericError";
+    }
 }
 
-JsonObject *monitor_greeting_new(void)
+JsonObject *monitor_version_new(void)
 {
-    JsonObject *greeting = json_object_new();
-    JsonObject *qmp = json_object_new();
     JsonObject *version = json_object_new();
     JsonObject *triple = json_object_new();
     unsigned major = 0, minor = 0, micro = 0;
@@ -37,7 +42,15 @@ JsonObject *monitor_greeting_new(void)
     json_object_set_int_member(triple, "micro", micro);
     json_object_set_object_member(version, "qcontext", triple);
     json_object_set_string_member(version, "package", "");
-    json_object_set_object_member(qmp, "version", version);
+    return version;
+}
+
+JsonObject *monitor_greeting_new(void)
+{
+    JsonObject *greeting = json_object_new();
+    JsonObject *qmp = json_object_new();
+
+    json_object_set_object_member(qmp, "version", monitor_version_new());
     json_object_set_array_member(qmp, "capabilities", json_array_new());
     json_object_set_object_member(greeting, "QMP", qmp);
     return greeting;
@@ -84,15 +97,23 @@ static void request_finish(MonitorRequest *req)
     g_free(req);
 }
 
+QmpErrorClass qmp_error_class_of(const GError *err)
+{
+    if (err->domain == MONITOR_ERROR && err->code == QMP_ERROR_DEVICE_NOT_FOUND) {
+        return QMP_ERROR_DEVICE_NOT_FOUND;
+    }
+    return QMP_ERROR_GENERIC;
+}
+
 void monitor_request_return(MonitorRequest *req, JsonNode *ret)
 {
     reply_return(req->client, req->id, ret);
     request_finish(req);
 }
 
-void monitor_request_error(MonitorRequest *req, QmpErrorClass cls, GError *err)
+void monitor_request_error(MonitorRequest *req, GError *err)
 {
-    reply_error(req->client, req->id, cls, err->message);
+    reply_error(req->client, req->id, qmp_error_class_of(err), err->message);
     g_error_free(err);
     request_finish(req);
 }
@@ -106,8 +127,8 @@ static const char *arg_type_name(QmpArgType type)
     static const char *const names[] = {
         [QMP_ARG_STRING] = "string", [QMP_ARG_INT] = "int",
         [QMP_ARG_BOOL] = "boolean",  [QMP_ARG_NUMBER] = "number",
-        [QMP_ARG_SCALAR] = "scalar", [QMP_ARG_ARRAY] = "array",
-        [QMP_ARG_OBJECT] = "object",
+        [QMP_ARG_SCALAR] = "scalar", [QMP_ARG_STR_LIST] = "array of strings",
+        [QMP_ARG_ARRAY] = "array",   [QMP_ARG_OBJECT] = "object",
     };
     return names[type];
 }
@@ -129,6 +150,17 @@ static gboolean arg_type_ok(JsonNode *node, QmpArgType type)
     case QMP_ARG_SCALAR:
         return vt == G_TYPE_STRING || vt == G_TYPE_INT64 || vt == G_TYPE_DOUBLE ||
                vt == G_TYPE_BOOLEAN;
+    case QMP_ARG_STR_LIST:
+        if (!JSON_NODE_HOLDS_ARRAY(node)) {
+            return FALSE;
+        }
+        for (guint i = 0; i < json_array_get_length(json_node_get_array(node)); i++) {
+            if (!arg_type_ok(json_array_get_element(json_node_get_array(node), i),
+                             QMP_ARG_STRING)) {
+                return FALSE;
+            }
+        }
+        return TRUE;
     case QMP_ARG_ARRAY:
         return JSON_NODE_HOLDS_ARRAY(node);
     case QMP_ARG_OBJECT:
@@ -216,7 +248,7 @@ static gboolean envelope_check(JsonObject *msg, const char **name, JsonObject **
 }
 
 static const QmpArg caps_args[] = {
-    {"enable", QMP_ARG_ARRAY, TRUE},
+    {"enable", QMP_ARG_STR_LIST, TRUE, "capabilities to enable (none is supported)"},
     {NULL},
 };
 
@@ -274,7 +306,7 @@ static void run_command(MonitorClient *c, JsonNode *id, const char *name,
     }
     ret = cmd->run(args, &err);
     if (err) {
-        reply_error(c, id, QMP_ERROR_GENERIC, err->message);
+        reply_error(c, id, qmp_error_class_of(err), err->message);
         g_error_free(err);
         if (ret) {
             json_node_unref(ret);
@@ -319,78 +351,22 @@ static void dispatch_object(MonitorClient *c, JsonObject *msg)
 
 void monitor_dispatch(MonitorClient *c, const char *msg, gsize len, const char *error)
 {
-    g_autoptr(JsonParser) parser = NULL;
+    g_autoptr(JsonNode) root = NULL;
     GError *err = NULL;
-    JsonNode *root;
 
     if (error) {
         reply_error(c, NULL, QMP_ERROR_GENERIC, error);
         return;
     }
-    parser = json_parser_new_immutable();
-    if (!json_parser_load_from_data(parser, msg, len, &err)) {
-        g_autofree char *desc = g_strdup_printf("JSON parse error: %s", err->message);
-        reply_error(c, NULL, QMP_ERROR_GENERIC, desc);
+    root = monitor_json_read(msg, len, &err);
+    if (!root) {
+        reply_error(c, NULL, QMP_ERROR_GENERIC, err->message);
         g_error_free(err);
         return;
     }
-    root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         reply_error(c, NULL, QMP_ERROR_GENERIC, "QMP input must be a JSON object");
         return;
     }
     dispatch_object(c, json_node_get_object(root));
-}
-
-/* ------------------------------------------------------------------------ */
-/* Helpers for command files                                                 */
-/* ------------------------------------------------------------------------ */
-
-void qmp_obj_set_str(JsonObject *obj, const char *key, const char *val)
-{
-    if (val) {
-        json_object_set_string_member(obj, key, val);
-    } else {
-        json_object_set_null_member(obj, key);
-    }
-}
-
-JsonNode *qmp_node_from_object(JsonObject *obj)
-{
-    JsonNode *node = json_node_init_object(json_node_alloc(), obj);
-
-    json_object_unref(obj);
-    return node;
-}
-
-JsonNode *qmp_node_from_array(JsonArray *arr)
-{
-    JsonNode *node = json_node_init_array(json_node_alloc(), arr);
-
-    json_array_unref(arr);
-    return node;
-}
-
-char *qmp_scalar_to_string(JsonNode *node, const char *what, GError **errp)
-{
-    GType vt =
-        JSON_NODE_HOLDS_VALUE(node) ? json_node_get_value_type(node) : G_TYPE_NONE;
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-    if (vt == G_TYPE_STRING) {
-        return g_strdup(json_node_get_string(node));
-    }
-    if (vt == G_TYPE_INT64) {
-        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
-    }
-    if (vt == G_TYPE_BOOLEAN) {
-        return g_strdup(json_node_get_boolean(node) ? "on" : "off");
-    }
-    if (vt == G_TYPE_DOUBLE) {
-        return g_strdup(g_ascii_dtostr(buf, sizeof(buf), json_node_get_double(node)));
-    }
-    g_set_error(
-        errp, MONITOR_ERROR, 0,
-        "Invalid parameter type for '%s', expected: a string, number or boolean", what);
-    return NULL;
 }

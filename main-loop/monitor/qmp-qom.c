@@ -1,5 +1,5 @@
 /*
- * main-loop/qmp-qom.c - monitor commands on the object tree.
+ * main-loop/monitor/qmp-qom.c - monitor commands on the object tree.
  *
  * The tree is two levels deep: "/" holds the containers "objects" and
  * "devices"; "/objects/ID" and "/devices/ID" are objects whose GObject
@@ -10,7 +10,8 @@
  */
 #include <string.h>
 
-#include "monitor-internal.h"
+#include "families.h"
+#include "monitor-core.h"
 #include "qcontext/devices/device.h"
 #include "qcontext/qom/object.h"
 
@@ -28,8 +29,8 @@ static QomObject *path_resolve(const char *path, GError **errp)
         if (g_str_has_prefix(path, prefix)) {
             QomObject *obj = qom_container_find(containers[i], path + strlen(prefix));
             if (!obj) {
-                g_set_error(errp, MONITOR_ERROR, 0, "Device or object '%s' not found",
-                            path);
+                g_set_error(errp, MONITOR_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
+                            "Device or object '%s' not found", path);
             }
             return obj;
         }
@@ -41,7 +42,7 @@ static QomObject *path_resolve(const char *path, GError **errp)
             return obj;
         }
     }
-    g_set_error(errp, MONITOR_ERROR, 0,
+    g_set_error(errp, MONITOR_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
                 "Path '%s' not found (expected /objects/ID or /devices/ID)", path);
     return NULL;
 }
@@ -57,78 +58,6 @@ static const char *path_container(const char *path)
         }
     }
     return NULL;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Values                                                                    */
-/* ------------------------------------------------------------------------ */
-
-static JsonNode *gvalue_to_json(QomObject *obj, GParamSpec *pspec, const GValue *v)
-{
-    GType t = G_TYPE_FUNDAMENTAL(G_VALUE_TYPE(v));
-    JsonNode *node = json_node_alloc();
-
-    switch (t) {
-    case G_TYPE_BOOLEAN:
-        return json_node_init_boolean(node, g_value_get_boolean(v));
-    case G_TYPE_INT:
-        return json_node_init_int(node, g_value_get_int(v));
-    case G_TYPE_UINT:
-        return json_node_init_int(node, g_value_get_uint(v));
-    case G_TYPE_LONG:
-        return json_node_init_int(node, g_value_get_long(v));
-    case G_TYPE_ULONG:
-        return json_node_init_int(node, (gint64)MIN(g_value_get_ulong(v), G_MAXINT64));
-    case G_TYPE_INT64:
-        return json_node_init_int(node, g_value_get_int64(v));
-    case G_TYPE_UINT64:
-        return json_node_init_int(node, (gint64)MIN(g_value_get_uint64(v), G_MAXINT64));
-    case G_TYPE_FLOAT:
-        return json_node_init_double(node, g_value_get_float(v));
-    case G_TYPE_DOUBLE:
-        return json_node_init_double(node, g_value_get_double(v));
-    case G_TYPE_STRING:
-        if (!g_value_get_string(v)) {
-            return json_node_init_null(node);
-        }
-        return json_node_init_string(node, g_value_get_string(v));
-    case G_TYPE_OBJECT:
-        if (!g_value_get_object(v)) {
-            return json_node_init_null(node);
-        }
-        break;
-    default:
-        break;
-    }
-    /* Enums, links and the rest: the object layer's string form. */
-    g_autofree char *s = qom_property_to_string(obj, pspec->name, NULL);
-    return s ? json_node_init_string(node, s) : json_node_init_null(node);
-}
-
-/**
- * qmp_property_to_json: the value of property @name of @obj as JSON
- * (numbers, booleans, strings; links and enums as their string form).
- * NULL with @errp set if there is no such readable property.
- */
-JsonNode *qmp_property_to_json(QomObject *obj, const char *name, GError **errp)
-{
-    GParamSpec *pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(obj), name);
-    GValue v = G_VALUE_INIT;
-    JsonNode *node;
-
-    if (!strcmp(name, "type") && !pspec) {
-        return json_node_init_string(json_node_alloc(), qom_object_get_type_name(obj));
-    }
-    if (!pspec || !(pspec->flags & G_PARAM_READABLE)) {
-        g_set_error(errp, MONITOR_ERROR, 0, "Property '%s.%s' not found",
-                    qom_object_get_type_name(obj), name);
-        return NULL;
-    }
-    g_value_init(&v, pspec->value_type);
-    g_object_get_property(G_OBJECT(obj), name, &v);
-    node = gvalue_to_json(obj, pspec, &v);
-    g_value_unset(&v);
-    return node;
 }
 
 static char *pspec_type_name(GParamSpec *pspec)
@@ -216,7 +145,7 @@ static JsonNode *list_properties(QomObject *obj)
     return qmp_node_from_array(arr);
 }
 
-JsonNode *qmp_qom_list(JsonObject *args, GError **errp)
+static JsonNode *qmp_qom_list(JsonObject *args, GError **errp)
 {
     const char *path = json_object_get_string_member(args, "path");
     const char *container = path_container(path);
@@ -243,7 +172,7 @@ JsonNode *qmp_qom_list(JsonObject *args, GError **errp)
     return ret;
 }
 
-JsonNode *qmp_qom_get(JsonObject *args, GError **errp)
+static JsonNode *qmp_qom_get(JsonObject *args, GError **errp)
 {
     const char *path = json_object_get_string_member(args, "path");
     const char *prop = json_object_get_string_member(args, "property");
@@ -258,7 +187,7 @@ JsonNode *qmp_qom_get(JsonObject *args, GError **errp)
     return ret;
 }
 
-JsonNode *qmp_qom_set(JsonObject *args, GError **errp)
+static JsonNode *qmp_qom_set(JsonObject *args, GError **errp)
 {
     const char *path = json_object_get_string_member(args, "path");
     const char *prop = json_object_get_string_member(args, "property");
@@ -321,7 +250,7 @@ static gboolean opts_add_members(GArray *opts, JsonObject *props, gboolean skip_
     return TRUE;
 }
 
-JsonNode *qmp_object_add(JsonObject *args, GError **errp)
+static JsonNode *qmp_object_add(JsonObject *args, GError **errp)
 {
     const char *type_name = json_object_get_string_member(args, "qom-type");
     const char *id = json_object_get_string_member(args, "id");
@@ -351,7 +280,7 @@ JsonNode *qmp_object_add(JsonObject *args, GError **errp)
     return qmp_node_from_object(json_object_new());
 }
 
-JsonNode *qmp_object_del(JsonObject *args, GError **errp)
+static JsonNode *qmp_object_del(JsonObject *args, GError **errp)
 {
     const char *id = json_object_get_string_member(args, "id");
 
@@ -364,4 +293,64 @@ JsonNode *qmp_object_del(JsonObject *args, GError **errp)
         return NULL;
     }
     return qmp_node_from_object(json_object_new());
+}
+
+/* ------------------------------------------------------------------------ */
+/* The family                                                                */
+/* ------------------------------------------------------------------------ */
+
+static const QmpArg path_arg[] = {
+    {"path", QMP_ARG_STRING, FALSE,
+     "/, /objects, /devices, /objects/ID or /devices/ID"},
+    {NULL},
+};
+static const QmpArg qom_get_args[] = {
+    {"path", QMP_ARG_STRING, FALSE, "the object's path (/objects/ID, /devices/ID)"},
+    {"property", QMP_ARG_STRING, FALSE, "the property's name"},
+    {NULL},
+};
+static const QmpArg qom_set_args[] = {
+    {"path", QMP_ARG_STRING, FALSE, "the object's path (/objects/ID, /devices/ID)"},
+    {"property", QMP_ARG_STRING, FALSE, "the property's name"},
+    {"value", QMP_ARG_SCALAR, FALSE, "the new value, of the property's type"},
+    {NULL},
+};
+static const QmpArg object_add_args[] = {
+    {"qom-type", QMP_ARG_STRING, FALSE, "the type to create (qom-list-types)"},
+    {"id", QMP_ARG_STRING, FALSE, "the new object's id"},
+    {"props", QMP_ARG_OBJECT, TRUE, "properties (or give them as arguments)"},
+    {NULL},
+};
+static const QmpArg id_arg[] = {
+    {"id", QMP_ARG_STRING, FALSE, "the object's id"},
+    {NULL},
+};
+
+static const QmpCommand qom_commands[] = {
+    {.name = "qom-list",
+     .help = "the properties (or children) at a path",
+     .args = path_arg,
+     .run = qmp_qom_list},
+    {.name = "qom-get",
+     .help = "the value of a property",
+     .args = qom_get_args,
+     .run = qmp_qom_get},
+    {.name = "qom-set",
+     .help = "set a property of a live object",
+     .args = qom_set_args,
+     .run = qmp_qom_set},
+    {.name = "object-add",
+     .help = "create an object (a context), its properties as further arguments",
+     .args = object_add_args,
+     .extra_scalars = TRUE,
+     .run = qmp_object_add},
+    {.name = "object-del",
+     .help = "delete an object",
+     .args = id_arg,
+     .run = qmp_object_del},
+};
+
+void qmp_qom_register(void)
+{
+    monitor_register_commands(qom_commands, G_N_ELEMENTS(qom_commands));
 }

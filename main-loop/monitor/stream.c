@@ -1,5 +1,5 @@
 /*
- * main-loop/monitor-stream.c - split a byte stream into JSON messages.
+ * main-loop/monitor/stream.c - split a byte stream into JSON messages.
  *
  * The framer is a small state machine over bytes.  Between messages it
  * skips whitespace; '{' or '[' start a structured message that ends when
