@@ -55,6 +55,7 @@ struct _AioQContext {
 
     pthread_mutex_t lock; /* protects @sources */
     GPtrArray *sources;   /* QSource *, the binding's reference each */
+    int nsources;         /* atomic (written under lock): sources->len */
     int fds_dirty;        /* atomic: sources or their poll fds changed */
 
     /* Leaf lock (taken under a source's poll lock by the hooks). */
@@ -71,6 +72,13 @@ struct _AioQContext {
 };
 
 G_DEFINE_FINAL_TYPE(AioQContext, aio_qcontext, QCONTEXT_TYPE)
+
+/*
+ * The class's methods are only ever called on its own instances: an
+ * unchecked cast (the checked one costs a GType lookup per call, on the
+ * path of every iteration).
+ */
+#define AQ(ctx) ((AioQContext *)(ctx))
 
 enum {
     PROP_0,
@@ -297,6 +305,9 @@ static void round_begin(AioQContext *self)
     if (dirty) {
         sync_fds(self);
     }
+    if (g_hash_table_size(self->fds) == 0) {
+        return;
+    }
     g_hash_table_iter_init(&iter, self->fds);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
         f->revents = 0;
@@ -305,7 +316,7 @@ static void round_begin(AioQContext *self)
 
 static gboolean aq_prepare(QContext *ctx, int *timeout)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
     gboolean any_ready = FALSE;
     int min = -1;
 
@@ -358,7 +369,7 @@ static gboolean aq_run_aio(AioQContext *self, int timeout)
 
 static gboolean aq_poll(QContext *ctx, int timeout)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
     gboolean progress = aq_run_aio(self, timeout);
 
     if (self->phase == QCONTEXT_PHASE_PREPARED) {
@@ -387,7 +398,7 @@ static gboolean check_entries(AioQContext *self)
 
 static gboolean aq_check(QContext *ctx)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
 
     if (self->phase != QCONTEXT_PHASE_PREPARED &&
         self->phase != QCONTEXT_PHASE_POLLED) {
@@ -401,7 +412,7 @@ static gboolean aq_detach_gen(AioQContext *self, QSource *src, guint gen,
 
 static void aq_dispatch(QContext *ctx)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
 
     if (self->phase == QCONTEXT_PHASE_PREPARED) {
         /* Ready at prepare: run what the AioContext has without waiting. */
@@ -428,10 +439,24 @@ static void aq_dispatch(QContext *ctx)
  * handlers) also counts as progress. */
 static gboolean aq_iterate(QContext *ctx, gboolean blocking)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
     gboolean progress;
     int timeout = -1;
 
+    /*
+     * No source attached and no fd handler of ours to take down: the
+     * iteration is aio_poll() alone (a device dataplane's context), with no
+     * lock taken.  A source attached meanwhile marks the fds dirty, then
+     * notifies (mark_dirty()), which ends this aio_poll(); the acquire of
+     * that notification orders the dirty flag before the next iteration's
+     * look at it.
+     */
+    if (__atomic_load_n(&self->nsources, __ATOMIC_RELAXED) == 0 &&
+        !__atomic_load_n(&self->fds_dirty, __ATOMIC_RELAXED) &&
+        g_hash_table_size(self->fds) == 0) {
+        self->aio_progress = aio_poll(self->aio, blocking);
+        return self->aio_progress;
+    }
     if (aq_prepare(ctx, &timeout)) {
         aq_dispatch(ctx);
         return TRUE;
@@ -444,7 +469,7 @@ static gboolean aq_iterate(QContext *ctx, gboolean blocking)
 
 static void aq_notify(QContext *ctx)
 {
-    aio_notify(AIO_QCONTEXT(ctx)->aio);
+    aio_notify(AQ(ctx)->aio);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -462,6 +487,7 @@ static gboolean aq_attach(QContext *ctx, QSource *src, GError **errp)
     gen = qsource_bind(src, ctx, &aq_hooks, self, errp);
     if (gen) {
         g_ptr_array_add(self->sources, src);
+        __atomic_store_n(&self->nsources, (int)self->sources->len, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&self->lock);
     if (gen) {
@@ -479,6 +505,7 @@ static gboolean aq_detach_gen(AioQContext *self, QSource *src, guint gen, GError
     }
     pthread_mutex_lock(&self->lock);
     found = g_ptr_array_remove_fast(self->sources, src);
+    __atomic_store_n(&self->nsources, (int)self->sources->len, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&self->lock);
     g_warn_if_fail(found);
     mark_dirty(self);
@@ -500,7 +527,7 @@ static QSource *aq_find_source_by_name(QContext *ctx, const char *name)
 
 static AioContext *aq_get_aio_context(QContext *ctx)
 {
-    return AIO_QCONTEXT(ctx)->aio;
+    return AQ(ctx)->aio;
 }
 
 gboolean aio_qcontext_get_stats(QContext *ctx, AioContextStats *stats)
@@ -648,6 +675,7 @@ static void aio_qcontext_dispose(GObject *obj)
     entries_clear(self);
 
     sources = qcontext_steal_sources(&self->lock, &self->sources);
+    __atomic_store_n(&self->nsources, 0, __ATOMIC_RELAXED);
     for (guint i = 0; i < sources->len; i++) {
         QSource *src = g_ptr_array_index(sources, i);
         if (qsource_unbind(src, QCONTEXT_CONTEXT(self), 0, NULL, NULL)) {
