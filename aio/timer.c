@@ -25,24 +25,6 @@
 #include "aio-internal.h"
 #include "timer-internal.h"
 
-struct AioTimerLists {
-    AioContext *ctx;
-    pthread_mutex_t lock;
-    QEMUTimer *active[QEMU_CLOCK_MAX]; /* armed timers, earliest first */
-    unsigned armed; /* atomic, written under the lock: timers in active[] */
-};
-
-/*
- * The loop's fast path: no armed timer, no lock and no clock read.  A
- * timer armed meanwhile by another thread is seen on the next iteration:
- * timer_mod() notifies after the insertion, and the poller's acquire of
- * 'notified' (aio_notify_accept) orders it before the next load here.
- */
-static bool timer_lists_idle(AioTimerLists *tl)
-{
-    return __atomic_load_n(&tl->armed, __ATOMIC_RELAXED) == 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Clocks                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -148,7 +130,7 @@ int64_t aio_timer_lists_deadline_ns(AioTimerLists *tl)
 {
     int64_t deadline = -1;
 
-    if (timer_lists_idle(tl)) {
+    if (aio_timer_lists_idle(tl)) {
         return -1;
     }
     pthread_mutex_lock(&tl->lock);
@@ -207,7 +189,7 @@ bool aio_timer_lists_run_expired(AioTimerLists *tl)
 {
     bool progress = false;
 
-    if (timer_lists_idle(tl)) {
+    if (aio_timer_lists_idle(tl)) {
         return false;
     }
     for (int type = 0; type < QEMU_CLOCK_MAX; type++) {
@@ -287,7 +269,7 @@ void timer_deinit(QEMUTimer *ts)
  */
 static void timer_notify(AioTimerLists *tl)
 {
-    if (!in_aio_context_home_thread(tl->ctx)) {
+    if (!aio_in_home_thread(tl->ctx)) {
         aio_notify(tl->ctx);
     }
 }
