@@ -171,8 +171,9 @@ static void test_fd_reuse(gconstpointer data)
     g_assert_cmpint(event_notifier_init(&r.en, 0), ==, 0);
     r.pfd = (GPollFD){.fd = event_notifier_get_fd(&r.en), .events = G_IO_IN};
     qsource_add_poll(src, &r.pfd);
-    g_assert_true(qcontext_attach(ctx, src, NULL));
+    /* Set before the attach, which orders it before the dispatch that closes it. */
     event_notifier_set(&r.en);
+    g_assert_true(qcontext_attach(ctx, src, NULL));
     for (int i = 1; i <= RECONNECTS; i++) {
         if (!wait_ge_ms(&r.dispatched, i, 2000)) {
             g_error("reconnect %d: the new fd was never dispatched", i - 1);
