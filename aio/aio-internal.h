@@ -286,6 +286,10 @@ struct AioContext {
     int64_t poll_shrink;                         /* atomic */
     unsigned poll_gen;                           /* atomic: bumped by set_poll_params */
 
+    /* --- batching and per-context slots (aio/context-slots.c) --- */
+    int64_t aio_max_batch;              /* atomic */
+    void *slots[AIO_CONTEXT_MAX_SLOTS]; /* home thread */
+
     /* --- statistics (home thread writes with relaxed atomics) --- */
     _Alignas(AIO_CACHELINE) AioContextStats stats;
 };
@@ -310,6 +314,9 @@ static inline void aio_rcu_register_thread(void)
         aio_rcu_register_thread_slow();
     }
 }
+
+/* context-slots.c: destroy every slot value of @ctx (its final unref) */
+void aio_context_slots_destroy(AioContext *ctx);
 
 /* async.c: bottom halves, the notify protocol, timeouts, statistics */
 bool aio_bh_poll(AioContext *ctx);

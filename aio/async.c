@@ -157,6 +157,8 @@ static void aio_context_free(AioContext *ctx)
      */
     aio_rcu_register_thread();
     aio_context_store_home(ctx, (unsigned long)pthread_self(), (int)gettid());
+    /* Layers above first: they may still poll and use the pool. */
+    aio_context_slots_destroy(ctx);
     /* The pool's completion BH and workers go before the BHs are freed. */
     aio_thread_pool_cleanup(ctx);
     aio_handlers_cleanup(ctx);

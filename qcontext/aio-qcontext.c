@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "qcontext/aio-qcontext.h"
+#include "qcontext/aio/thread-pool.h"
 #include "qcontext-internal.h"
 
 /* A source as seen by one iteration. */
@@ -51,6 +52,9 @@ struct _AioQContext {
     int64_t poll_max_ns;         /* under params_lock */
     int64_t poll_grow;
     int64_t poll_shrink;
+    int64_t aio_max_batch; /* under params_lock, like the two below */
+    int thread_pool_min;
+    int thread_pool_max;
     AioFdMonKind fdmon; /* construct-only */
 
     pthread_mutex_t lock; /* protects @sources */
@@ -86,6 +90,9 @@ enum {
     PROP_POLL_GROW,
     PROP_POLL_SHRINK,
     PROP_FDMON,
+    PROP_AIO_MAX_BATCH,
+    PROP_THREAD_POOL_MIN,
+    PROP_THREAD_POOL_MAX,
     N_PROPS
 };
 
@@ -567,6 +574,36 @@ static gboolean apply_fdmon(AioQContext *self, GError **errp)
     return FALSE;
 }
 
+/* thread-pool-min <= thread-pool-max, or an error naming both. */
+static gboolean check_pool_limits(int min, int max, GError **errp)
+{
+    if (min > max) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
+                    "thread-pool-min (%d) must not be above thread-pool-max (%d)", min,
+                    max);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* aio-max-batch and the pool limits, at completion. */
+static gboolean apply_tunables(AioQContext *self, GError **errp)
+{
+    gboolean ok;
+
+    pthread_mutex_lock(&self->params_lock);
+    ok = check_pool_limits(self->thread_pool_min, self->thread_pool_max, errp) &&
+         aio_context_set_aio_params(self->aio, self->aio_max_batch, errp);
+    /* The defaults are the pool's own: no pool until someone needs one. */
+    if (ok && (self->thread_pool_min != 0 ||
+               self->thread_pool_max != AIO_QCONTEXT_DEFAULT_THREAD_POOL_MAX)) {
+        thread_pool_set_minmax_threads(self->aio, self->thread_pool_min,
+                                       self->thread_pool_max);
+    }
+    pthread_mutex_unlock(&self->params_lock);
+    return ok;
+}
+
 static gboolean aio_qcontext_complete(QomObject *obj, GError **errp)
 {
     AioQContext *self = AIO_QCONTEXT(obj);
@@ -584,7 +621,7 @@ static gboolean aio_qcontext_complete(QomObject *obj, GError **errp)
     ok = aio_context_set_poll_params(self->aio, self->poll_max_ns, self->poll_grow,
                                      self->poll_shrink, errp);
     pthread_mutex_unlock(&self->params_lock);
-    if (!ok || !apply_fdmon(self, errp)) {
+    if (!ok || !apply_fdmon(self, errp) || !apply_tunables(self, errp)) {
         return FALSE;
     }
     self->deadline =
@@ -608,6 +645,48 @@ static void set_poll_param(AioQContext *self, int64_t *field, int64_t value)
     pthread_mutex_unlock(&self->params_lock);
 }
 
+/* Set aio-max-batch; applied at once when the context exists. */
+static void set_max_batch(AioQContext *self, int64_t value)
+{
+    pthread_mutex_lock(&self->params_lock);
+    self->aio_max_batch = value;
+    if (self->aio) {
+        aio_context_set_aio_params(self->aio, value, NULL); /* >= 0: cannot fail */
+    }
+    pthread_mutex_unlock(&self->params_lock);
+}
+
+/* Set a pool limit; applied at once (starting or stopping workers). */
+static void set_pool_limit(AioQContext *self, int *field, int value)
+{
+    pthread_mutex_lock(&self->params_lock);
+    *field = value;
+    if (self->aio) {
+        thread_pool_set_minmax_threads(self->aio, self->thread_pool_min,
+                                       self->thread_pool_max);
+    }
+    pthread_mutex_unlock(&self->params_lock);
+}
+
+/* qom-set: a new pool limit must fit the other one. */
+static gboolean aio_qcontext_check_set(QomObject *obj, GParamSpec *pspec,
+                                       const GValue *value, GError **errp)
+{
+    AioQContext *self = AIO_QCONTEXT(obj);
+    gboolean is_min = pspec == props[PROP_THREAD_POOL_MIN];
+    gboolean ok;
+
+    if (!is_min && pspec != props[PROP_THREAD_POOL_MAX]) {
+        return TRUE;
+    }
+    pthread_mutex_lock(&self->params_lock);
+    ok = check_pool_limits(is_min ? g_value_get_int(value) : self->thread_pool_min,
+                           is_min ? self->thread_pool_max : g_value_get_int(value),
+                           errp);
+    pthread_mutex_unlock(&self->params_lock);
+    return ok;
+}
+
 static void aio_qcontext_set_property(GObject *obj, guint id, const GValue *value,
                                       GParamSpec *pspec)
 {
@@ -626,6 +705,15 @@ static void aio_qcontext_set_property(GObject *obj, guint id, const GValue *valu
     case PROP_FDMON:
         self->fdmon = g_value_get_enum(value);
         break;
+    case PROP_AIO_MAX_BATCH:
+        set_max_batch(self, g_value_get_int64(value));
+        break;
+    case PROP_THREAD_POOL_MIN:
+        set_pool_limit(self, &self->thread_pool_min, g_value_get_int(value));
+        break;
+    case PROP_THREAD_POOL_MAX:
+        set_pool_limit(self, &self->thread_pool_max, g_value_get_int(value));
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
     }
@@ -635,10 +723,14 @@ static void aio_qcontext_get_property(GObject *obj, guint id, GValue *value,
                                       GParamSpec *pspec)
 {
     AioQContext *self = AIO_QCONTEXT(obj);
-    int64_t params[3];
+    int64_t params[3], max_batch;
+    int pool[2];
     AioFdMonKind fdmon;
 
     pthread_mutex_lock(&self->params_lock);
+    max_batch = self->aio_max_batch;
+    pool[0] = self->thread_pool_min;
+    pool[1] = self->thread_pool_max;
     params[0] = self->poll_max_ns;
     params[1] = self->poll_grow;
     params[2] = self->poll_shrink;
@@ -658,6 +750,13 @@ static void aio_qcontext_get_property(GObject *obj, guint id, GValue *value,
         break;
     case PROP_FDMON:
         g_value_set_enum(value, fdmon);
+        break;
+    case PROP_AIO_MAX_BATCH:
+        g_value_set_int64(value, max_batch);
+        break;
+    case PROP_THREAD_POOL_MIN:
+    case PROP_THREAD_POOL_MAX:
+        g_value_set_int(value, pool[id - PROP_THREAD_POOL_MIN]);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
@@ -722,6 +821,7 @@ static void aio_qcontext_init(AioQContext *self)
     self->entries = g_array_new(FALSE, FALSE, sizeof(AqEntry));
     self->fds = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     self->poll_max_ns = AIO_QCONTEXT_DEFAULT_POLL_MAX_NS;
+    self->thread_pool_max = AIO_QCONTEXT_DEFAULT_THREAD_POOL_MAX;
     self->fdmon = AIO_FDMON_EPOLL;
 }
 
@@ -742,6 +842,7 @@ static void aio_qcontext_class_init(AioQContextClass *klass)
     oc->dispose = aio_qcontext_dispose;
     oc->finalize = aio_qcontext_finalize;
     qc->complete = aio_qcontext_complete;
+    qc->check_set = aio_qcontext_check_set;
     cc->prepare = aq_prepare;
     cc->poll = aq_poll;
     cc->check = aq_check;
@@ -764,5 +865,18 @@ static void aio_qcontext_class_init(AioQContextClass *klass)
         "fdmon", "fd monitor", "How fds are monitored: epoll, io_uring or poll",
         AIO_QCONTEXT_TYPE_FDMON, AIO_FDMON_EPOLL,
         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+    props[PROP_AIO_MAX_BATCH] = g_param_spec_int64(
+        "aio-max-batch", "aio-max-batch",
+        "Requests a block queue collects before it must submit (0: its depth)", 0,
+        G_MAXINT64, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+    props[PROP_THREAD_POOL_MIN] = g_param_spec_int(
+        "thread-pool-min", "thread-pool-min",
+        "Worker threads of the context's pool kept alive (aio=threads)", 0,
+        AIO_QCONTEXT_THREAD_POOL_LIMIT, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+    props[PROP_THREAD_POOL_MAX] = g_param_spec_int(
+        "thread-pool-max", "thread-pool-max",
+        "Most worker threads of the context's pool (aio=threads)", 1,
+        AIO_QCONTEXT_THREAD_POOL_LIMIT, AIO_QCONTEXT_DEFAULT_THREAD_POOL_MAX,
+        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(oc, N_PROPS, props);
 }

@@ -161,6 +161,7 @@ gboolean qom_object_set_property_str(QomObject *obj, const char *name, const cha
                                      GError **errp)
 {
     g_auto(GValue) value = G_VALUE_INIT;
+    gboolean (*check)(QomObject *, GParamSpec *, const GValue *, GError **);
     GParamSpec *pspec;
 
     g_return_val_if_fail(QOM_IS_OBJECT(obj), FALSE);
@@ -181,6 +182,11 @@ gboolean qom_object_set_property_str(QomObject *obj, const char *name, const cha
         return FALSE;
     }
     if (!qom_property_parse(qom_object_get_type_name(obj), pspec, str, &value, errp)) {
+        return FALSE;
+    }
+    check = QOM_OBJECT_GET_CLASS(obj)->check_set;
+    if (check && !check(obj, pspec, &value, errp)) {
+        qom_error_make_printable(errp);
         return FALSE;
     }
     g_object_set_property(G_OBJECT(obj), name, &value);

@@ -17,7 +17,12 @@ check qom include/qcontext/qom -- "qcontext/(aio|block|devices|main-loop)/|$QC"
 check aio include/qcontext/aio -- "qcontext/(qom|block|devices|main-loop)/|$QC"
 check qcontext -- "qcontext/(block|devices|main-loop)/"
 for h in include/qcontext/*.h; do check "$h" -- "qcontext/(block|devices|main-loop)/"; done
+# block/ sits between qcontext/ and devices/: it may use qom, aio and qcontext.
 check block include/qcontext/block -- "qcontext/(devices|main-loop)/"
+# Its internals stay inside: devices and programs use <qcontext/block/...> only.
+for d in qom aio qcontext devices main-loop bench include tests; do
+    check "$d" -- '.*block-internal\.h'
+done
 check devices include/qcontext/devices -- "qcontext/main-loop/"
 # The monitor: the core (every file but the qmp-*.c families) never includes a
 # family or a device header; only monitor.c includes families.h (it registers

@@ -7,7 +7,8 @@
  * poll fds become fd handlers of the AioContext.
  *
  *   -object aio-qcontext,id=io0,threaded=yes,poll-max-ns=32768,poll-grow=0,
- *           poll-shrink=0,fdmon=epoll,cpu-affinity=1-3
+ *           poll-shrink=0,fdmon=epoll,cpu-affinity=1-3,aio-max-batch=0,
+ *           thread-pool-min=0,thread-pool-max=64
  *
  * Properties:
  *  - poll-max-ns, poll-grow, poll-shrink (int64, 0..2^63-1): adaptive
@@ -16,6 +17,14 @@
  *  - fdmon (enum: epoll, io_uring, poll; construct-only): the fd monitor.
  *    When the kernel refuses io_uring, the context warns and uses epoll;
  *    reading the property back gives the monitor in use.
+ *  - aio-max-batch (int64, 0..2^63-1, default 0): how many requests a
+ *    block queue of this context collects in a plugged batch before it
+ *    must submit them (aio_context_set_aio_params(); 0: the queue's depth).
+ *  - thread-pool-min, thread-pool-max (int, 0..4096 and 1..4096, default
+ *    0 and 64): the context's thread pool (aio=threads drives, discards):
+ *    workers kept alive, most workers (thread_pool_set_minmax_threads()).
+ *    min <= max, checked at creation and by qom-set.
+ *  All three may be changed while the context runs (qom-set).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -39,6 +48,12 @@ GType aio_qcontext_fdmon_get_type(void);
 
 /** Default of "poll-max-ns" (QEMU's IOThread default). */
 #define AIO_QCONTEXT_DEFAULT_POLL_MAX_NS 32768
+
+/** Default of "thread-pool-max" (QEMU's, and the pool's own). */
+#define AIO_QCONTEXT_DEFAULT_THREAD_POOL_MAX 64
+
+/** Upper bound of "thread-pool-min" and "thread-pool-max". */
+#define AIO_QCONTEXT_THREAD_POOL_LIMIT 4096
 
 /**
  * aio_qcontext_get_stats: fill @stats with the counters of @ctx's

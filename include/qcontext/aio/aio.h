@@ -348,6 +348,51 @@ GSource *aio_get_g_source(AioContext *ctx);
  */
 void aio_context_get_stats(AioContext *ctx, AioContextStats *stats);
 
+/* ------------------------------------------------------------------------ */
+/* Batching, per-context slots                                                */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * aio_context_set_aio_params: QEMU's aio-max-batch: how many requests a
+ * queue of @ctx (e.g. a block backend's io_uring ring) collects in one
+ * batch before it must submit them; 0 lets each queue use its own default.
+ * Any thread, also while the context runs; queues see it at their next
+ * request.  Negative values fail.
+ */
+bool aio_context_set_aio_params(AioContext *ctx, int64_t max_batch, GError **errp);
+
+/** aio_context_get_aio_max_batch: the value set above (0 by default).  Any thread. */
+int64_t aio_context_get_aio_max_batch(AioContext *ctx);
+
+/** How many slots aio_context_slot_new() hands out in a process. */
+#define AIO_CONTEXT_MAX_SLOTS 8
+
+/**
+ * AioContextSlotDestroy: frees a slot's non-NULL @value when @ctx is freed.
+ * Runs in the context's final unref (on the thread that drops it, which
+ * then counts as the home thread), before the thread pool, the handlers and
+ * the BHs are torn down: it may poll @ctx and must remove every handler,
+ * BH and timer it registered there.
+ */
+typedef void AioContextSlotDestroy(AioContext *ctx, void *value);
+
+/**
+ * aio_context_slot_new: reserve a slot that every AioContext has, for state
+ * a layer above keeps per context (block/ keeps its per-context queues
+ * there).  Returns the slot number; aborts if all AIO_CONTEXT_MAX_SLOTS are
+ * taken (a layer takes one, once).  Any thread.
+ */
+int aio_context_slot_new(AioContextSlotDestroy *destroy);
+
+/**
+ * aio_context_get_slot: the value of @slot in @ctx (NULL until set).  Home
+ * thread only: a plain load, no lock.
+ */
+void *aio_context_get_slot(AioContext *ctx, int slot);
+
+/** aio_context_set_slot: set the value of @slot in @ctx.  Home thread only. */
+void aio_context_set_slot(AioContext *ctx, int slot, void *value);
+
 G_END_DECLS
 
 #endif /* AIO_AIO_H */

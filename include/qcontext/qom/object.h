@@ -55,13 +55,19 @@ G_DECLARE_DERIVABLE_TYPE(QomObject, qom_object, QOM, OBJECT, GObject)
  *   the deleting thread): return FALSE with @errp set to refuse, e.g. a
  *   context deleted from its own thread.  Not asked by
  *   qom_container_del_all().  May be NULL (always deletable).
+ * @check_set: called by qom_object_set_property_str() (qom-set) before a
+ *   live object's property @pspec takes @value: return FALSE with @errp set
+ *   to refuse a value that is valid alone but not with the object's other
+ *   properties (e.g. a minimum above the maximum).  May be NULL.
  */
 struct _QomObjectClass {
     GObjectClass parent_class;
     gboolean (*complete)(QomObject *obj, GError **errp);
     void (*unparent)(QomObject *obj);
     gboolean (*can_be_deleted)(QomObject *obj, GError **errp);
-    gpointer padding[5];
+    gboolean (*check_set)(QomObject *obj, GParamSpec *pspec, const GValue *value,
+                          GError **errp);
+    gpointer padding[4];
 };
 
 /** qom_object_get_id: the object's id (never NULL once created by the layer). */

@@ -1,10 +1,12 @@
 /*
- * aio/block-io-uring.c - the "io_uring" backend: a liburing ring per backend.
+ * block/block-io-uring.c - the "io_uring" backend: a liburing ring per
+ * queue, i.e. per AioContext that submits.
  *
- * Requests wait on s->q.pending until there is room in the ring (at most
+ * Requests wait on s->kq.pending until there is room in the ring (at most
  * URING_ENTRIES in the kernel), are prepared as readv/writev/fsync SQEs, and
- * are submitted with one io_uring_enter() at once or at the outermost
- * unplug.  The ring signals an eventfd (io_uring_register_eventfd) that is
+ * are submitted with one io_uring_enter() at once, at the outermost unplug,
+ * or when aio-max-batch SQEs wait.  Discard and write-zeroes go to the
+ * thread pool.  The ring signals an eventfd (io_uring_register_eventfd) that is
  * registered with the AioContext as an event notifier; its io_poll function
  * peeks at the completion queue, so adaptive polling needs no system call.
  *
@@ -15,16 +17,16 @@
 
 #include "block-internal.h"
 
-#define URING_ENTRIES 128
+#define URING_ENTRIES BLOCK_QUEUE_DEPTH
 
 typedef struct UringState {
-    BlockKernelQueue q; /* q.pending: waiting for room in the ring */
+    BlockKernelQueue kq; /* kq.pending: waiting for room in the ring */
     struct io_uring ring;
     unsigned in_ring; /* SQEs prepared or submitted, CQE not yet seen */
 } UringState;
-G_STATIC_ASSERT(offsetof(UringState, q) == 0);
+G_STATIC_ASSERT(offsetof(UringState, kq.q) == 0);
 
-static void uring_fill_and_submit(UringState *s, bool submit);
+static void uring_fill_and_submit(UringState *s, bool unplugged);
 
 /* ------------------------------------------------------------------------ */
 /* Completion                                                                 */
@@ -43,12 +45,12 @@ static void uring_process_completions(UringState *s)
         s->in_ring--;
         blk_request_done(req, res);
     }
-    uring_fill_and_submit(s, s->q.blk->plug_depth == 0);
+    uring_fill_and_submit(s, s->kq.q.plug_depth == 0);
 }
 
 static void uring_completion_cb(EventNotifier *e)
 {
-    UringState *s = blk_container_of(e, UringState, q.e);
+    UringState *s = blk_container_of(e, UringState, kq.e);
 
     event_notifier_test_and_clear(e);
     uring_process_completions(s);
@@ -57,14 +59,14 @@ static void uring_completion_cb(EventNotifier *e)
 /* io_poll: CQEs are waiting (liburing reads the tail with acquire). */
 static bool uring_poll(void *opaque)
 {
-    UringState *s = blk_container_of(opaque, UringState, q.e);
+    UringState *s = blk_container_of(opaque, UringState, kq.e);
 
     return io_uring_cq_ready(&s->ring) > 0;
 }
 
 static void uring_poll_ready(EventNotifier *e)
 {
-    uring_process_completions(blk_container_of(e, UringState, q.e));
+    uring_process_completions(blk_container_of(e, UringState, kq.e));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -73,7 +75,7 @@ static void uring_poll_ready(EventNotifier *e)
 
 static void uring_prep(UringState *s, struct io_uring_sqe *sqe, BlockRequest *req)
 {
-    int fd = s->q.blk->fd;
+    int fd = s->kq.q.blk->fd;
 
     switch (req->type) {
     case BLOCK_REQ_READ:
@@ -100,21 +102,24 @@ static void uring_submit(UringState *s)
     do {
         ret = io_uring_submit(&s->ring);
     } while (ret == -EINTR);
-    s->q.blk->stats.kernel_submits++;
+    blk_stat_add(&s->kq.q.stats.kernel_submits, 1);
     /*
      * -EAGAIN/-EBUSY: the SQEs stay in the ring and go with the next
      * submission, after completions have been reaped.
      */
     if (ret < 0 && ret != -EAGAIN && ret != -EBUSY) {
-        g_warning("'%s': io_uring_submit failed: %s", s->q.blk->filename,
+        g_warning("'%s': io_uring_submit failed: %s", s->kq.q.blk->filename,
                   g_strerror(-ret));
     }
 }
 
-/* Move pending requests into free SQEs; submit them if @submit. */
-static void uring_fill_and_submit(UringState *s, bool submit)
+/*
+ * Move pending requests into free SQEs; submit them if @unplugged or once
+ * aio-max-batch of them wait.
+ */
+static void uring_fill_and_submit(UringState *s, bool unplugged)
 {
-    while (!g_queue_is_empty(&s->q.pending) && s->in_ring < URING_ENTRIES) {
+    while (!g_queue_is_empty(&s->kq.pending) && s->in_ring < URING_ENTRIES) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&s->ring);
 
         if (!sqe) {
@@ -124,25 +129,32 @@ static void uring_fill_and_submit(UringState *s, bool submit)
                 break;
             }
         }
-        uring_prep(s, sqe, g_queue_pop_head_link(&s->q.pending)->data);
+        uring_prep(s, sqe, g_queue_pop_head_link(&s->kq.pending)->data);
         s->in_ring++;
+        if (!unplugged && blk_kq_should_submit(&s->kq, io_uring_sq_ready(&s->ring))) {
+            uring_submit(s);
+        }
     }
-    if (submit) {
+    if (unplugged) {
         uring_submit(s);
     }
 }
 
-static void uring_submit_req(BlockBackend *blk, BlockRequest *req)
+static void uring_submit_req(BlockQueue *q, BlockRequest *req)
 {
-    UringState *s = blk->opaque;
+    UringState *s = (UringState *)q;
 
-    g_queue_push_tail_link(&s->q.pending, &req->link);
-    uring_fill_and_submit(s, blk->plug_depth == 0);
+    if (req->type == BLOCK_REQ_DISCARD || req->type == BLOCK_REQ_WRITE_ZEROES) {
+        blk_threads_submit(q, req);
+        return;
+    }
+    g_queue_push_tail_link(&s->kq.pending, &req->link);
+    uring_fill_and_submit(s, q->plug_depth == 0);
 }
 
-static void uring_unplug(BlockBackend *blk)
+static void uring_unplug(BlockQueue *q)
 {
-    uring_fill_and_submit(blk->opaque, true);
+    uring_fill_and_submit((UringState *)q, true);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -155,49 +167,68 @@ static const BlockKqHandlers uring_handlers = {
     .io_poll_ready = uring_poll_ready,
 };
 
-static bool uring_open(BlockBackend *blk, GError **errp)
+static bool uring_setup(struct io_uring *ring, unsigned entries, GError **errp)
 {
-    UringState *s = blk_kq_new(blk, sizeof(UringState), &uring_handlers, errp);
-    int ret;
+    int ret = io_uring_queue_init(entries, ring, 0);
 
-    if (!s) {
-        return false;
-    }
-    ret = io_uring_queue_init(URING_ENTRIES, &s->ring, 0);
     if (ret < 0) {
         g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_UNAVAILABLE,
                     "io_uring is not available (io_uring_setup: %s)", g_strerror(-ret));
-        blk_kq_free(&s->q);
         return false;
     }
-    ret = io_uring_register_eventfd(&s->ring, event_notifier_get_fd(&s->q.e));
+    return true;
+}
+
+static bool uring_probe(BlockBackend *blk, GError **errp)
+{
+    struct io_uring ring;
+
+    if (!uring_setup(&ring, 1, errp)) {
+        return false;
+    }
+    io_uring_queue_exit(&ring);
+    return true;
+}
+
+static bool uring_init(BlockQueue *q, GError **errp)
+{
+    UringState *s = (UringState *)q;
+    int ret;
+
+    if (!blk_kq_init(&s->kq, errp)) {
+        return false;
+    }
+    if (!uring_setup(&s->ring, URING_ENTRIES, errp)) {
+        event_notifier_cleanup(&s->kq.e);
+        return false;
+    }
+    ret = io_uring_register_eventfd(&s->ring, event_notifier_get_fd(&s->kq.e));
     if (ret < 0) {
         g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_UNAVAILABLE,
                     "io_uring cannot signal an eventfd: %s", g_strerror(-ret));
         io_uring_queue_exit(&s->ring);
-        blk_kq_free(&s->q);
+        event_notifier_cleanup(&s->kq.e);
         return false;
     }
-    blk_kq_start(blk, &s->q);
+    blk_kq_attach(&s->kq, &uring_handlers);
     return true;
 }
 
-static void uring_close(BlockBackend *blk)
+static void uring_cleanup(BlockQueue *q)
 {
-    UringState *s = blk->opaque;
+    UringState *s = (UringState *)q;
 
-    blk_kq_detach(blk);
+    g_assert(s->in_ring == 0);
+    blk_kq_cleanup(&s->kq);
     io_uring_queue_exit(&s->ring);
-    blk_kq_free(&s->q);
-    blk->opaque = NULL;
 }
 
 const BlockDriverOps blk_io_uring_ops = {
     .name = "io_uring",
-    .open = uring_open,
-    .close = uring_close,
+    .queue_size = sizeof(UringState),
+    .probe = uring_probe,
+    .init = uring_init,
+    .cleanup = uring_cleanup,
     .submit = uring_submit_req,
     .unplug = uring_unplug,
-    .detach_aio_context = blk_kq_detach,
-    .attach_aio_context = blk_kq_attach,
 };

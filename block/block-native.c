@@ -1,9 +1,11 @@
 /*
- * aio/block-native.c - the "native" backend: Linux AIO through libaio.
+ * block/block-native.c - the "native" backend: Linux AIO through libaio,
+ * one kernel AIO context (io_setup) per queue, i.e. per AioContext.
  *
  * Requests are prepared as iocbs (each carrying the completion eventfd) and
- * queued on s->q.pending; they go to the kernel with one io_submit() for the
- * whole queue, at once or at the outermost unplug.  The eventfd is
+ * queued on s->kq.pending; they go to the kernel with one io_submit() for
+ * the whole queue, at once, at the outermost unplug, or when aio-max-batch
+ * of them wait.  Discard and write-zeroes go to the thread pool.  The eventfd is
  * registered with the AioContext as an event notifier whose io_poll
  * function looks at the completion ring in user memory, so adaptive polling
  * sees completions without a system call.  Completions are reaped with
@@ -20,7 +22,7 @@
 
 #include "block-internal.h"
 
-#define NATIVE_MAX_EVENTS 128
+#define NATIVE_MAX_EVENTS BLOCK_QUEUE_DEPTH
 
 /* The completion ring the kernel maps for an io_context_t (fs/aio.c). */
 struct native_aio_ring {
@@ -36,12 +38,12 @@ struct native_aio_ring {
 #define NATIVE_AIO_RING_MAGIC 0xa10a10a1
 
 typedef struct NativeState {
-    BlockKernelQueue q; /* q.pending: prepared, not submitted */
+    BlockKernelQueue kq; /* kq.pending: prepared, not submitted */
     io_context_t io_ctx;
     int in_kernel; /* submitted, not reaped */
     bool no_fdsync;
 } NativeState;
-G_STATIC_ASSERT(offsetof(NativeState, q) == 0);
+G_STATIC_ASSERT(offsetof(NativeState, kq.q) == 0);
 
 static void native_flush_pending(NativeState *s);
 
@@ -66,14 +68,14 @@ static void native_process_completions(NativeState *s)
             blk_request_done(events[i].data, (ssize_t)(long)events[i].res);
         }
     } while (n == NATIVE_MAX_EVENTS);
-    if (s->q.blk->plug_depth == 0) {
+    if (s->kq.q.plug_depth == 0) {
         native_flush_pending(s);
     }
 }
 
 static void native_completion_cb(EventNotifier *e)
 {
-    NativeState *s = blk_container_of(e, NativeState, q.e);
+    NativeState *s = blk_container_of(e, NativeState, kq.e);
 
     if (event_notifier_test_and_clear(e)) {
         native_process_completions(s);
@@ -83,7 +85,7 @@ static void native_completion_cb(EventNotifier *e)
 /* io_poll: completions are waiting in the ring (no system call). */
 static bool native_poll(void *opaque)
 {
-    NativeState *s = blk_container_of(opaque, NativeState, q.e);
+    NativeState *s = blk_container_of(opaque, NativeState, kq.e);
     struct native_aio_ring *ring = (struct native_aio_ring *)s->io_ctx;
 
     if (s->in_kernel == 0 || ring->magic != NATIVE_AIO_RING_MAGIC) {
@@ -95,7 +97,7 @@ static bool native_poll(void *opaque)
 
 static void native_poll_ready(EventNotifier *e)
 {
-    native_process_completions(blk_container_of(e, NativeState, q.e));
+    native_process_completions(blk_container_of(e, NativeState, kq.e));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -107,8 +109,8 @@ static void native_to_threads(NativeState *s, bool first_only)
 {
     GList *l;
 
-    while ((l = g_queue_pop_head_link(&s->q.pending))) {
-        blk_threads_ops.submit(s->q.blk, l->data);
+    while ((l = g_queue_pop_head_link(&s->kq.pending))) {
+        blk_threads_submit(&s->kq.q, l->data);
         if (first_only) {
             break;
         }
@@ -118,7 +120,7 @@ static void native_to_threads(NativeState *s, bool first_only)
 /* io_submit() failed with @ret for the first queued request. */
 static void native_submit_error(NativeState *s, int ret)
 {
-    BlockRequest *req = g_queue_peek_head(&s->q.pending);
+    BlockRequest *req = g_queue_peek_head(&s->kq.pending);
 
     if (ret == -EAGAIN) {
         if (s->in_kernel == 0) {
@@ -132,7 +134,7 @@ static void native_submit_error(NativeState *s, int ret)
         native_to_threads(s, true);
         return;
     }
-    g_queue_pop_head_link(&s->q.pending);
+    g_queue_pop_head_link(&s->kq.pending);
     blk_request_fail_bh(req, ret);
 }
 
@@ -140,17 +142,17 @@ static void native_flush_pending(NativeState *s)
 {
     struct iocb *iocbs[NATIVE_MAX_EVENTS];
 
-    while (!g_queue_is_empty(&s->q.pending) && s->in_kernel < NATIVE_MAX_EVENTS) {
+    while (!g_queue_is_empty(&s->kq.pending) && s->in_kernel < NATIVE_MAX_EVENTS) {
         int n = 0, ret;
 
-        for (GList *l = s->q.pending.head; l && n < NATIVE_MAX_EVENTS - s->in_kernel;
+        for (GList *l = s->kq.pending.head; l && n < NATIVE_MAX_EVENTS - s->in_kernel;
              l = l->next) {
             iocbs[n++] = &((BlockRequest *)l->data)->u.iocb;
         }
         do {
             ret = io_submit(s->io_ctx, n, iocbs);
         } while (ret == -EINTR);
-        s->q.blk->stats.kernel_submits++;
+        blk_stat_add(&s->kq.q.stats.kernel_submits, 1);
         if (ret <= 0) {
             native_submit_error(s, ret == 0 ? -EAGAIN : ret);
             if (ret == 0 || ret == -EAGAIN) {
@@ -160,43 +162,46 @@ static void native_flush_pending(NativeState *s)
         }
         s->in_kernel += ret;
         for (int i = 0; i < ret; i++) {
-            g_queue_pop_head_link(&s->q.pending);
+            g_queue_pop_head_link(&s->kq.pending);
         }
     }
 }
 
-static void native_submit(BlockBackend *blk, BlockRequest *req)
+static void native_submit(BlockQueue *q, BlockRequest *req)
 {
-    NativeState *s = blk->opaque;
+    NativeState *s = (NativeState *)q;
     struct iocb *iocb = &req->u.iocb;
+    int fd = q->blk->fd;
 
     switch (req->type) {
     case BLOCK_REQ_READ:
-        io_prep_preadv(iocb, blk->fd, req->iov, req->iovcnt, req->offset);
+        io_prep_preadv(iocb, fd, req->iov, req->iovcnt, req->offset);
         break;
     case BLOCK_REQ_WRITE:
-        io_prep_pwritev(iocb, blk->fd, req->iov, req->iovcnt, req->offset);
+        io_prep_pwritev(iocb, fd, req->iov, req->iovcnt, req->offset);
         break;
     case BLOCK_REQ_FLUSH:
-    default:
         if (s->no_fdsync) {
-            blk_threads_ops.submit(blk, req);
+            blk_threads_submit(q, req);
             return;
         }
-        io_prep_fdsync(iocb, blk->fd);
+        io_prep_fdsync(iocb, fd);
         break;
+    default: /* discard, write-zeroes: no AIO command for them */
+        blk_threads_submit(q, req);
+        return;
     }
-    io_set_eventfd(iocb, event_notifier_get_fd(&s->q.e));
+    io_set_eventfd(iocb, event_notifier_get_fd(&s->kq.e));
     iocb->data = req;
-    g_queue_push_tail_link(&s->q.pending, &req->link);
-    if (blk->plug_depth == 0 || s->q.pending.length >= NATIVE_MAX_EVENTS) {
+    g_queue_push_tail_link(&s->kq.pending, &req->link);
+    if (blk_kq_should_submit(&s->kq, s->kq.pending.length)) {
         native_flush_pending(s);
     }
 }
 
-static void native_unplug(BlockBackend *blk)
+static void native_unplug(BlockQueue *q)
 {
-    native_flush_pending(blk->opaque);
+    native_flush_pending((NativeState *)q);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -209,42 +214,60 @@ static const BlockKqHandlers native_handlers = {
     .io_poll_ready = native_poll_ready,
 };
 
-static bool native_open(BlockBackend *blk, GError **errp)
+static bool native_setup(io_context_t *io_ctx, int events, GError **errp)
 {
-    NativeState *s = blk_kq_new(blk, sizeof(NativeState), &native_handlers, errp);
-    int ret;
+    int ret = io_setup(events, io_ctx);
 
-    if (!s) {
-        return false;
-    }
-    ret = io_setup(NATIVE_MAX_EVENTS, &s->io_ctx);
     if (ret < 0) {
         g_set_error(errp, BLOCK_ERROR, BLOCK_ERROR_UNAVAILABLE,
                     "Linux AIO is not available (io_setup: %s)%s", g_strerror(-ret),
                     ret == -EAGAIN ? "; raise fs.aio-max-nr" : "");
-        blk_kq_free(&s->q);
         return false;
     }
-    blk_kq_start(blk, &s->q);
     return true;
 }
 
-static void native_close(BlockBackend *blk)
+static bool native_probe(BlockBackend *blk, GError **errp)
 {
-    NativeState *s = blk->opaque;
+    io_context_t io_ctx = 0;
 
-    blk_kq_detach(blk);
+    if (!native_setup(&io_ctx, 1, errp)) {
+        return false;
+    }
+    io_destroy(io_ctx);
+    return true;
+}
+
+static bool native_init(BlockQueue *q, GError **errp)
+{
+    NativeState *s = (NativeState *)q;
+
+    if (!blk_kq_init(&s->kq, errp)) {
+        return false;
+    }
+    if (!native_setup(&s->io_ctx, NATIVE_MAX_EVENTS, errp)) {
+        event_notifier_cleanup(&s->kq.e);
+        return false;
+    }
+    blk_kq_attach(&s->kq, &native_handlers);
+    return true;
+}
+
+static void native_cleanup(BlockQueue *q)
+{
+    NativeState *s = (NativeState *)q;
+
+    g_assert(s->in_kernel == 0);
+    blk_kq_cleanup(&s->kq);
     io_destroy(s->io_ctx);
-    blk_kq_free(&s->q);
-    blk->opaque = NULL;
 }
 
 const BlockDriverOps blk_native_ops = {
     .name = "native",
-    .open = native_open,
-    .close = native_close,
+    .queue_size = sizeof(NativeState),
+    .probe = native_probe,
+    .init = native_init,
+    .cleanup = native_cleanup,
     .submit = native_submit,
     .unplug = native_unplug,
-    .detach_aio_context = blk_kq_detach,
-    .attach_aio_context = blk_kq_attach,
 };
