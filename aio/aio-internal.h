@@ -271,8 +271,8 @@ struct AioContext {
     int64_t notify_ts;  /* atomic: time of a sleeping loop's wakeup request, or 0 */
 
     /* --- the home thread's own, written every iteration --- */
-    _Alignas(
-        AIO_CACHELINE) unsigned walkers; /* atomic: aio_poll/dispatch in progress */
+    /* walkers: atomic, aio_poll/dispatch in progress */
+    _Alignas(AIO_CACHELINE) unsigned walkers;
     int dispatch_revents;      /* home thread: revents of the handler running */
     AioBHSlice *bh_slice_head; /* home thread: rounds being run, oldest first */
     AioBHSlice *bh_slice_tail;
