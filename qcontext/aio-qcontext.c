@@ -22,58 +22,7 @@
 
 #include "qcontext/aio-qcontext.h"
 #include "qcontext/aio/thread-pool.h"
-#include "qcontext-internal.h"
-
-/* A source as seen by one iteration. */
-typedef struct {
-    QSource *src; /* a reference */
-    guint gen;
-    gboolean ready;
-} AqEntry;
-
-/* One fd of the sources, registered with the AioContext. */
-typedef struct {
-    AioQContext *self;
-    int fd;
-    int events;     /* registered G_IO_IN/G_IO_OUT */
-    int want;       /* scratch: what the sources want */
-    int revents;    /* recorded by the handlers in aio_poll() */
-    gboolean stale; /* removed by a source since the last sync: re-register */
-} AqFd;
-
-struct _AioQContext {
-    QContext parent;
-
-    AioContext *aio;
-    QEMUTimer *deadline; /* ends a blocking aio_poll at the sources' timeout */
-
-    /* properties */
-    pthread_mutex_t params_lock; /* serializes poll parameter updates */
-    int64_t poll_max_ns;         /* under params_lock */
-    int64_t poll_grow;
-    int64_t poll_shrink;
-    int64_t aio_max_batch; /* under params_lock, like the two below */
-    int thread_pool_min;
-    int thread_pool_max;
-    AioFdMonKind fdmon; /* construct-only */
-
-    pthread_mutex_t lock; /* protects @sources */
-    GPtrArray *sources;   /* QSource *, the binding's reference each */
-    int nsources;         /* atomic (written under lock): sources->len */
-    int fds_dirty;        /* atomic: sources or their poll fds changed */
-
-    /* Leaf lock (taken under a source's poll lock by the hooks). */
-    pthread_mutex_t removed_lock;
-    GArray *removed; /* int: fd numbers removed by a source since the last sync */
-
-    /* Iteration state: only the iterating thread touches it. */
-    GArray *entries;         /* AqEntry */
-    GHashTable *fds;         /* fd -> AqFd */
-    gboolean deadline_fired; /* the deadline timer ran in this aio_poll */
-    gboolean fd_ready;       /* one of our fd handlers ran in this aio_poll */
-    gboolean aio_progress;   /* aio_poll did work of its own (BHs, devices) */
-    QContextPhase phase;
-};
+#include "aio-qcontext-internal.h"
 
 G_DEFINE_FINAL_TYPE(AioQContext, aio_qcontext, QCONTEXT_TYPE)
 
@@ -115,164 +64,6 @@ GType aio_qcontext_fdmon_get_type(void)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Sources' poll fds as fd handlers                                          */
-/* ------------------------------------------------------------------------ */
-
-static void mark_dirty(AioQContext *self)
-{
-    /* Release pairs with the acq_rel exchange in round_begin(). */
-    __atomic_store_n(&self->fds_dirty, 1, __ATOMIC_RELEASE);
-    /* Wake the iterating thread to resync, unless we are that thread: a
-     * pending notify would end its next aio_poll() before it looks at fds. */
-    if (self->aio && !in_aio_context_home_thread(self->aio)) {
-        aio_notify(self->aio);
-    }
-}
-
-static void hook_poll_added(QSource *src, GPollFD *pfd, gpointer data)
-{
-    mark_dirty(data);
-}
-
-/*
- * A removed fd number may come back in the same round for another file (a
- * reconnect: close, open, add).  Its number then looks unchanged, but the
- * fd monitor watched the closed file (epoll dropped it with the close):
- * remember the number so that the next sync registers it anew.
- */
-static void hook_poll_removed(QSource *src, GPollFD *pfd, gpointer data)
-{
-    AioQContext *self = data;
-
-    pthread_mutex_lock(&self->removed_lock);
-    g_array_append_val(self->removed, pfd->fd);
-    pthread_mutex_unlock(&self->removed_lock);
-    mark_dirty(self);
-}
-
-static const QSourceHooks aq_hooks = {
-    .add_poll = hook_poll_added,
-    .remove_poll = hook_poll_removed,
-};
-
-/* Record what the fd monitor reported, HUP and ERR included, as GLib does. */
-static void fd_ready(AqFd *f, int fallback)
-{
-    int revents = aio_fd_handler_revents(f->self->aio);
-
-    f->revents |= revents ? revents : fallback;
-    f->self->fd_ready = TRUE;
-}
-
-static void fd_read(void *opaque)
-{
-    fd_ready(opaque, G_IO_IN);
-}
-
-static void fd_write(void *opaque)
-{
-    fd_ready(opaque, G_IO_OUT);
-}
-
-static void collect_fd(GPollFD *pfd, gpointer opaque)
-{
-    AioQContext *self = opaque;
-    AqFd *f = g_hash_table_lookup(self->fds, GINT_TO_POINTER(pfd->fd));
-
-    if (!f) {
-        f = g_new0(AqFd, 1);
-        f->self = self;
-        f->fd = pfd->fd;
-        g_hash_table_insert(self->fds, GINT_TO_POINTER(pfd->fd), f);
-    }
-    if (pfd->events & (G_IO_IN | G_IO_PRI)) {
-        f->want |= G_IO_IN;
-    }
-    if (pfd->events & G_IO_OUT) {
-        f->want |= G_IO_OUT;
-    }
-}
-
-/*
- * Register each fd the sources in self->entries want, with the union of
- * their events.  Called when the dirty flag was set, which must be
- * consumed before self->entries is taken: every change marks it dirty
- * after the change is visible, so a change is either seen by this round
- * or marks the next one dirty.
- */
-/* Mark the fds removed since the last sync stale (they may be new files). */
-static void take_removed(AioQContext *self)
-{
-    pthread_mutex_lock(&self->removed_lock);
-    for (guint i = 0; i < self->removed->len; i++) {
-        int fd = g_array_index(self->removed, int, i);
-        AqFd *f = g_hash_table_lookup(self->fds, GINT_TO_POINTER(fd));
-
-        if (f) {
-            f->stale = TRUE;
-        }
-    }
-    g_array_set_size(self->removed, 0);
-    pthread_mutex_unlock(&self->removed_lock);
-}
-
-static void sync_fds(AioQContext *self)
-{
-    GHashTableIter iter;
-    AqFd *f;
-
-    take_removed(self);
-    g_hash_table_iter_init(&iter, self->fds);
-    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
-        f->want = 0;
-    }
-    for (guint i = 0; i < self->entries->len; i++) {
-        qsource_foreach_poll(g_array_index(self->entries, AqEntry, i).src, collect_fd,
-                             self);
-    }
-    g_hash_table_iter_init(&iter, self->fds);
-    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
-        if (f->want != f->events || (f->stale && f->want)) {
-            /* A new node: the monitor registers the fd's current file. */
-            aio_set_fd_handler(self->aio, f->fd, f->want & G_IO_IN ? fd_read : NULL,
-                               f->want & G_IO_OUT ? fd_write : NULL, NULL, NULL, f);
-            f->events = f->want;
-        }
-        f->stale = FALSE;
-        if (!f->events) {
-            g_hash_table_iter_remove(&iter); /* frees f: no handler can run now */
-        }
-    }
-}
-
-typedef struct {
-    AioQContext *self;
-    AqEntry *entry;
-    int live; /* -1: not looked up yet, else whether entry's binding is live */
-} CopyRevents;
-
-static void copy_revents(GPollFD *pfd, gpointer opaque)
-{
-    CopyRevents *c = opaque;
-    AqFd *f;
-
-    /*
-     * Called under the source's poll lock.  qsource_unbind() ends the
-     * generation first and takes that lock afterwards, so if the binding
-     * is live here, detach has not returned yet; once it is gone, the fds
-     * belong to the caller again and must not be written.
-     */
-    if (c->live < 0) {
-        c->live = qsource_get_generation(c->entry->src) == c->entry->gen;
-    }
-    if (!c->live) {
-        return;
-    }
-    f = g_hash_table_lookup(c->self->fds, GINT_TO_POINTER(pfd->fd));
-    pfd->revents = f ? f->revents & (pfd->events | G_IO_ERR | G_IO_HUP | G_IO_NVAL) : 0;
-}
-
-/* ------------------------------------------------------------------------ */
 /* The iteration                                                             */
 /* ------------------------------------------------------------------------ */
 
@@ -310,7 +101,7 @@ static void round_begin(AioQContext *self)
 
     entries_snapshot(self);
     if (dirty) {
-        sync_fds(self);
+        aq_sync_fds(self);
     }
     if (g_hash_table_size(self->fds) == 0) {
         return;
@@ -391,9 +182,7 @@ static gboolean check_entries(AioQContext *self)
 
     for (guint i = 0; i < self->entries->len; i++) {
         AqEntry *e = &g_array_index(self->entries, AqEntry, i);
-        CopyRevents c = {.self = self, .entry = e, .live = -1};
-
-        qsource_foreach_poll(e->src, copy_revents, &c);
+        aq_copy_revents(self, e);
         if (!e->ready) {
             e->ready = qsource_run_check(e->src, e->gen);
         }
@@ -498,7 +287,7 @@ static gboolean aq_attach(QContext *ctx, QSource *src, GError **errp)
     }
     pthread_mutex_unlock(&self->lock);
     if (gen) {
-        mark_dirty(self);
+        aq_mark_dirty(self);
     }
     return gen != 0;
 }
@@ -515,7 +304,7 @@ static gboolean aq_detach_gen(AioQContext *self, QSource *src, guint gen, GError
     __atomic_store_n(&self->nsources, (int)self->sources->len, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&self->lock);
     g_warn_if_fail(found);
-    mark_dirty(self);
+    aq_mark_dirty(self);
     qsource_unref(src); /* the binding's reference */
     return TRUE;
 }
