@@ -129,8 +129,9 @@ static void aio_free_deleted_handlers(AioContext *ctx)
 void aio_walkers_dec(AioContext *ctx)
 {
     /*
-     * Release: our reads of removed nodes happen before a remover that sees
-     * walkers == 0 frees them (the RMW in handler_retire_locked()).
+     * Release, pairing with the seq_cst RMW of walkers in
+     * handler_retire_locked() and aio_free_deleted_handlers(): our reads of
+     * removed nodes happen before a remover that sees walkers == 0 frees them.
      */
     if (__atomic_sub_fetch(&ctx->walkers, 1, __ATOMIC_RELEASE) == 0 &&
         __atomic_load_n(&ctx->deleted_handlers, __ATOMIC_RELAXED)) {

@@ -184,9 +184,10 @@ static void aio_bh_enqueue(QEMUBH *bh, unsigned new_flags, bool notify)
         QEMUBH *head = __atomic_load_n(&ctx->bh_list, __ATOMIC_RELAXED);
 
         /*
-         * Release: bh->next and everything the callback will read are
-         * visible to the home thread's acquire exchange in aio_bh_poll()
-         * and acquire load in aio_bh_timeout_ns().
+         * Release, pairing with the home thread's acquire exchange in
+         * aio_bh_take_list() and acquire loads in aio_bh_timeout_ns() and
+         * aio_bh_reap_deleted(): bh->next and everything the callback will
+         * read are visible to them.
          */
         do {
             bh->next = head;
