@@ -113,8 +113,9 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
 
     g_option_context_add_main_entries(oc, entries, NULL);
     g_option_context_set_description(
-        oc, "Rows: eventfd-epoll, busy-poll (the floors), aio-qcontext-blocking,\n"
-            "aio-qcontext-polling, glib-qcontext, glib-invoke, libuv-async, "
+        oc, "Rows: eventfd-epoll, busy-poll, eventfd-pingpong (the floors),\n"
+            "aio-qcontext-blocking, aio-qcontext-polling, aio-pingpong-blocking,\n"
+            "aio-pingpong-polling, glib-qcontext, glib-invoke, libuv-async, "
             "libevent-active.\n"
             "See docs/benchmarks.md for what each row measures.\n");
     if (!g_option_context_parse(oc, &argc, &argv, errp)) {
