@@ -101,6 +101,15 @@ void bench_compute_targets(const BenchRun *run, BenchTarget t[BENCH_N_TARGETS])
                          "x floor", 0, 1.10, BENCH_TARGET_NA};
     t[5] = (BenchTarget){"polling BH ping-pong p50 <= 3x busy-poll round trip",
                          "x floor", 0, 3.0, BENCH_TARGET_NA};
+    t[6] = (BenchTarget){"1 ms timer through aio_poll, p99 lateness <= 200 us", "ns", 0,
+                         200000, BENCH_TARGET_NA};
+    t[7] = (BenchTarget){"1 ms timer through the GSource, p99 lateness <= 200 us", "ns",
+                         0, 200000, BENCH_TARGET_NA};
+    for (guint i = 0; run->timers && i < run->timers->len && i < 2; i++) {
+        const BenchTimerResult *r = &g_array_index(run->timers, BenchTimerResult, i);
+
+        target_set(&t[6 + i], r->ok, r->sum.p99);
+    }
     target_set(&t[0], rb > 0, rb);
     target_set(&t[4], rppb > 0, rppb);
     target_set(&t[5], rppp > 0, rppp);
@@ -205,6 +214,23 @@ static void text_idle(const BenchRun *run)
     }
 }
 
+static void text_timers(const BenchRun *run)
+{
+    g_print("\ntimer lateness: a 1 ms periodic timer on A's thread (us after the "
+            "deadline)\n");
+    g_print("%-10s %8s %8s %9s %8s\n", "driver", "p50", "p99", "p99.9", "max");
+    for (guint i = 0; i < run->timers->len; i++) {
+        const BenchTimerResult *r = &g_array_index(run->timers, BenchTimerResult, i);
+
+        if (!r->ok) {
+            g_print("%-10s %s\n", r->driver, r->error ? r->error : "failed");
+            continue;
+        }
+        g_print("%-10s %8.1f %8.1f %9.1f %8.1f\n", r->driver, r->sum.p50 / 1000.0,
+                r->sum.p99 / 1000.0, r->sum.p999 / 1000.0, r->sum.max / 1000.0);
+    }
+}
+
 void bench_report_text(const BenchRun *run)
 {
     BenchTarget t[BENCH_N_TARGETS];
@@ -214,6 +240,9 @@ void bench_report_text(const BenchRun *run)
     }
     if (run->idle) {
         text_idle(run);
+    }
+    if (run->timers) {
+        text_timers(run);
     }
     bench_compute_targets(run, t);
     g_print("\ntargets\n");

@@ -278,6 +278,10 @@ void bench_run_clear(BenchRun *run)
         g_free(g_array_index(run->idle, BenchIdleResult, i).error);
         g_free(g_array_index(run->idle, BenchIdleResult, i).fdmon);
     }
+    for (guint i = 0; run->timers && i < run->timers->len; i++) {
+        g_free(g_array_index(run->timers, BenchTimerResult, i).error);
+    }
+    g_clear_pointer(&run->timers, g_array_unref);
     g_clear_pointer(&run->mechs, g_array_unref);
     g_clear_pointer(&run->idle, g_array_unref);
     g_strfreev(run->opt.only);

@@ -184,6 +184,7 @@ typedef struct BenchOptions {
     char **only; /**< mechanism names to run (NULL = all) */
     gboolean no_idle;
     gboolean no_wakeup;
+    gboolean no_timer;
 } BenchOptions;
 
 /** The result of one mechanism. */
@@ -248,11 +249,20 @@ typedef struct BenchIdleResult {
     char *error;
 } BenchIdleResult;
 
+/** How late a 1 ms periodic timer fired, through one driver. */
+typedef struct BenchTimerResult {
+    const char *driver; /**< "aio_poll" or "gsource" */
+    BenchSummary sum;   /**< lateness (now - deadline) in ns */
+    gboolean ok;
+    char *error;
+} BenchTimerResult;
+
 /** Everything a run produced. */
 typedef struct BenchRun {
     BenchOptions opt;
     GArray *mechs;  /**< BenchMechResult */
     GArray *idle;   /**< BenchIdleResult */
+    GArray *timers; /**< BenchTimerResult */
     double seconds; /**< wall time of the whole run */
 } BenchRun;
 
@@ -264,6 +274,12 @@ void bench_wakeup_run(BenchRun *run);
 
 /** bench_idle_run: the non-blocking poll benchmark at 1, 16, 64, 256 fds. */
 void bench_idle_run(BenchRun *run);
+
+/**
+ * bench_timer_run: the lateness of a 1 ms periodic timer through aio_poll()
+ * and through the GSource (bench-wakeup-timer.c).
+ */
+void bench_timer_run(BenchRun *run);
 
 /** bench_report_text: print the tables and targets to stdout. */
 void bench_report_text(const BenchRun *run);
@@ -296,7 +312,7 @@ typedef struct BenchTarget {
     BenchTargetStatus status;
 } BenchTarget;
 
-#define BENCH_N_TARGETS 6
+#define BENCH_N_TARGETS 8
 
 /** bench_compute_targets: evaluate the targets on @run. */
 void bench_compute_targets(const BenchRun *run, BenchTarget t[BENCH_N_TARGETS]);

@@ -3,7 +3,7 @@
  *
  *   qcontext-bench wakeup [--quick] [--json] [--iterations N] [--rounds N]
  *                         [--gap-us N] [--poll-gap-ns N] [--cpus A,B] [--only NAME,...]
- *                         [--no-idle | --no-wakeup]
+ *                         [--no-idle] [--no-wakeup] [--no-timer]
  *
  * Exit status: 0 when every selected row ran (targets may still MISS: they
  * are reported, not enforced), 1 when a row that is built in failed, 2 on
@@ -105,7 +105,9 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
         {"no-idle", 0, 0, G_OPTION_ARG_NONE, &opt->no_idle,
          "Skip the idle-fd non-blocking poll benchmark", NULL},
         {"no-wakeup", 0, 0, G_OPTION_ARG_NONE, &opt->no_wakeup,
-         "Skip the wakeup round trips (only the idle-fd benchmark)", NULL},
+         "Skip the wakeup round trips", NULL},
+        {"no-timer", 0, 0, G_OPTION_ARG_NONE, &opt->no_timer,
+         "Skip the timer lateness benchmark", NULL},
         {NULL},
     };
     g_autoptr(GOptionContext) oc =
@@ -164,6 +166,9 @@ int main(int argc, char **argv)
     }
     if (!run.opt.no_idle) {
         bench_idle_run(&run);
+    }
+    if (!run.opt.no_timer) {
+        bench_timer_run(&run);
     }
     run.seconds = (double)(bench_now_ns() - t0) / 1e9;
     status = exit_status(&run);
