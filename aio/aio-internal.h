@@ -253,6 +253,7 @@ struct AioContext {
     int home_tid;              /* atomic: its gettid(), 0: none */
     pthread_mutex_t list_lock; /* writers of handlers, deleted_handlers */
     struct cds_list_head handlers; /* AioHandler.node, RCU-read by the loop */
+    GHashTable *handler_by_fd;     /* fd -> live AioHandler (list_lock) */
     AioHandler *deleted_handlers;  /* removed, to free (list_lock) */
     unsigned handlers_gen;         /* atomic: bumped on every handler change */
     const FDMonOps *fdmon_ops;     /* changed by the home thread only */

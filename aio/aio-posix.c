@@ -186,18 +186,14 @@ static AioHandler *handler_new(int fd, IOHandler *io_read, IOHandler *io_write,
     return node;
 }
 
-/* The live node of @fd, or NULL.  list_lock held. */
+/*
+ * The live node of @fd, or NULL.  list_lock held.  A table by fd, not a walk
+ * of the list: a device with thousands of sockets (vsock connections)
+ * changes one fd's interest at a time, and each change must not cost O(n).
+ */
 static AioHandler *find_handler_locked(AioContext *ctx, int fd)
 {
-    AioHandler *node;
-
-    cds_list_for_each_entry(node, &ctx->handlers, node)
-    {
-        if (node->fd == fd) {
-            return node;
-        }
-    }
-    return NULL;
+    return g_hash_table_lookup(ctx->handler_by_fd, GINT_TO_POINTER(fd));
 }
 
 /*
@@ -214,6 +210,12 @@ static bool handler_install_locked(AioContext *ctx, AioHandler *old,
         handler_list_add_tail(&new_node->node, &ctx->handlers);
     } else {
         handler_list_del(&old->node);
+    }
+    if (new_node) {
+        g_hash_table_insert(ctx->handler_by_fd, GINT_TO_POINTER(new_node->fd),
+                            new_node);
+    } else {
+        g_hash_table_remove(ctx->handler_by_fd, GINT_TO_POINTER(old->fd));
     }
     __atomic_fetch_add(&ctx->handlers_gen, 1, __ATOMIC_RELAXED);
     return old ? handler_retire_locked(ctx, old) : false;

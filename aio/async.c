@@ -93,6 +93,7 @@ static void aio_context_free_base(AioContext *ctx)
         aio_timer_lists_free(ctx->timer_lists);
     }
     event_notifier_cleanup(&ctx->notifier);
+    g_clear_pointer(&ctx->handler_by_fd, g_hash_table_destroy);
     pthread_mutex_destroy(&ctx->list_lock);
     if (current_aio_context == ctx) {
         current_aio_context = NULL;
@@ -120,6 +121,7 @@ AioContext *aio_context_new(GError **errp)
     ctx->notifier.rfd = ctx->notifier.wfd = -1;
     pthread_mutex_init(&ctx->list_lock, NULL);
     CDS_INIT_LIST_HEAD(&ctx->handlers);
+    ctx->handler_by_fd = g_hash_table_new(NULL, NULL);
     /* At home here; the thread's current context stays what it was. */
     aio_rcu_register_thread();
     aio_context_store_home(ctx, (unsigned long)pthread_self(), (int)gettid());
