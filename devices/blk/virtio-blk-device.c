@@ -310,7 +310,7 @@ static void vblk_dev_flush_done(void *opaque, int ret)
     g_autoptr(GError) err = NULL;
 
     if (ret < 0) {
-        err = g_error_new(VU_ERROR, 0, "virtio-blk '%s': flush: %s",
+        err = g_error_new(QOM_ERROR, QOM_ERROR_FAILED, "virtio-blk '%s': flush: %s",
                           device_get_id(fc->dev), g_strerror(-ret));
     }
     fc->done(fc->dev, err, fc->opaque);
@@ -341,22 +341,23 @@ static bool vblk_dev_check(VblkDevice *vd, GError **errp)
     const char *id = device_get_id(DEVICE(vd));
 
     if (!vd->drive) {
-        g_set_error(errp, VU_ERROR, 0, "virtio-blk '%s': drive is required", id);
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_MISSING,
+                    "virtio-blk '%s': drive is required", id);
         return false;
     }
     if (!vd->socket == (vd->fd < 0)) {
-        g_set_error(errp, VU_ERROR, 0,
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
                     "virtio-blk '%s': give exactly one of socket=PATH and fd=N", id);
         return false;
     }
     if (vd->queue_size < 4 || (vd->queue_size & (vd->queue_size - 1))) {
-        g_set_error(errp, VU_ERROR, 0,
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
                     "virtio-blk '%s': queue-size %u is not a power of 2 from 4 to %d",
                     id, vd->queue_size, VIRTQ_MAX_SIZE);
         return false;
     }
     if (vd->serial && strlen(vd->serial) > 20) {
-        g_set_error(errp, VU_ERROR, 0,
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
                     "virtio-blk '%s': serial is longer than 20 bytes", id);
         return false;
     }
@@ -388,8 +389,8 @@ static VirtioBlk *vblk_dev_new_logic(VblkDevice *vd, GError **errp)
                              .write_zeroes_may_unmap = bi.write_zeroes_may_unmap};
     vb = vblk_new(&conf, &info, &vblk_dev_backend, vd, &err);
     if (!vb) {
-        g_set_error(errp, VU_ERROR, 0, "virtio-blk '%s': %s", device_get_id(DEVICE(vd)),
-                    err->message);
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE, "virtio-blk '%s': %s",
+                    device_get_id(DEVICE(vd)), err->message);
         g_error_free(err);
     }
     return vb;
@@ -398,6 +399,7 @@ static VirtioBlk *vblk_dev_new_logic(VblkDevice *vd, GError **errp)
 static gboolean vblk_dev_realize(Device *dev, GError **errp)
 {
     VblkDevice *vd = VBLK_DEVICE(dev);
+    GError *err = NULL;
     bool ok;
 
     if (!vblk_dev_check(vd, errp)) {
@@ -417,10 +419,12 @@ static gboolean vblk_dev_realize(Device *dev, GError **errp)
         vd->queues[i].dq = device_get_queue(dev, (int)i);
         vd->queues[i].vq = vu_dev_get_queue(vd->vu, i);
     }
-    ok = vd->socket ? vu_dev_listen_path(vd->vu, vd->socket, errp)
-                    : vu_dev_listen_fd(vd->vu, vd->fd, errp);
+    ok = vd->socket ? vu_dev_listen_path(vd->vu, vd->socket, &err)
+                    : vu_dev_listen_fd(vd->vu, vd->fd, &err);
     if (!ok) {
-        g_prefix_error(errp, "virtio-blk '%s': ", device_get_id(dev));
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_FAILED, "virtio-blk '%s': %s",
+                    device_get_id(dev), err->message);
+        g_error_free(err);
         g_clear_pointer(&vd->vu, vu_dev_free);
         g_clear_pointer(&vd->vb, vblk_free);
         g_clear_pointer(&vd->queues, g_free);
