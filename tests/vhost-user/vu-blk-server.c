@@ -2,14 +2,13 @@
  * tests/vhost-user/vu-blk-server.c - a test-only vhost-user-blk back-end
  * process: the vhost-user library and the virtio-blk logic on plain
  * AioContexts (the control context on the main thread, one thread per
- * queue) over a raw file opened with aio/block.h.  It stands in for the
- * qcontextd virtio-blk device until drives and the device layer land, and
- * is what the crash/restart test and the VM tests run.  One BlockBackend
- * (block/block.h) serves every queue, each submitting from its own context.
+ * queue), without the device layer (qcontextd's -device virtio-blk is the
+ * product), over a raw file: one BlockBackend (block/block.h) for every
+ * queue, each submitting from its own context.
  *
- *   vu-blk-server --socket PATH --file DISK [--queues N] [--aio
- * threads|native|io_uring]
- *                 [--direct] [--readonly] [--serial S] [--latency-ms N]
+ *   vu-blk-server --socket PATH --file DISK [--queues N]
+ *                 [--aio threads|native|io_uring] [--direct] [--readonly]
+ *                 [--serial S] [--latency-ms N]
  *
  * --latency-ms delays every request by N ms before it reaches the file, so
  * that a test can kill the process with requests in flight.  SIGTERM or
