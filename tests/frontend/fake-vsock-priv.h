@@ -73,7 +73,7 @@ struct FakeVsock {
     char *dir, *path;
     int listen_fd, client_fd, cmd_fd;
     GThread *thread;
-    GAsyncQueue *cmds;
+    GQueue cmds; /* Cmd *, under @lock (not GAsyncQueue: see fake-vsock.c) */
     uint64_t features, proto;
     Region regions[8];
     unsigned nregions;
@@ -81,7 +81,7 @@ struct FakeVsock {
     GHashTable *conns; /* key -> HostConn */
     GQueue out;        /* OutPkt * control packets to deliver */
     uint32_t next_host_port;
-    pthread_mutex_t lock; /* the counters (pthread: TSan sees it) */
+    pthread_mutex_t lock; /* @cmds and the counters (pthread: TSan sees it) */
     FakeVsockCounters c;
 };
 

@@ -326,6 +326,22 @@ static void drop_client(FakeVsock *f)
 /* ------------------------------------------------------------------------ */
 /* The thread                                                                */
 
+/*
+ * Commands from the test's thread.  A pthread mutex, not a GAsyncQueue:
+ * GLib 2.74 locks that with a futex-based GMutex, which ThreadSanitizer does
+ * not see, so it reported the queue's list nodes (malloc'd by the test's
+ * thread, freed here) and everything they carry as data races.
+ */
+static Cmd *cmd_pop(FakeVsock *f)
+{
+    Cmd *c;
+
+    pthread_mutex_lock(&f->lock);
+    c = g_queue_pop_head(&f->cmds);
+    pthread_mutex_unlock(&f->lock);
+    return c;
+}
+
 static gboolean command(FakeVsock *f)
 {
     uint64_t junk;
@@ -333,7 +349,7 @@ static gboolean command(FakeVsock *f)
 
     while (read(f->cmd_fd, &junk, 8) < 0 && errno == EINTR) {
     }
-    while ((c = g_async_queue_try_pop(f->cmds))) {
+    while ((c = cmd_pop(f))) {
         CmdKind kind = c->kind;
 
         if (kind == CMD_CONNECT && f->client_fd >= 0) {
@@ -424,7 +440,7 @@ FakeVsock *fake_vsock_new(void)
     for (int i = 0; i < 2; i++) {
         f->rings[i] = (Ring){.kick_fd = -1, .call_fd = -1};
     }
-    f->cmds = g_async_queue_new();
+    g_queue_init(&f->cmds);
     f->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, conn_free);
     g_queue_init(&f->out);
     f->next_host_port = 5000;
@@ -452,7 +468,9 @@ static void send_cmd(FakeVsock *f, CmdKind kind, uint32_t port)
 
     c->kind = kind;
     c->port = port;
-    g_async_queue_push(f->cmds, c);
+    pthread_mutex_lock(&f->lock);
+    g_queue_push_tail(&f->cmds, c);
+    pthread_mutex_unlock(&f->lock);
     g_assert_cmpint(write(f->cmd_fd, &one, 8), ==, 8);
 }
 
@@ -476,7 +494,7 @@ void fake_vsock_free(FakeVsock *f)
     send_cmd(f, CMD_STOP, 0);
     g_thread_join(f->thread);
     g_hash_table_destroy(f->conns);
-    g_async_queue_unref(f->cmds);
+    g_queue_clear_full(&f->cmds, g_free);
     close(f->cmd_fd);
     close(f->listen_fd);
     g_unlink(f->path);
