@@ -410,9 +410,15 @@ static gpointer fake_main(gpointer opaque)
                 }
             }
         }
+        /*
+         * The control message or command handled above may have closed or
+         * replaced a kick fd that poll() reported (SET_VRING_KICK, a reset):
+         * read only a ring's current one, which may then have nothing yet.
+         */
         for (int i = 2; i < 4; i++) {
-            if (p[i].fd >= 0 && (p[i].revents & POLLIN)) {
-                g_assert_cmpint(read(p[i].fd, &junk, 8), ==, 8);
+            if ((p[i].revents & POLLIN) && p[i].fd == f->rings[i - 2].kick_fd &&
+                read(p[i].fd, &junk, 8) < 0) {
+                g_assert_cmpint(errno, ==, EAGAIN);
             }
         }
         if (f->client_fd >= 0) {
