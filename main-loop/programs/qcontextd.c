@@ -6,9 +6,9 @@
  *
  * Options are read in order (-readconfig files expand in place); then the
  * daemon forks if asked (-daemonize), creates every -object in order, then
- * every -device, then the monitors, writes the pidfile, reports ready and
- * runs the main loop until SIGINT/SIGTERM or the monitor's quit.  See
- * docs/operator-guide.md.
+ * every -device and waits until they are realized, then the monitors,
+ * writes the pidfile, reports ready and runs the main loop until
+ * SIGINT/SIGTERM or the monitor's quit.  See docs/operator-guide.md.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -489,12 +489,62 @@ static gboolean run_action(Action *a, GError **errp)
     }
 }
 
-/* Objects first, then devices, then monitors, each in command-line order. */
+typedef struct {
+    guint pending; /* devices whose realize has not finished */
+    GError *err;   /* the first realize that failed */
+} RealizeWait;
+
+static void device_realized(Device *dev, const GError *err, gpointer opaque)
+{
+    RealizeWait *w = opaque;
+
+    if (err && !w->err) {
+        w->err = g_error_new(err->domain, err->code, "device '%s': %s",
+                             device_get_id(dev), err->message);
+    }
+    w->pending--;
+}
+
+/*
+ * A device's realize finishes asynchronously (its planes attach on their
+ * contexts' threads): run the main loop until every -device is realized, so
+ * that the monitors, the pidfile and "ready" come after it, as with QEMU's
+ * -device.  (A client that connected at once saw "realizing" otherwise.)
+ */
+static gboolean wait_devices_realized(GError **errp)
+{
+    GList *devs = qom_container_list(QOM_CONTAINER_DEVICES);
+    RealizeWait w = {0};
+
+    for (GList *l = devs; l && !w.err; l = l->next) {
+        if (device_sync(l->data, device_realized, &w, &w.err)) {
+            w.pending++;
+        }
+    }
+    /* The done callbacks run on the main thread (we submit from it). */
+    while (w.pending) {
+        main_loop_wait(false);
+    }
+    g_list_free_full(devs, g_object_unref);
+    if (w.err) {
+        g_propagate_error(errp, w.err);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/*
+ * Objects first, then devices (realized), then monitors, each in
+ * command-line order.
+ */
 static gboolean run_actions(Config *cfg, GError **errp)
 {
     static const OptKind order[] = {OPT_OBJECT, OPT_DEVICE, OPT_MONITOR};
 
     for (size_t k = 0; k < G_N_ELEMENTS(order); k++) {
+        if (order[k] == OPT_MONITOR && !wait_devices_realized(errp)) {
+            return FALSE;
+        }
         for (guint i = 0; i < cfg->actions->len; i++) {
             Action *a = g_ptr_array_index(cfg->actions, i);
             if (a->kind == order[k] && !run_action(a, errp)) {

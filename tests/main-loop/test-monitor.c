@@ -275,6 +275,75 @@ static void test_queries(void)
     g_assert_cmpint(td_stop(d), ==, 0);
 }
 
+/*
+ * The monitor listens only once every -device is realized: a client that
+ * connects the moment the socket appears finds each device and each of its
+ * queues running (not "realizing").  Many queues on two context threads
+ * make the realize long; several daemons, polled every 100 us, make it
+ * likely to catch one that listens too early.  (Before the daemon waited,
+ * this failed about one daemon in eight on a loaded machine, and so did
+ * /monitor/queries now and then.)
+ */
+static void test_devices_realized_first(void)
+{
+    for (int round = 0; round < 8; round++) {
+        g_autoptr(GError) err = NULL;
+        g_autofree char *dir = g_dir_make_tmp("qctx-mon-XXXXXX", &err);
+        g_autofree char *sock = g_build_filename(dir, "qmp.sock", NULL);
+        g_autofree char *mon = g_strdup_printf("unix:%s,server=on,wait=off", sock);
+        const char *argv[] = {td_binary(),
+                              "-object",
+                              "aio-qcontext,id=io0,threaded=on",
+                              "-object",
+                              "glib-qcontext,id=g0,threaded=on",
+                              "-device",
+                              "ticker,id=many,num-queues=32,queue-contexts=io0:g0",
+                              "-device",
+                              "ticker,id=tick0,context=io0",
+                              "-monitor",
+                              mon,
+                              NULL};
+        TestDaemon *d = g_new0(TestDaemon, 1);
+        gint64 deadline = g_get_monotonic_time() + TD_TIMEOUT_MS * 1000;
+        TestQmp *q;
+        JsonObject *r;
+        JsonArray *devs;
+
+        g_assert_no_error(err);
+        d->status = -1;
+        d->dir = g_strdup(dir);
+        d->sock = g_strdup(sock);
+        g_assert_true(
+            g_spawn_async(NULL, (char **)argv, NULL,
+                          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+                          td_child_setup, NULL, &d->pid, &err));
+        g_assert_no_error(err);
+        while (!td_try_connect(sock)) {
+            g_assert_false(td_reap(d, 0));
+            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+            g_usleep(100);
+        }
+        q = tq_connect(sock);
+        r = tq_cmd(q, "{\"execute\": \"query-devices\"}");
+        devs = json_node_get_array(tq_return(r));
+        g_assert_cmpuint(json_array_get_length(devs), ==, 2);
+        for (guint i = 0; i < json_array_get_length(devs); i++) {
+            JsonObject *dev = json_array_get_object_element(devs, i);
+            JsonArray *queues = json_object_get_array_member(dev, "queues");
+
+            g_assert_cmpstr(json_object_get_string_member(dev, "state"), ==, "running");
+            for (guint k = 0; k < json_array_get_length(queues); k++) {
+                JsonObject *qu = json_array_get_object_element(queues, k);
+                g_assert_cmpstr(json_object_get_string_member(qu, "state"), ==,
+                                "running");
+            }
+        }
+        json_object_unref(r);
+        tq_free(q);
+        g_assert_cmpint(td_stop(d), ==, 0);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* The object tree                                                            */
 /* ------------------------------------------------------------------------ */
@@ -765,6 +834,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/oversized", test_oversized);
     g_test_add_func("/monitor/chunking", test_chunking);
     g_test_add_func("/monitor/queries", test_queries);
+    g_test_add_func("/monitor/devices-realized-first", test_devices_realized_first);
     g_test_add_func("/monitor/qom", test_qom);
     g_test_add_func("/monitor/object-add-del", test_object_add_del);
     g_test_add_func("/monitor/device-move", test_device_move);
