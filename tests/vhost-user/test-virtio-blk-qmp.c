@@ -295,6 +295,28 @@ static void move(TestQmp *q, int queue)
     g_assert_cmpstr(now, ==, to);
 }
 
+/*
+ * query-devices once @id's request counters have caught up with what the
+ * front-end saw: a queue publishes a completion (used ring, call fd) just
+ * before it counts the request ended, so a reply may still show the last
+ * one in flight for a moment (a loaded machine may preempt the queue's
+ * thread in between).  Waits up to 10 s for in-flight 0.
+ */
+static JsonObject *settled_requests(TestQmp *q, const char *id)
+{
+    for (int i = 0;; i++) {
+        JsonObject *r = tq_cmd(q, "{\"execute\": \"query-devices\"}");
+        JsonObject *dev = tq_find_id(json_node_get_array(tq_return(r)), id);
+        JsonObject *req = json_object_get_object_member(dev, "requests");
+
+        if (json_object_get_int_member(req, "in-flight") == 0 || i == 1000) {
+            return r;
+        }
+        json_object_unref(r);
+        g_usleep(10 * 1000);
+    }
+}
+
 static void test_move_under_io(void)
 {
     g_autofree char *opts =
@@ -322,7 +344,7 @@ static void test_move_under_io(void)
     pthread_join(t, NULL);
     g_assert_cmpuint(l->rounds, >=, 12);
     {
-        JsonObject *r = tq_cmd(q, "{\"execute\": \"query-devices\"}");
+        JsonObject *r = settled_requests(q, "vb0");
         JsonObject *dev = tq_find_id(json_node_get_array(tq_return(r)), "vb0");
         JsonObject *req = json_object_get_object_member(dev, "requests");
 
