@@ -4,10 +4,15 @@
 set -euo pipefail
 # qemu-system-common: qemu-storage-daemon, the reference vhost-user-blk back-end
 # of the front-end tests and of the blk benchmark (bench/bench-blk-compare.py).
+# The VM tests (tests/vm: a real Linux guest under QEMU's TCG on our vhost-user
+# devices) build their guest from linux-image-amd64's kernel and modules,
+# busybox-static and socat (kmod, cpio, xz-utils to pack them) and boot it
+# with qemu-system-x86; debugfs (e2fsprogs) reads the guest's file system.
 pkgs=(meson ninja-build pkg-config gcc libglib2.0-dev liburcu-dev libaio-dev
       liburing-dev libjson-glib-dev libuv1-dev libevent-dev python3
       curl xz-utils libedit-dev
-      clang libclang-rt-dev qemu-system-common)
+      clang libclang-rt-dev qemu-system-common
+      qemu-system-x86 linux-image-amd64 busybox-static socat kmod cpio e2fsprogs)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

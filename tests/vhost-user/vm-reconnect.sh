@@ -6,19 +6,13 @@
 # region; the requests in flight are resubmitted, the guest's dd completes,
 # and what it reads back, and what the host image holds, is what it wrote.
 #
-# Skipped (exit 77) without the VM harness (see vm-smoke.sh).
+# Skipped (exit 77) without QEMU or the guest's packages (tests/vm/vm-guest.sh).
 set -euo pipefail
 . "$(dirname "$0")/vm-backend.sh"
+. "$(dirname "$0")/../vm/vm-guest.sh"
 
 server=$1
-vm_dir=${VM_DIR:-/work/shared/vm}
-guest=${VM_GUEST:-/work/vm-guest}
-
-if [ ! -x "$vm_dir/run-guest.sh" ] || [ ! -r "$guest/vmlinux" ] ||
-    ! command -v qemu-system-x86_64 >/dev/null; then
-    echo "1..0 # SKIP no VM harness ($vm_dir, $guest) or QEMU"
-    exit 77
-fi
+vm_guest_init
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vu-vm-reconnect.XXXXXX")
 pid=""
@@ -57,7 +51,7 @@ echo "GUEST-SHA256=\$want"
 test "\$want" = "\$have"
 EOF
 
-"$vm_dir/run-guest.sh" --guest "$guest" --blk "$tmp/vblk.sock" --reconnect 1 \
+"$vm_run" --guest "$vm_guest" --blk "$tmp/vblk.sock" --reconnect 1 \
     --script "$tmp/guest.sh" --timeout 300 --log "$tmp/console.log" --quiet \
     >/dev/null 2>&1 &
 vm=$!

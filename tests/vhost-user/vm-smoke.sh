@@ -1,27 +1,21 @@
 #!/usr/bin/env bash
 # tests/vhost-user/vm-smoke.sh SERVER [QUEUES] - a real Linux guest (QEMU's
-# vhost-user-blk-pci under TCG, /work/shared/vm) on the virtio-blk back-end
+# vhost-user-blk-pci under TCG, tests/vm) on the virtio-blk back-end
 # (SERVER: qcontextd with -device virtio-blk, or the vu-blk-server test
 # program; see vm-backend.sh): the
 # guest sees /dev/vda, makes an ext2 file system, writes files, reads them
 # back after dropping its caches; the host then finds the same bytes in the
 # disk image (debugfs).  With QUEUES=2 the guest also checks it got 2 queues.
 #
-# Skipped (exit 77) when the VM harness or the guest is not there:
-# VM_DIR (default /work/shared/vm), VM_GUEST (default /work/vm-guest).
+# Skipped (exit 77) without QEMU, debugfs or the packages the guest is
+# built from (tests/vm/vm-guest.sh).
 set -euo pipefail
 . "$(dirname "$0")/vm-backend.sh"
+. "$(dirname "$0")/../vm/vm-guest.sh"
 
 server=$1
 queues=${2:-1}
-vm_dir=${VM_DIR:-/work/shared/vm}
-guest=${VM_GUEST:-/work/vm-guest}
-
-if [ ! -x "$vm_dir/run-guest.sh" ] || [ ! -r "$guest/vmlinux" ] ||
-    ! command -v qemu-system-x86_64 >/dev/null || ! command -v debugfs >/dev/null; then
-    echo "1..0 # SKIP no VM harness ($vm_dir, $guest), QEMU or debugfs"
-    exit 77
-fi
+vm_guest_init debugfs
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vu-vm-smoke.XXXXXX")
 pid=""
@@ -64,7 +58,7 @@ sync
 EOF
 
 status=0
-"$vm_dir/run-guest.sh" --guest "$guest" --blk "$tmp/vblk.sock:num-queues=$queues" \
+"$vm_run" --guest "$vm_guest" --blk "$tmp/vblk.sock:num-queues=$queues" \
     --smp "$queues" --script "$tmp/guest.sh" --timeout 300 --log "$tmp/console.log" \
     --quiet >/dev/null 2>&1 || status=$?
 if [ $status -ne 0 ]; then
