@@ -56,13 +56,19 @@ EOF
     >/dev/null 2>&1 &
 vm=$!
 
-# Kill the back-end while the guest writes, start a new one.
-for _ in $(seq 600); do
+# Kill the back-end while the guest writes, start a new one.  The kill comes
+# as soon as the image holds the guest's first block (not after a fixed
+# time, which a fast machine may outrun and a loaded one may need): the
+# rest of the $mib MiB are still to come.
+for _ in $(seq 1800); do
     grep -qa GUEST-WRITING "$tmp/console.log" 2>/dev/null && break
     sleep 0.1
 done
 grep -qa GUEST-WRITING "$tmp/console.log" || { echo "the guest never started writing" >&2; exit 1; }
-sleep 1
+for _ in $(seq 6000); do
+    cmp -s -n 4096 "$tmp/disk.raw" /dev/zero || break
+    sleep 0.05
+done
 if grep -qa GUEST-WRITTEN "$tmp/console.log"; then
     echo "the guest wrote everything before the kill: nothing tested" >&2
     exit 1
