@@ -63,6 +63,27 @@ GType aio_qcontext_fdmon_get_type(void);
  */
 gboolean aio_qcontext_get_stats(QContext *ctx, AioContextStats *stats);
 
+/**
+ * aio_qcontext_new:
+ * @id: the context's id, as in `-object aio-qcontext,id=ID`
+ * @threaded: run the context on a thread of its own, named qctx/ID
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates an aio-qcontext as `-object aio-qcontext,id=ID,threaded=on|off`
+ * does: the object is completed (with @threaded, its thread runs when this
+ * returns) and added to the objects container, where
+ * qcontext_find_by_name() finds it and qom_container_del() deletes it
+ * (stopping its thread).  Other properties (poll-max-ns...) keep their
+ * defaults and can be changed afterwards with g_object_set().  Fails with
+ * a one-line message for an invalid or duplicate id.  Registers the context
+ * types if needed.  Any thread (a context that is not threaded is at home
+ * on the calling thread).
+ *
+ * Returns: (transfer full): the new context (a reference for the caller;
+ *   the container keeps its own), or %NULL with @error set
+ */
+QContext *aio_qcontext_new(const char *id, gboolean threaded, GError **error);
+
 G_END_DECLS
 
 #endif /* QCONTEXT_AIO_QCONTEXT_H */

@@ -29,6 +29,20 @@ G_DECLARE_FINAL_TYPE(GlibQContext, glib_qcontext, GLIB, QCONTEXT, QContext)
  */
 GMainContext *glib_qcontext_get_main_context(QContext *ctx);
 
+/**
+ * glib_qcontext_new:
+ * @id: the context's id, as in `-object glib-qcontext,id=ID`
+ * @threaded: run the context on a thread of its own, named qctx/ID
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates a glib-qcontext (with a new GMainContext) as `-object
+ * glib-qcontext,id=ID,threaded=on|off` does, completed and added to the
+ * objects container; see aio_qcontext_new().
+ *
+ * Returns: (transfer full): the new context, or %NULL with @error set
+ */
+QContext *glib_qcontext_new(const char *id, gboolean threaded, GError **error);
+
 G_END_DECLS
 
 #endif /* QCONTEXT_GLIB_QCONTEXT_H */

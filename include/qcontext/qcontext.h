@@ -191,6 +191,32 @@ gboolean qcontext_in_thread(QContext *ctx);
  */
 QContext *qcontext_current(void);
 
+/**
+ * QContextInvokeFunc:
+ * @user_data: the data given to qcontext_invoke()
+ *
+ * A function that qcontext_invoke() runs once on a context's thread.
+ */
+typedef void (*QContextInvokeFunc)(gpointer user_data);
+
+/**
+ * qcontext_invoke:
+ * @ctx: the context whose thread runs @func
+ * @func: (scope notified) (closure user_data) (destroy notify): the function
+ * @user_data: data passed to @func
+ * @notify: (nullable): called with @user_data when @func will not be
+ *   called again: after it ran, or when @ctx was deleted before it could
+ *
+ * Runs @func(@user_data) once on @ctx's thread, at its next iteration:
+ * never inside this call, even when called from that thread.  A threaded
+ * context runs it on its own thread (qctx/ID); "main" and other contexts
+ * that are not threaded run it when their thread iterates them (for "main",
+ * when the main loop runs).  This is how language bindings call into a
+ * context: `ctx.invoke(func)` from Python.  Any thread.
+ */
+void qcontext_invoke(QContext *ctx, QContextInvokeFunc func, gpointer user_data,
+                     GDestroyNotify notify);
+
 G_END_DECLS
 
 #endif /* QCONTEXT_QCONTEXT_H */
