@@ -1,55 +1,39 @@
 /*
- * devices/device.c - Device: realize/unrealize, request accounting and the
- * asynchronous control operations (quiesce, resume, move, flush).
- *
- * Control operations are queued per device on the main thread and run one
- * at a time.  Each is a chain of steps; a step that must run on a context's
- * thread is a one-shot BH there, and every chain ends with a BH on the main
- * AioContext that updates the main-thread state and calls the DeviceDoneFunc.
- * The BH queues order the steps, so each step sees what the previous one
- * wrote (happens-before through the BH queue).
+ * devices/device.c - Device, the object: properties, realize (the
+ * QomObject completion step), deletion through the container, queries, the
+ * "moved" and "deleted" signals, the registry of live devices and the
+ * registration of device types.  The operations are in device-engine.c,
+ * the planes in device-queue.c.
  *
  * SPDX-License-Identifier: MIT
  */
-#include <pthread.h>
-
 #include "device-internal.h"
 
-typedef enum { OP_QUIESCE, OP_RESUME, OP_MOVE, OP_FLUSH } DeviceOpKind;
-
-typedef struct DeviceOp {
-    DeviceOpKind kind;
-    QContext *target; /* OP_RESUME / OP_MOVE: where to run (a reference) */
-    gboolean resume;  /* OP_MOVE: resume after the move (it was running) */
-    DeviceDoneFunc done;
-    gpointer opaque;
-} DeviceOp;
-
-typedef struct {
-    QContext *ctx;       /* main thread; a reference */
-    AioContext *aio;     /* the attached AioContext; its thread */
-    DeviceState state;   /* main thread */
-    GQueue ops;          /* main thread: DeviceOp *, head = running one */
-    gboolean op_running; /* main thread */
-    int draining;        /* atomic: waiting for in_flight to reach 0 */
-    gint64 in_flight;    /* atomic */
-    guint64 started;     /* atomic */
-    guint64 completed;   /* atomic */
-    guint64 failed;      /* atomic */
-    guint64 moves;       /* atomic */
-} DevicePrivate;
-
-enum { PROP_0, PROP_CONTEXT, N_PROPS };
+enum { PROP_0, PROP_CONTEXT, PROP_NUM_QUEUES, PROP_QUEUE_CONTEXTS, N_PROPS };
+enum { SIGNAL_MOVED, SIGNAL_DELETED, N_SIGNALS };
 
 static GParamSpec *device_props[N_PROPS];
-static DeviceEventHook event_hook;
-static gpointer event_hook_opaque;
+static guint device_signals[N_SIGNALS];
+
+/* Live devices: realized, or with their deletion under way. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static GList *registry; /* Device *, no reference (the device removes itself) */
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE(Device, device, QOM_TYPE_OBJECT)
 
-static DevicePrivate *priv_of(Device *dev)
+DevicePrivate *device_priv(Device *dev)
 {
     return device_get_instance_private(dev);
+}
+
+void device_lock(Device *dev)
+{
+    pthread_mutex_lock(&device_priv(dev)->lock);
+}
+
+void device_unlock(Device *dev)
+{
+    pthread_mutex_unlock(&device_priv(dev)->lock);
 }
 
 AioContext *device_main_aio(void)
@@ -57,18 +41,36 @@ AioContext *device_main_aio(void)
     return qcontext_get_aio_context(qcontext_get_main());
 }
 
+static void unref_bh(void *opaque)
+{
+    g_object_unref(opaque);
+}
+
+void device_unref_on_main(gpointer obj)
+{
+    if (qcontext_in_thread(qcontext_get_main())) {
+        g_object_unref(obj);
+    } else {
+        aio_bh_schedule_oneshot(device_main_aio(), unref_bh, obj);
+    }
+}
+
 const char *device_state_str(DeviceState state)
 {
     static const char *const names[] = {
-        [DEVICE_STATE_UNREALIZED] = "unrealized", [DEVICE_STATE_RUNNING] = "running",
-        [DEVICE_STATE_QUIESCING] = "quiescing",   [DEVICE_STATE_QUIESCED] = "quiesced",
+        [DEVICE_STATE_UNREALIZED] = "unrealized",
+        [DEVICE_STATE_RUNNING] = "running",
+        [DEVICE_STATE_QUIESCING] = "quiescing",
+        [DEVICE_STATE_QUIESCED] = "quiesced",
         [DEVICE_STATE_MOVING] = "moving",
+        [DEVICE_STATE_REALIZING] = "realizing",
+        [DEVICE_STATE_DELETING] = "deleting",
     };
     return (unsigned)state < G_N_ELEMENTS(names) ? names[state] : "unknown";
 }
 
 /* ------------------------------------------------------------------------ */
-/* Queries and request accounting                                            */
+/* Queries                                                                   */
 /* ------------------------------------------------------------------------ */
 
 const char *device_get_id(Device *dev)
@@ -78,99 +80,140 @@ const char *device_get_id(Device *dev)
 
 QContext *device_get_context(Device *dev)
 {
+    DevicePrivate *priv;
+    QContext *ctx;
+
     g_return_val_if_fail(IS_DEVICE(dev), NULL);
-    return priv_of(dev)->ctx;
+    priv = device_priv(dev);
+    device_lock(dev);
+    ctx = priv->control ? priv->control->ctx : priv->prop_ctx;
+    device_unlock(dev);
+    return ctx;
 }
 
 DeviceState device_get_state(Device *dev)
 {
+    DevicePrivate *priv;
+    DeviceState state = DEVICE_STATE_QUIESCED;
+    int op_state;
+
     g_return_val_if_fail(IS_DEVICE(dev), DEVICE_STATE_UNREALIZED);
-    return priv_of(dev)->state;
+    priv = device_priv(dev);
+    device_lock(dev);
+    op_state = device_engine_op_state(dev);
+    if (!priv->realized) {
+        state = DEVICE_STATE_UNREALIZED;
+    } else if (priv->deleting) {
+        state = DEVICE_STATE_DELETING;
+    } else if (op_state >= 0) {
+        state = (DeviceState)op_state;
+    } else {
+        for (int i = -1; i < (int)priv->num_queues; i++) {
+            DeviceQueue *q = i < 0 ? priv->control : priv->queues[i];
+            if (q->state == DEVICE_QUEUE_RUNNING) {
+                state = DEVICE_STATE_RUNNING;
+            }
+        }
+    }
+    device_unlock(dev);
+    return state;
 }
 
 gboolean device_is_realized(Device *dev)
 {
-    return device_get_state(dev) != DEVICE_STATE_UNREALIZED;
+    gboolean realized;
+
+    g_return_val_if_fail(IS_DEVICE(dev), FALSE);
+    device_lock(dev);
+    realized = device_priv(dev)->realized;
+    device_unlock(dev);
+    return realized;
 }
 
 gboolean device_is_busy(Device *dev)
 {
+    gboolean busy;
+
     g_return_val_if_fail(IS_DEVICE(dev), FALSE);
-    return !g_queue_is_empty(&priv_of(dev)->ops);
+    device_lock(dev);
+    busy = !g_queue_is_empty(&device_priv(dev)->ops);
+    device_unlock(dev);
+    return busy;
 }
 
-gboolean device_can_delete(Device *dev)
+gboolean device_is_deleting(Device *dev)
 {
-    DevicePrivate *priv = priv_of(dev);
+    gboolean deleting;
 
-    /* Idle, or only draining (the drain is given up at deletion). */
-    return g_queue_is_empty(&priv->ops) || (g_queue_get_length(&priv->ops) == 1 &&
-                                            priv->state == DEVICE_STATE_QUIESCING);
+    g_return_val_if_fail(IS_DEVICE(dev), FALSE);
+    device_lock(dev);
+    deleting = device_priv(dev)->deleting;
+    device_unlock(dev);
+    return deleting;
+}
+
+guint device_get_num_queues(Device *dev)
+{
+    return device_priv(dev)->num_queues;
+}
+
+DeviceQueue *device_get_queue(Device *dev, int index)
+{
+    DevicePrivate *priv = device_priv(dev);
+
+    return index >= 0 && (guint)index < priv->num_queues ? priv->queues[index] : NULL;
+}
+
+DeviceQueue *device_get_control(Device *dev)
+{
+    return device_priv(dev)->control;
 }
 
 void device_get_stats(Device *dev, DeviceStats *stats)
 {
-    DevicePrivate *priv = priv_of(dev);
+    DevicePrivate *priv = device_priv(dev);
 
-    stats->started = __atomic_load_n(&priv->started, __ATOMIC_RELAXED);
-    stats->completed = __atomic_load_n(&priv->completed, __ATOMIC_RELAXED);
-    stats->failed = __atomic_load_n(&priv->failed, __ATOMIC_RELAXED);
-    stats->in_flight =
-        (guint64)MAX(0, __atomic_load_n(&priv->in_flight, __ATOMIC_RELAXED));
-    stats->moves = __atomic_load_n(&priv->moves, __ATOMIC_RELAXED);
+    memset(stats, 0, sizeof(*stats));
+    for (int i = -1; priv->control && i < (int)priv->num_queues; i++) {
+        DeviceStats qs;
+        device_queue_get_stats(i < 0 ? priv->control : priv->queues[i], &qs);
+        stats->started += qs.started;
+        stats->completed += qs.completed;
+        stats->failed += qs.failed;
+        stats->in_flight += qs.in_flight;
+    }
+    stats->moves = qatomic_read(&priv->moves);
+    stats->hops = qatomic_read(&priv->hops);
 }
 
 guint64 device_get_in_flight(Device *dev)
 {
-    return (guint64)MAX(0, __atomic_load_n(&priv_of(dev)->in_flight, __ATOMIC_SEQ_CST));
+    DeviceStats st;
+
+    device_get_stats(dev, &st);
+    return st.in_flight;
 }
 
 AioContext *device_get_aio_context(Device *dev)
 {
-    return priv_of(dev)->aio;
+    DeviceQueue *control = device_priv(dev)->control;
+
+    return control ? device_queue_get_aio_context(control) : NULL;
 }
 
-void device_request_begin(Device *dev)
+/* TRUE if a readable object property of @dev points to @obj (its drive...). */
+static gboolean device_links_to(Device *dev, QomObject *obj)
 {
-    DevicePrivate *priv = priv_of(dev);
-
-    __atomic_fetch_add(&priv->started, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&priv->in_flight, 1, __ATOMIC_SEQ_CST);
-}
-
-static void device_drain_check(Device *dev);
-
-void device_request_end(Device *dev, gboolean success)
-{
-    DevicePrivate *priv = priv_of(dev);
-
-    __atomic_fetch_add(success ? &priv->completed : &priv->failed, 1, __ATOMIC_RELAXED);
-    /*
-     * Store-load pattern with device_quiesce_bh(): it sets draining then
-     * reads in_flight; we decrement in_flight then read draining.  All
-     * SEQ_CST, so at least one side sees the other and the drain is noticed.
-     */
-    if (__atomic_sub_fetch(&priv->in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
-        __atomic_load_n(&priv->draining, __ATOMIC_SEQ_CST)) {
-        device_drain_check(dev);
-    }
-}
-
-gboolean device_uses_object(Device *dev, QomObject *obj)
-{
-    DevicePrivate *priv = priv_of(dev);
     GParamSpec **pspecs;
     guint n;
-    gboolean used = (QomObject *)priv->ctx == obj;
+    gboolean used = FALSE;
 
-    for (GList *l = priv->ops.head; l && !used; l = l->next) {
-        used = (QomObject *)((DeviceOp *)l->data)->target == obj;
-    }
     pspecs = g_object_class_list_properties(G_OBJECT_GET_CLASS(dev), &n);
     for (guint i = 0; i < n && !used; i++) {
         GValue v = G_VALUE_INIT;
         if (!G_TYPE_IS_OBJECT(pspecs[i]->value_type) ||
-            !(pspecs[i]->flags & G_PARAM_READABLE)) {
+            !(pspecs[i]->flags & G_PARAM_READABLE) ||
+            pspecs[i] == device_props[PROP_CONTEXT]) {
             continue;
         }
         g_value_init(&v, pspecs[i]->value_type);
@@ -182,468 +225,347 @@ gboolean device_uses_object(Device *dev, QomObject *obj)
     return used;
 }
 
-/* ------------------------------------------------------------------------ */
-/* The operation queue (main thread)                                         */
-/* ------------------------------------------------------------------------ */
-
-static void device_op_start(Device *dev);
-
-static void device_op_free(DeviceOp *op)
+gboolean device_uses_object(Device *dev, QomObject *obj)
 {
-    g_clear_object(&op->target);
-    g_free(op);
-}
+    DevicePrivate *priv = device_priv(dev);
+    gboolean used = FALSE;
 
-/* Finish the running operation: report, then start the next one. */
-static void device_op_finish(Device *dev, GError *err)
-{
-    DevicePrivate *priv = priv_of(dev);
-    DeviceOp *op = g_queue_pop_head(&priv->ops);
-
-    priv->op_running = FALSE;
-    if (op->done) {
-        op->done(dev, err, op->opaque);
+    device_lock(dev);
+    used = (!priv->control && (QomObject *)priv->prop_ctx == obj) ||
+           device_engine_targets(dev, (QContext *)obj);
+    for (int i = -1; priv->control && i < (int)priv->num_queues && !used; i++) {
+        DeviceQueue *q = i < 0 ? priv->control : priv->queues[i];
+        used = (QomObject *)q->ctx == obj;
     }
-    g_clear_error(&err);
-    device_op_free(op);
-    if (!g_queue_is_empty(&priv->ops)) {
-        device_op_start(dev);
-    }
-    g_object_unref(dev); /* taken in device_op_push() */
-}
-
-static void device_op_push(Device *dev, DeviceOpKind kind, QContext *target,
-                           DeviceDoneFunc done, gpointer opaque)
-{
-    DevicePrivate *priv = priv_of(dev);
-    DeviceOp *op = g_new0(DeviceOp, 1);
-
-    /* Make sure "main" exists, created here on the main thread: context
-     * threads only look it up when they report back. */
-    device_main_aio();
-    op->kind = kind;
-    op->target = target ? g_object_ref(target) : NULL;
-    op->done = done;
-    op->opaque = opaque;
-    g_object_ref(dev);
-    g_queue_push_tail(&priv->ops, op);
-    if (!priv->op_running) {
-        device_op_start(dev);
-    }
+    device_unlock(dev);
+    return used || device_links_to(dev, obj);
 }
 
 /* ------------------------------------------------------------------------ */
-/* Steps.  Each hops threads with one-shot BHs and holds a device reference. */
-/* A context-thread step hands its reference on to the next step; only the  */
-/* main thread drops one, so a device is never disposed of on a context     */
-/* thread.                                                                    */
+/* Registry and signals                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* Schedule @fn(dev) in @aio with a new reference. */
-static void device_bh(AioContext *aio, QEMUBHFunc *fn, Device *dev)
+static void device_registry_add(Device *dev)
 {
-    g_object_ref(dev);
-    aio_bh_schedule_oneshot(aio, fn, dev);
+    pthread_mutex_lock(&registry_lock);
+    registry = g_list_prepend(registry, dev);
+    pthread_mutex_unlock(&registry_lock);
 }
 
-/* Schedule @fn(dev) in @aio, handing over the caller's reference. */
-static void device_bh_pass(AioContext *aio, QEMUBHFunc *fn, Device *dev)
+void device_registry_remove(Device *dev)
 {
-    aio_bh_schedule_oneshot(aio, fn, dev);
+    pthread_mutex_lock(&registry_lock);
+    registry = g_list_remove(registry, dev);
+    pthread_mutex_unlock(&registry_lock);
 }
 
-static void device_unref_bh(void *opaque)
+GList *devices_get_live(void)
 {
-    g_object_unref(opaque);
-}
+    GList *list = NULL;
 
-static DeviceOp *current_op(Device *dev)
-{
-    return g_queue_peek_head(&priv_of(dev)->ops);
-}
-
-static void device_op_step_done_bh(void *opaque);
-static void device_detach_bh(void *opaque);
-static void device_attach_bh(void *opaque);
-
-/* Quiesced (main thread): continue the running op. */
-static void device_quiesced_bh(void *opaque)
-{
-    Device *dev = opaque;
-    DeviceOp *op = current_op(dev);
-
-    priv_of(dev)->state = DEVICE_STATE_QUIESCED;
-    if (op->kind == OP_MOVE) {
-        priv_of(dev)->state = DEVICE_STATE_MOVING;
-        device_bh(qcontext_get_aio_context(priv_of(dev)->ctx), device_detach_bh, dev);
-    } else {
-        device_op_finish(dev, NULL);
+    pthread_mutex_lock(&registry_lock);
+    for (GList *l = registry; l; l = l->next) {
+        list = g_list_prepend(list, g_object_ref(l->data));
     }
-    g_object_unref(dev);
+    pthread_mutex_unlock(&registry_lock);
+    return list;
 }
 
-/* Any thread: TRUE (once) if the drain is complete. */
-static gboolean device_drain_done(Device *dev)
+void device_emit_moved(Device *dev, int queue, QContext *from, QContext *to)
 {
-    DevicePrivate *priv = priv_of(dev);
-
-    return __atomic_load_n(&priv->in_flight, __ATOMIC_SEQ_CST) == 0 &&
-           __atomic_exchange_n(&priv->draining, 0, __ATOMIC_SEQ_CST);
+    g_signal_emit(dev, device_signals[SIGNAL_MOVED], 0, queue, from, to);
 }
 
-/* Any thread (a request ended): if the drain is complete, report it. */
-static void device_drain_check(Device *dev)
+void device_leave_container(Device *dev)
 {
-    if (device_drain_done(dev)) {
-        device_bh(device_main_aio(), device_quiesced_bh, dev);
+    QomObject *in = qom_container_find(QOM_CONTAINER_DEVICES, device_get_id(dev));
+
+    /* Only if device_del() kept it there (and no other device took the id). */
+    if (in == QOM_OBJECT(dev)) {
+        qom_container_del(QOM_CONTAINER_DEVICES, device_get_id(dev), NULL);
     }
+    g_clear_object(&in);
 }
 
-/* Context thread: stop taking requests, then wait for in-flight ones. */
-static void device_quiesce_bh(void *opaque)
+void device_emit_deleted(Device *dev)
 {
-    Device *dev = opaque;
-    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
-
-    if (klass->quiesce) {
-        klass->quiesce(dev);
-    }
-    /* Pairs with the SEQ_CST decrement and load in device_request_end(). */
-    __atomic_store_n(&priv_of(dev)->draining, 1, __ATOMIC_SEQ_CST);
-    device_bh_pass(device_main_aio(),
-                   device_drain_done(dev) ? device_quiesced_bh : device_unref_bh, dev);
-}
-
-void device_attach(Device *dev, AioContext *aio, gboolean resume)
-{
-    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
-
-    priv_of(dev)->aio = aio;
-    if (klass->attach_aio_context) {
-        klass->attach_aio_context(dev, aio);
-    }
-    if (resume && klass->resume) {
-        klass->resume(dev);
-    }
-}
-
-void device_detach(Device *dev)
-{
-    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
-
-    if (klass->detach_aio_context) {
-        klass->detach_aio_context(dev);
-    }
-    priv_of(dev)->aio = NULL;
-}
-
-/* Old context's thread: remove the device's sources, then attach anew. */
-static void device_detach_bh(void *opaque)
-{
-    Device *dev = opaque;
-    DeviceOp *op;
-
-    device_detach(dev);
-    /* The op queue is only modified on the main thread, and not while an op
-     * runs: reading the head here is safe (ordered by the BH queue). */
-    op = current_op(dev);
-    device_bh_pass(qcontext_get_aio_context(op->target), device_attach_bh, dev);
-}
-
-/* New context's thread: register the sources there, resume if asked. */
-static void device_attach_bh(void *opaque)
-{
-    Device *dev = opaque;
-    DeviceOp *op = current_op(dev);
-
-    device_attach(dev, qcontext_get_aio_context(op->target), op->resume);
-    device_bh_pass(device_main_aio(), device_op_step_done_bh, dev);
-}
-
-/* Context thread: resume in place. */
-static void device_resume_bh(void *opaque)
-{
-    Device *dev = opaque;
-    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
-
-    if (klass->resume) {
-        klass->resume(dev);
-    }
-    device_bh_pass(device_main_aio(), device_op_step_done_bh, dev);
-}
-
-typedef struct {
-    Device *dev;
-    GError *err;
-} FlushData;
-
-static void device_flush_main_bh(void *opaque)
-{
-    FlushData *fd = opaque;
-    Device *dev = fd->dev;
-
-    device_op_finish(dev, fd->err);
-    g_free(fd);
-    g_object_unref(dev);
-}
-
-static void device_flush_done(Device *dev, const GError *err, gpointer opaque)
-{
-    FlushData *fd = g_new0(FlushData, 1);
-
-    fd->dev = dev; /* the reference taken by device_bh() for the flush */
-    fd->err = err ? g_error_copy(err) : NULL;
-    aio_bh_schedule_oneshot(device_main_aio(), device_flush_main_bh, fd);
-}
-
-/* Context thread: run the class's flush. */
-static void device_flush_bh(void *opaque)
-{
-    Device *dev = opaque;
-    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
-
-    if (klass->flush) {
-        klass->flush(dev, device_flush_done, NULL);
-    } else {
-        device_flush_done(dev, NULL, NULL);
-    }
-}
-
-/* Main thread: a move or resume finished its context-thread steps. */
-static void device_op_step_done_bh(void *opaque)
-{
-    Device *dev = opaque;
-    DevicePrivate *priv = priv_of(dev);
-    DeviceOp *op = current_op(dev);
-    QContext *from = priv->ctx;
-
-    if (op->target && op->target != priv->ctx) {
-        priv->ctx = g_object_ref(op->target);
-        __atomic_fetch_add(&priv->moves, 1, __ATOMIC_RELAXED);
-    } else {
-        from = NULL;
-    }
-    priv->state = (op->kind == OP_MOVE && !op->resume) ? DEVICE_STATE_QUIESCED
-                                                       : DEVICE_STATE_RUNNING;
-    if (from) {
-        device_emit_event(dev, DEVICE_EVENT_MOVED, from, priv->ctx);
-        g_object_unref(from);
-    }
-    device_op_finish(dev, NULL);
-    g_object_unref(dev);
-}
-
-/* Main thread: start the operation at the head of the queue. */
-static void device_op_start(Device *dev)
-{
-    DevicePrivate *priv = priv_of(dev);
-    DeviceOp *op = current_op(dev);
-    AioContext *cur = qcontext_get_aio_context(priv->ctx);
-
-    priv->op_running = TRUE;
-    if (priv->state == DEVICE_STATE_UNREALIZED) {
-        device_op_finish(dev, g_error_new(QOM_ERROR, QOM_ERROR_FAILED,
-                                          "device '%s' is not realized",
-                                          device_get_id(dev)));
-        return;
-    }
-    switch (op->kind) {
-    case OP_QUIESCE:
-        if (priv->state == DEVICE_STATE_QUIESCED) {
-            device_op_finish(dev, NULL);
-            return;
-        }
-        priv->state = DEVICE_STATE_QUIESCING;
-        device_bh(cur, device_quiesce_bh, dev);
-        return;
-    case OP_RESUME:
-        if (priv->state != DEVICE_STATE_QUIESCED) {
-            device_op_finish(dev, g_error_new(QOM_ERROR, QOM_ERROR_FAILED,
-                                              "device '%s' is not quiesced (it is %s)",
-                                              device_get_id(dev),
-                                              device_state_str(priv->state)));
-            return;
-        }
-        priv->state = DEVICE_STATE_MOVING;
-        if (op->target && op->target != priv->ctx) {
-            op->resume = TRUE;
-            device_bh(cur, device_detach_bh, dev);
-        } else {
-            device_bh(cur, device_resume_bh, dev);
-        }
-        return;
-    case OP_MOVE:
-        if (op->target == priv->ctx) {
-            device_op_finish(dev, NULL);
-            return;
-        }
-        op->resume = priv->state == DEVICE_STATE_RUNNING;
-        if (op->resume) {
-            priv->state = DEVICE_STATE_QUIESCING;
-            device_bh(cur, device_quiesce_bh, dev);
-        } else {
-            priv->state = DEVICE_STATE_MOVING;
-            device_bh(cur, device_detach_bh, dev);
-        }
-        return;
-    case OP_FLUSH:
-        device_bh(cur, device_flush_bh, dev);
-        return;
-    }
+    g_signal_emit(dev, device_signals[SIGNAL_DELETED], 0);
 }
 
 /* ------------------------------------------------------------------------ */
-/* Public control operations                                                 */
+/* Realize                                                                   */
 /* ------------------------------------------------------------------------ */
 
-void device_quiesce(Device *dev, DeviceDoneFunc done, gpointer opaque)
+gboolean device_context_usable(QContext *ctx, const char *dev_id, GError **errp)
 {
-    g_return_if_fail(IS_DEVICE(dev));
-    device_op_push(dev, OP_QUIESCE, NULL, done, opaque);
-}
-
-void device_resume(Device *dev, QContext *ctx, DeviceDoneFunc done, gpointer opaque)
-{
-    g_return_if_fail(IS_DEVICE(dev));
-    device_op_push(dev, OP_RESUME, ctx, done, opaque);
-}
-
-void device_flush(Device *dev, DeviceDoneFunc done, gpointer opaque)
-{
-    g_return_if_fail(IS_DEVICE(dev));
-    device_op_push(dev, OP_FLUSH, NULL, done, opaque);
-}
-
-gboolean device_set_context(Device *dev, QContext *ctx, DeviceDoneFunc done,
-                            gpointer opaque, GError **errp)
-{
-    g_return_val_if_fail(IS_DEVICE(dev), FALSE);
-    if (!device_is_realized(dev)) {
-        g_set_error(errp, QOM_ERROR, QOM_ERROR_FAILED, "device '%s' is not realized",
-                    device_get_id(dev));
+    if (ctx != qcontext_get_main() && !qcontext_is_threaded(ctx)) {
+        g_set_error(
+            errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
+            "device '%s': context '%s' has no thread (threaded=no); devices run "
+            "in 'main' or in a threaded context",
+            dev_id, qcontext_get_name(ctx));
         return FALSE;
     }
-    if (!ctx || !qom_object_is_completed(QOM_OBJECT(ctx))) {
-        g_set_error(errp, QOM_ERROR, QOM_ERROR_NOT_FOUND,
-                    "device '%s': no such context to move to", device_get_id(dev));
-        return FALSE;
-    }
-    if (!device_context_usable(ctx, device_get_id(dev), errp)) {
-        return FALSE;
-    }
-    device_op_push(dev, OP_MOVE, ctx, done, opaque);
     return TRUE;
 }
 
-void device_set_event_hook(DeviceEventHook hook, gpointer opaque)
+static gboolean context_ready(Device *dev, QContext *ctx, GError **errp)
 {
-    event_hook = hook;
-    event_hook_opaque = opaque;
-}
-
-void device_emit_event(Device *dev, DeviceEvent event, QContext *from, QContext *to)
-{
-    if (event_hook) {
-        event_hook(dev, event, from, to, event_hook_opaque);
+    if (!qom_object_is_completed(QOM_OBJECT(ctx))) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_NOT_FOUND,
+                    "device '%s': context '%s' is not ready", device_get_id(dev),
+                    qcontext_get_name(ctx));
+        return FALSE;
     }
+    return device_context_usable(ctx, device_get_id(dev), errp);
 }
 
-/* ------------------------------------------------------------------------ */
-/* GObject plumbing; realize/unrealize are in device-realize.c               */
-/* ------------------------------------------------------------------------ */
-
-QContext *device_priv_ctx(Device *dev)
+/* The context named @name for queue-contexts (borrowed), or NULL. */
+static QContext *queue_context(Device *dev, const char *name, GError **errp)
 {
-    return priv_of(dev)->ctx;
-}
+    QContext *ctx = *name ? qcontext_find_by_name(name) : NULL;
 
-void device_priv_set_ctx(Device *dev, QContext *ctx)
-{
-    DevicePrivate *priv = priv_of(dev);
-
-    if (ctx != priv->ctx) {
-        g_clear_object(&priv->ctx);
-        priv->ctx = ctx ? g_object_ref(ctx) : NULL;
+    if (!*name) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
+                    "device '%s': queue-contexts has an empty context name",
+                    device_get_id(dev));
+    } else if (!ctx) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_NOT_FOUND,
+                    "device '%s': queue-contexts: no context '%s'", device_get_id(dev),
+                    name);
     }
+    return ctx && context_ready(dev, ctx, errp) ? ctx : NULL;
 }
 
-void device_priv_set_state(Device *dev, DeviceState state)
+/* The contexts named by queue-contexts (borrowed), or NULL with @errp set. */
+static GPtrArray *parse_queue_contexts(Device *dev, const char *spec, GError **errp)
 {
-    priv_of(dev)->state = state;
-}
+    g_auto(GStrv) names = g_strsplit(spec, ":", -1);
+    GPtrArray *ctxs = g_ptr_array_new();
 
-/* Fail every queued operation that has not started. */
-static void device_ops_fail_queued(Device *dev)
-{
-    DevicePrivate *priv = priv_of(dev);
-
-    while (g_queue_get_length(&priv->ops) > (priv->op_running ? 1u : 0u)) {
-        DeviceOp *op = g_queue_pop_tail(&priv->ops);
-        GError *err = g_error_new(QOM_ERROR, QOM_ERROR_NOT_FOUND,
-                                  "device '%s' was deleted", device_get_id(dev));
-        if (op->done) {
-            op->done(dev, err, op->opaque);
+    for (char **n = names; *n; n++) {
+        QContext *ctx = queue_context(dev, *n, errp);
+        if (!ctx) {
+            g_ptr_array_unref(ctxs);
+            return NULL;
         }
-        g_error_free(err);
-        device_op_free(op);
-        g_object_unref(dev); /* taken in device_op_push() */
+        g_ptr_array_add(ctxs, ctx);
+    }
+    if (!ctxs->len) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
+                    "device '%s': queue-contexts is empty", device_get_id(dev));
+        g_ptr_array_unref(ctxs);
+        return NULL;
+    }
+    return ctxs;
+}
+
+/* Number of queues from the property and the class. */
+static gboolean device_count_queues(Device *dev, guint *n, GError **errp)
+{
+    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
+    guint max = klass->max_queues ? klass->max_queues : DEVICE_MAX_QUEUES;
+    guint want = device_priv(dev)->prop_num_queues;
+
+    *n = want ? want : MAX(klass->default_queues, 1);
+    if (*n > max) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
+                    "device '%s': num-queues is %u; this device has at most %u",
+                    device_get_id(dev), *n, max);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Create the planes on their contexts (round-robin over queue-contexts). */
+static gboolean device_make_planes(Device *dev, GError **errp)
+{
+    DevicePrivate *priv = device_priv(dev);
+    g_autoptr(GPtrArray) ctxs = NULL;
+    guint n;
+
+    if (!device_count_queues(dev, &n, errp)) {
+        return FALSE;
+    }
+    if (priv->prop_queue_contexts &&
+        !(ctxs = parse_queue_contexts(dev, priv->prop_queue_contexts, errp))) {
+        return FALSE;
+    }
+    priv->control = device_queue_new(dev, -1, priv->prop_ctx);
+    priv->queues = g_new0(DeviceQueue *, n);
+    for (guint i = 0; i < n; i++) {
+        QContext *ctx = ctxs ? g_ptr_array_index(ctxs, i % ctxs->len) : priv->prop_ctx;
+        priv->queues[i] = device_queue_new(dev, (int)i, ctx);
+    }
+    priv->num_queues = n;
+    return TRUE;
+}
+
+static void device_free_planes(Device *dev)
+{
+    DevicePrivate *priv = device_priv(dev);
+
+    for (guint i = 0; i < priv->num_queues; i++) {
+        device_queue_free(priv->queues[i]);
+    }
+    g_clear_pointer(&priv->queues, g_free);
+    priv->num_queues = 0;
+    g_clear_pointer(&priv->control, device_queue_free);
+}
+
+static gboolean device_complete(QomObject *obj, GError **errp)
+{
+    Device *dev = DEVICE(obj);
+    DevicePrivate *priv = device_priv(dev);
+    DeviceClass *klass = QDEV_DEVICE_GET_CLASS(dev);
+
+    if (!QOM_OBJECT_CLASS(device_parent_class)->complete(obj, errp)) {
+        return FALSE;
+    }
+    if (!priv->prop_ctx) {
+        priv->prop_ctx = g_object_ref(qcontext_get_main());
+    }
+    if (!context_ready(dev, priv->prop_ctx, errp) || !device_make_planes(dev, errp)) {
+        device_free_planes(dev);
+        return FALSE;
+    }
+    if (klass->realize && !klass->realize(dev, errp)) {
+        device_free_planes(dev);
+        return FALSE;
+    }
+    device_lock(dev);
+    priv->realized = TRUE;
+    device_unlock(dev);
+    device_registry_add(dev);
+    device_engine_realize(dev);
+    return TRUE;
+}
+
+/* Removed from "devices" (not by device_del): delete now, nothing waits. */
+static void device_unparent(QomObject *obj)
+{
+    Device *dev = DEVICE(obj);
+
+    if (device_is_realized(dev) && !device_is_deleting(dev)) {
+        device_del(dev, 0, NULL, NULL, NULL);
     }
 }
 
-/* TRUE if no thread will ever run the pending op's next step. */
-static gboolean device_ops_stuck(Device *dev)
+/* ------------------------------------------------------------------------ */
+/* Deletion veto and types                                                   */
+/* ------------------------------------------------------------------------ */
+
+static gboolean device_del_check(QomObject *obj, GError **errp)
 {
-    DevicePrivate *priv = priv_of(dev);
-    DeviceOp *op = current_op(dev);
+    GList *devs;
+    gboolean ok = TRUE;
 
-    return (priv->ctx != qcontext_get_main() && !qcontext_is_running(priv->ctx)) ||
-           (op && op->target && op->target != qcontext_get_main() &&
-            !qcontext_is_running(op->target));
-}
-
-void device_priv_wait_idle(Device *dev)
-{
-    DevicePrivate *priv = priv_of(dev);
-
-    g_object_ref(dev);
-    device_ops_fail_queued(dev);
-    while (priv->op_running) {
-        /*
-         * A drain that still waits for requests is given up: whoever clears
-         * draining first owns the end of the quiesce (pairs with the
-         * exchange in device_drain_check()).
-         */
-        if (priv->state == DEVICE_STATE_QUIESCING &&
-            __atomic_exchange_n(&priv->draining, 0, __ATOMIC_SEQ_CST)) {
-            priv->state = DEVICE_STATE_QUIESCED;
-            device_op_finish(dev, g_error_new(QOM_ERROR, QOM_ERROR_FAILED,
-                                              "device '%s' was deleted while draining",
-                                              device_get_id(dev)));
-            device_ops_fail_queued(dev);
+    if (IS_DEVICE(obj)) {
+        return TRUE; /* deletion is an operation: always possible */
+    }
+    if ((QContext *)obj == qcontext_get_main()) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_IN_USE,
+                    "context '%s' is the main loop's and cannot be deleted",
+                    qom_object_get_id(obj));
+        return FALSE;
+    }
+    devs = devices_get_live();
+    for (GList *l = devs; l && ok; l = l->next) {
+        Device *dev = l->data;
+        if (!device_uses_object(dev, obj)) {
             continue;
         }
-        if (!g_main_context_iteration(NULL, FALSE)) {
-            if (device_ops_stuck(dev)) {
-                g_warning("device '%s': its context '%s' stopped with an operation "
-                          "pending; giving up on it",
-                          device_get_id(dev), qcontext_get_name(priv->ctx));
-                priv->op_running = FALSE;
-                device_op_free(g_queue_pop_head(&priv->ops)); /* BHs keep the device */
-                break;
-            }
-            g_usleep(1000);
-        }
-        device_ops_fail_queued(dev);
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_IN_USE,
+                    "%s '%s' is in use by device '%s'%s",
+                    QCONTEXT_IS_CONTEXT(obj) ? "context" : "object",
+                    qom_object_get_id(obj), device_get_id(dev),
+                    device_is_deleting(dev) ? " (being deleted; try again)" : "");
+        ok = FALSE;
     }
-    g_object_unref(dev);
+    g_list_free_full(devs, g_object_unref);
+    return ok;
+}
+
+static pthread_mutex_t types_lock = PTHREAD_MUTEX_INITIALIZER;
+static DeviceTypeEntry *pending_types;
+static gboolean types_registered;
+
+void device_type_add(DeviceTypeEntry *entry)
+{
+    gboolean now;
+
+    pthread_mutex_lock(&types_lock);
+    now = types_registered;
+    if (!now) {
+        entry->next = pending_types;
+        pending_types = entry;
+    }
+    pthread_mutex_unlock(&types_lock);
+    if (now) {
+        qom_type_register(entry->name, entry->get_type());
+    }
+}
+
+void devices_register_types(void)
+{
+    DeviceTypeEntry *list;
+
+    pthread_mutex_lock(&types_lock);
+    if (types_registered) {
+        pthread_mutex_unlock(&types_lock);
+        return;
+    }
+    types_registered = TRUE;
+    list = pending_types;
+    pending_types = NULL;
+    pthread_mutex_unlock(&types_lock);
+
+    qom_type_register("device", DEVICE_TYPE);
+    for (DeviceTypeEntry *e = list; e; e = e->next) {
+        qom_type_register(e->name, e->get_type());
+    }
+    qom_container_set_del_check(device_del_check);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject plumbing                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* "a:b:c": the contexts of the queues now (or as given, before realize). */
+static char *device_queue_contexts_str(Device *dev)
+{
+    DevicePrivate *priv = device_priv(dev);
+    GString *s;
+
+    if (!priv->num_queues) {
+        return g_strdup(priv->prop_queue_contexts);
+    }
+    s = g_string_new(NULL);
+    device_lock(dev);
+    for (guint i = 0; i < priv->num_queues; i++) {
+        g_string_append_printf(s, "%s%s", i ? ":" : "",
+                               qcontext_get_name(priv->queues[i]->ctx));
+    }
+    device_unlock(dev);
+    return g_string_free(s, FALSE);
 }
 
 static void device_set_property(GObject *object, guint prop_id, const GValue *value,
                                 GParamSpec *pspec)
 {
+    DevicePrivate *priv = device_priv(DEVICE(object));
+
     switch (prop_id) {
     case PROP_CONTEXT:
-        device_priv_set_ctx(DEVICE(object), g_value_get_object(value));
+        g_clear_object(&priv->prop_ctx);
+        priv->prop_ctx = g_value_dup_object(value);
+        break;
+    case PROP_NUM_QUEUES:
+        priv->prop_num_queues = g_value_get_uint(value);
+        break;
+    case PROP_QUEUE_CONTEXTS:
+        g_free(priv->prop_queue_contexts);
+        priv->prop_queue_contexts = g_value_dup_string(value);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -653,9 +575,19 @@ static void device_set_property(GObject *object, guint prop_id, const GValue *va
 static void device_get_property(GObject *object, guint prop_id, GValue *value,
                                 GParamSpec *pspec)
 {
+    Device *dev = DEVICE(object);
+    DevicePrivate *priv = device_priv(dev);
+
     switch (prop_id) {
     case PROP_CONTEXT:
-        g_value_set_object(value, priv_of(DEVICE(object))->ctx);
+        g_value_set_object(value, device_get_context(dev));
+        break;
+    case PROP_NUM_QUEUES:
+        g_value_set_uint(value,
+                         priv->num_queues ? priv->num_queues : priv->prop_num_queues);
+        break;
+    case PROP_QUEUE_CONTEXTS:
+        g_value_take_string(value, device_queue_contexts_str(dev));
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -664,16 +596,26 @@ static void device_get_property(GObject *object, guint prop_id, GValue *value,
 
 static void device_dispose(GObject *object)
 {
-    device_unrealize_sync(DEVICE(object));
+    Device *dev = DEVICE(object);
+
+    /* Operations and the container hold references until the device is
+     * deleted; a realized device cannot get here. */
+    if (device_is_realized(dev)) {
+        g_critical("device '%s' disposed of while realized", device_get_id(dev));
+    }
     G_OBJECT_CLASS(device_parent_class)->dispose(object);
 }
 
 static void device_finalize(GObject *object)
 {
-    DevicePrivate *priv = priv_of(DEVICE(object));
+    Device *dev = DEVICE(object);
+    DevicePrivate *priv = device_priv(dev);
 
     g_assert(g_queue_is_empty(&priv->ops));
-    g_clear_object(&priv->ctx);
+    device_free_planes(dev);
+    g_clear_object(&priv->prop_ctx);
+    g_free(priv->prop_queue_contexts);
+    pthread_mutex_destroy(&priv->lock);
     G_OBJECT_CLASS(device_parent_class)->finalize(object);
 }
 
@@ -681,6 +623,8 @@ static void device_class_init(DeviceClass *klass)
 {
     GObjectClass *object_class = G_OBJECT_CLASS(klass);
     QomObjectClass *qom_class = QOM_OBJECT_CLASS(klass);
+    GParamFlags flags =
+        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
 
     object_class->set_property = device_set_property;
     object_class->get_property = device_get_property;
@@ -691,16 +635,30 @@ static void device_class_init(DeviceClass *klass)
 
     device_props[PROP_CONTEXT] = g_param_spec_object(
         "context", "Context",
-        "The context the device runs in (default: main); change it with a move",
-        QCONTEXT_TYPE,
-        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+        "The context of the control plane (default: main); change it with a move",
+        QCONTEXT_TYPE, flags);
+    device_props[PROP_NUM_QUEUES] = g_param_spec_uint(
+        "num-queues", "Queues", "Number of request queues (0: the device's default)", 0,
+        DEVICE_MAX_QUEUES, 0, flags);
+    device_props[PROP_QUEUE_CONTEXTS] = g_param_spec_string(
+        "queue-contexts", "Queue contexts",
+        "Contexts of the queues, CTX[:CTX...], taken round-robin (default: context)",
+        NULL, flags);
     g_object_class_install_properties(object_class, N_PROPS, device_props);
+
+    device_signals[SIGNAL_MOVED] = g_signal_new(
+        "moved", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+        G_TYPE_NONE, 3, G_TYPE_INT, QCONTEXT_TYPE, QCONTEXT_TYPE);
+    device_signals[SIGNAL_DELETED] =
+        g_signal_new("deleted", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                     NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void device_init(Device *dev)
 {
-    DevicePrivate *priv = priv_of(dev);
+    DevicePrivate *priv = device_priv(dev);
 
+    pthread_mutex_init(&priv->lock, NULL);
     g_queue_init(&priv->ops);
-    priv->state = DEVICE_STATE_UNREALIZED;
+    priv->deadline_ms = -1;
 }

@@ -1,37 +1,52 @@
 /*
  * devices/ticker.c - "ticker", a load-generating device for tests and demos.
  *
- * Purpose: exercise the device model end to end (quiesce, drain, moves,
- * shutdown under load) without guest memory or storage.  Every
- * interval-us microseconds a generator timer accepts a new request; each
- * request waits latency-us microseconds on its own timer, then completes
- * from a BH.  So a running ticker always has timers and BHs in flight on its
- * context, and a quiesce has real requests to drain.  Its counters
- * (started/completed/failed) are the Device's request statistics.
+ * Purpose: exercise the device model end to end (queues on several
+ * contexts, stops, drains, moves, deletion under load) without guest memory
+ * or storage.  On each queue, every interval-us microseconds a generator
+ * timer accepts a new request; each request waits latency-us microseconds
+ * on its own timer, then completes from the queue's BH.  So a running
+ * ticker always has timers and BHs in flight on each queue's context, and a
+ * stop has real requests to drain.  Every callback checks that it runs on
+ * its queue's thread.  Its counters are the Device's request statistics.
  *
  *   -device ticker,id=tick0,context=ctx0,interval-us=500,latency-us=2000
+ *   -device ticker,id=tick1,num-queues=4,queue-contexts=io0:io1:io2
+ *
+ * All its timers and BHs are the base class's tracked sources: the ticker
+ * has no attach or detach code.
  *
  * SPDX-License-Identifier: MIT
  */
-#include "device-internal.h"
+#include "qcontext/devices/device.h"
 
 #define TICKER_TYPE (ticker_get_type())
 G_DECLARE_FINAL_TYPE(Ticker, ticker, TICKER, DEVICE, Device)
 
-typedef struct TickerReq {
-    Ticker *ticker;
-    QEMUTimer *timer; /* the request's latency */
-    QEMUBH *bh;       /* its completion */
+typedef struct TickerQueue TickerQueue;
+
+typedef struct {
+    TickerQueue *tq;
+    DeviceTimer *timer; /* the request's latency */
+    GList link;         /* in tq->reqs (in flight) or tq->done (completing) */
 } TickerReq;
+
+struct TickerQueue {
+    Ticker *t;
+    DeviceQueue *q;
+    DeviceTimer *gen;  /* the generator */
+    DeviceBH *done_bh; /* completes what is in done */
+    GQueue reqs;       /* TickerReq * waiting for their timer */
+    GQueue done;       /* TickerReq * waiting for done_bh */
+    gboolean running;
+};
 
 struct _Ticker {
     Device parent;
     guint interval_us;
     guint latency_us;
-    QEMUTimer *gen;   /* the generator; NULL while detached */
-    gboolean running; /* taking requests (context thread) */
-    GPtrArray *reqs;  /* TickerReq * in flight */
-    AioContext *aio;  /* attached context */
+    TickerQueue *queues; /* [num-queues] */
+    guint nq;
 };
 
 enum { PROP_0, PROP_INTERVAL_US, PROP_LATENCY_US, N_PROPS };
@@ -39,116 +54,142 @@ enum { PROP_0, PROP_INTERVAL_US, PROP_LATENCY_US, N_PROPS };
 static GParamSpec *ticker_props[N_PROPS];
 
 G_DEFINE_FINAL_TYPE(Ticker, ticker, DEVICE_TYPE)
+DEVICE_REGISTER_TYPE("ticker", ticker_get_type)
 
-/* Drop the request's timer and BH (they belong to the attached context). */
-static void ticker_req_drop_sources(TickerReq *req)
+static void ticker_check_thread(TickerQueue *tq)
 {
-    g_clear_pointer(&req->timer, timer_free);
-    g_clear_pointer(&req->bh, qemu_bh_delete);
+    if (!device_queue_in_thread(tq->q)) {
+        g_error("ticker '%s': queue %d callback off its context's thread",
+                device_get_id(DEVICE(tq->t)), device_queue_get_index(tq->q));
+    }
 }
 
-static void ticker_req_free(TickerReq *req)
+static TickerQueue *ticker_queue(Device *dev, DeviceQueue *q)
 {
-    ticker_req_drop_sources(req);
-    g_free(req);
+    int i = device_queue_get_index(q);
+
+    return i >= 0 ? &TICKER_DEVICE(dev)->queues[i] : NULL;
 }
 
-static void ticker_req_complete_bh(void *opaque)
+static void ticker_done_bh(void *opaque)
 {
-    TickerReq *req = opaque;
-    Ticker *t = req->ticker;
+    TickerQueue *tq = opaque;
+    TickerReq *req;
 
-    g_ptr_array_remove_fast(t->reqs, req);
-    ticker_req_free(req);
-    device_request_end(DEVICE(t), TRUE);
+    ticker_check_thread(tq);
+    while ((req = g_queue_peek_head(&tq->done))) {
+        g_queue_unlink(&tq->done, &req->link);
+        device_timer_free(req->timer);
+        g_free(req);
+        device_queue_request_end(tq->q, TRUE);
+    }
 }
 
 static void ticker_req_timer_cb(void *opaque)
 {
     TickerReq *req = opaque;
+    TickerQueue *tq = req->tq;
 
-    qemu_bh_schedule(req->bh);
+    ticker_check_thread(tq);
+    g_queue_unlink(&tq->reqs, &req->link);
+    g_queue_push_tail_link(&tq->done, &req->link);
+    device_bh_schedule(tq->done_bh);
 }
 
-static void ticker_arm_generator(Ticker *t)
+static void ticker_arm_generator(TickerQueue *tq)
 {
-    timer_mod(t->gen, qemu_clock_get_us(QEMU_CLOCK_REALTIME) + t->interval_us);
+    device_timer_mod(tq->gen,
+                     qemu_clock_get_us(QEMU_CLOCK_REALTIME) + tq->t->interval_us);
 }
 
 static void ticker_generate(void *opaque)
 {
-    Ticker *t = opaque;
+    TickerQueue *tq = opaque;
     TickerReq *req;
 
-    if (!t->running) {
+    ticker_check_thread(tq);
+    if (!tq->running) {
         return;
     }
     req = g_new0(TickerReq, 1);
-    req->ticker = t;
-    req->timer =
-        aio_timer_new(t->aio, QEMU_CLOCK_REALTIME, SCALE_US, ticker_req_timer_cb, req);
-    req->bh = aio_bh_new(t->aio, ticker_req_complete_bh, req);
-    g_ptr_array_add(t->reqs, req);
-    device_request_begin(DEVICE(t));
-    timer_mod(req->timer, qemu_clock_get_us(QEMU_CLOCK_REALTIME) + t->latency_us);
-    ticker_arm_generator(t);
+    req->tq = tq;
+    req->link.data = req;
+    req->timer = device_queue_timer_new(tq->q, QEMU_CLOCK_REALTIME, SCALE_US,
+                                        ticker_req_timer_cb, req);
+    g_queue_push_tail_link(&tq->reqs, &req->link);
+    device_queue_request_begin(tq->q);
+    device_timer_mod(req->timer,
+                     qemu_clock_get_us(QEMU_CLOCK_REALTIME) + tq->t->latency_us);
+    ticker_arm_generator(tq);
 }
 
-static void ticker_attach_aio_context(Device *dev, AioContext *aio)
+static void ticker_queue_quiesce(Device *dev, DeviceQueue *q)
 {
-    Ticker *t = TICKER_DEVICE(dev);
+    TickerQueue *tq = ticker_queue(dev, q);
 
-    t->aio = aio;
-    t->gen = aio_timer_new(aio, QEMU_CLOCK_REALTIME, SCALE_US, ticker_generate, t);
-}
-
-/* Quiesced: nothing in flight.  At unrealize: drop the in-flight sources. */
-static void ticker_detach_aio_context(Device *dev)
-{
-    Ticker *t = TICKER_DEVICE(dev);
-
-    for (guint i = 0; i < t->reqs->len; i++) {
-        ticker_req_drop_sources(g_ptr_array_index(t->reqs, i));
+    if (tq) {
+        ticker_check_thread(tq);
+        tq->running = FALSE;
+        device_timer_del(tq->gen);
     }
-    g_clear_pointer(&t->gen, timer_free);
-    t->aio = NULL;
 }
 
-static void ticker_quiesce(Device *dev)
+static void ticker_queue_resume(Device *dev, DeviceQueue *q)
 {
-    Ticker *t = TICKER_DEVICE(dev);
+    TickerQueue *tq = ticker_queue(dev, q);
 
-    t->running = FALSE;
-    timer_del(t->gen);
-}
-
-static void ticker_resume(Device *dev)
-{
-    Ticker *t = TICKER_DEVICE(dev);
-
-    t->running = TRUE;
-    ticker_arm_generator(t);
+    if (tq) {
+        ticker_check_thread(tq);
+        tq->running = TRUE;
+        ticker_arm_generator(tq);
+    }
 }
 
 static gboolean ticker_realize(Device *dev, GError **errp)
 {
     Ticker *t = TICKER_DEVICE(dev);
 
-    t->reqs = g_ptr_array_new();
+    t->nq = device_get_num_queues(dev);
+    t->queues = g_new0(TickerQueue, t->nq);
+    for (guint i = 0; i < t->nq; i++) {
+        TickerQueue *tq = &t->queues[i];
+        tq->t = t;
+        tq->q = device_get_queue(dev, (int)i);
+        tq->gen = device_queue_timer_new(tq->q, QEMU_CLOCK_REALTIME, SCALE_US,
+                                         ticker_generate, tq);
+        tq->done_bh = device_queue_bh_new(tq->q, ticker_done_bh, tq);
+        g_queue_init(&tq->reqs);
+        g_queue_init(&tq->done);
+    }
     return TRUE;
 }
 
-/* Requests still in flight (the shutdown timed out) fail. */
+/* Fail and free every request of @list (the drain was cut short). */
+static void ticker_fail_all(TickerQueue *tq, GQueue *list)
+{
+    TickerReq *req;
+
+    while ((req = g_queue_peek_head(list))) {
+        g_queue_unlink(list, &req->link);
+        device_timer_free(req->timer);
+        g_free(req);
+        device_queue_request_end(tq->q, FALSE);
+    }
+}
+
 static void ticker_unrealize(Device *dev)
 {
     Ticker *t = TICKER_DEVICE(dev);
 
-    while (t->reqs->len) {
-        TickerReq *req = g_ptr_array_steal_index_fast(t->reqs, t->reqs->len - 1);
-        ticker_req_free(req);
-        device_request_end(dev, FALSE);
+    for (guint i = 0; i < t->nq; i++) {
+        TickerQueue *tq = &t->queues[i];
+        ticker_fail_all(tq, &tq->reqs);
+        ticker_fail_all(tq, &tq->done);
+        device_timer_free(tq->gen);
+        device_bh_delete(tq->done_bh);
     }
-    g_clear_pointer(&t->reqs, g_ptr_array_unref);
+    g_clear_pointer(&t->queues, g_free);
+    t->nq = 0;
 }
 
 static void ticker_set_property(GObject *object, guint prop_id, const GValue *value,
@@ -194,14 +235,12 @@ static void ticker_class_init(TickerClass *klass)
     object_class->get_property = ticker_get_property;
     dev_class->realize = ticker_realize;
     dev_class->unrealize = ticker_unrealize;
-    dev_class->attach_aio_context = ticker_attach_aio_context;
-    dev_class->detach_aio_context = ticker_detach_aio_context;
-    dev_class->quiesce = ticker_quiesce;
-    dev_class->resume = ticker_resume;
+    dev_class->queue_quiesce = ticker_queue_quiesce;
+    dev_class->queue_resume = ticker_queue_resume;
 
     ticker_props[PROP_INTERVAL_US] = g_param_spec_uint(
-        "interval-us", "Interval", "Microseconds between two new requests", 1,
-        G_MAXUINT32, 1000,
+        "interval-us", "Interval", "Microseconds between two new requests on a queue",
+        1, G_MAXUINT32, 1000,
         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
     ticker_props[PROP_LATENCY_US] = g_param_spec_uint(
         "latency-us", "Latency", "Microseconds a request takes to complete", 0,

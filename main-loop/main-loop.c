@@ -21,8 +21,10 @@
 #include "main-loop-internal.h"
 #include "qcontext/qom/object.h"
 
-static AioContext *main_aio; /* atomic: set once by qemu_init_main_loop() */
-static int shutdown_cause;   /* atomic ShutdownCause */
+static AioContext *main_aio;  /* atomic: set once by qemu_init_main_loop() */
+static int shutdown_cause;    /* atomic ShutdownCause */
+static int main_loop_running; /* atomic: inside qemu_main_loop() */
+static guint64 main_loop_iteration_count; /* atomic: main_loop_wait() calls */
 static gint64 shutdown_timeout_ms = 10000;
 static char *daemon_name; /* main thread */
 
@@ -87,7 +89,20 @@ AioContext *qemu_get_aio_context(void)
 
 void main_loop_wait(bool nonblocking)
 {
+    /* Relaxed: a statistic, read by main_loop_get_iterations() on any thread. */
+    __atomic_fetch_add(&main_loop_iteration_count, 1, __ATOMIC_RELAXED);
     qcontext_iterate(qcontext_get_main(), !nonblocking);
+}
+
+gboolean main_loop_is_running(void)
+{
+    /* Relaxed: a status report, nothing is published with it. */
+    return __atomic_load_n(&main_loop_running, __ATOMIC_RELAXED);
+}
+
+guint64 main_loop_get_iterations(void)
+{
+    return __atomic_load_n(&main_loop_iteration_count, __ATOMIC_RELAXED);
 }
 
 void main_loop_request_shutdown(ShutdownCause cause)
@@ -113,6 +128,11 @@ void main_loop_set_shutdown_timeout(gint64 ms)
     shutdown_timeout_ms = MAX(ms, 0);
 }
 
+gint64 main_loop_get_shutdown_timeout(void)
+{
+    return shutdown_timeout_ms;
+}
+
 void main_loop_add_shutdown_notifier(ShutdownNotifier fn, gpointer opaque)
 {
     NotifierEntry e = {fn, opaque};
@@ -126,7 +146,9 @@ void main_loop_add_shutdown_notifier(ShutdownNotifier fn, gpointer opaque)
 int qemu_main_loop(void)
 {
     ShutdownCause cause;
+    int ret;
 
+    __atomic_store_n(&main_loop_running, 1, __ATOMIC_RELAXED);
     while (!main_loop_shutdown_requested()) {
         main_loop_wait(false);
     }
@@ -136,11 +158,14 @@ int qemu_main_loop(void)
         e->fn(cause, e->opaque);
     }
     main_loop_shutdown_devices(shutdown_timeout_ms);
-    return cause == SHUTDOWN_CAUSE_HOST_ERROR ? 1 : 0;
+    ret = cause == SHUTDOWN_CAUSE_HOST_ERROR ? 1 : 0;
+    __atomic_store_n(&main_loop_running, 0, __ATOMIC_RELAXED);
+    return ret;
 }
 
 void main_loop_cleanup(void)
 {
+    main_loop_delete_devices(5000);
     qom_container_del_all(QOM_CONTAINER_DEVICES);
     qom_container_del_all(QOM_CONTAINER_OBJECTS);
     os_pidfile_remove();

@@ -112,16 +112,22 @@ guint main_loop_shutdown_devices(gint64 timeout_ms)
     guint undrained;
 
     for (GList *l = devs; l; l = l->next) {
-        if (device_is_realized(l->data)) {
-            device_quiesce(l->data, shutdown_step_done, shutdown_wait_expect(drain));
+        if (device_is_realized(l->data) &&
+            !device_quiesce(l->data, shutdown_step_done, shutdown_wait_expect(drain),
+                            NULL)) {
+            drain->pending--; /* being deleted: it drains on its own */
+            shutdown_wait_unref(drain);
         }
     }
     shutdown_wait_run(drain, timeout_ms);
     undrained = report_undrained(devs, drain, timeout_ms);
 
     for (GList *l = devs; l; l = l->next) {
-        if (g_hash_table_contains(drain->done, l->data)) {
-            device_flush(l->data, shutdown_step_done, shutdown_wait_expect(flush));
+        if (g_hash_table_contains(drain->done, l->data) &&
+            !device_flush(l->data, shutdown_step_done, shutdown_wait_expect(flush),
+                          NULL)) {
+            flush->pending--;
+            shutdown_wait_unref(flush);
         }
     }
     shutdown_wait_run(flush, MAX(timeout_ms, 1000));
@@ -132,4 +138,29 @@ guint main_loop_shutdown_devices(gint64 timeout_ms)
     shutdown_wait_unref(flush);
     g_list_free_full(devs, g_object_unref);
     return undrained;
+}
+
+/* A device deleted by main_loop_delete_devices() is gone. */
+static void delete_done(Device *dev, const GError *err, gpointer opaque)
+{
+    shutdown_step_done(dev, NULL, opaque);
+}
+
+void main_loop_delete_devices(gint64 timeout_ms)
+{
+    GList *devs = devices_get_live();
+    ShutdownWait *w = shutdown_wait_new();
+
+    for (GList *l = devs; l; l = l->next) {
+        if (!device_del(l->data, 0, delete_done, shutdown_wait_expect(w), NULL)) {
+            w->pending--;
+            shutdown_wait_unref(w);
+        }
+    }
+    shutdown_wait_run(w, timeout_ms);
+    if (w->pending) {
+        main_loop_report("%u device(s) could not be deleted", w->pending);
+    }
+    shutdown_wait_unref(w);
+    g_list_free_full(devs, g_object_unref);
 }

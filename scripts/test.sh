@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# QEMU's own Python QMP tools, for the qemu-tools test (cached; it skips without).
+scripts/fetch-qemu-python.sh || true
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -21,8 +21,7 @@
 #include "monitor-stream.h"
 
 #define MONITOR_READ_CHUNK 16384
-#define MONITOR_QUEUE_HIGH 64       /* stop reading above this many queued */
-#define MONITOR_OUT_MAX (16u << 20) /* drop a client that reads nothing */
+#define MONITOR_QUEUE_HIGH 64 /* stop reading above this many queued */
 
 typedef struct {
     char *msg;   /* a framed message, or NULL */
@@ -43,6 +42,15 @@ struct MonitorClient {
 };
 
 static GList *clients; /* MonitorClient*, one reference each */
+
+/*
+ * Output not yet written: a client that reads nothing is dropped at
+ * out_limit_client; all clients together are held to out_limit_total by
+ * dropping the one with the most unread output (the slowest) first.
+ */
+static gsize out_limit_client = MONITOR_OUT_MAX;
+static gsize out_limit_total = MONITOR_OUT_TOTAL_MAX;
+static gsize out_total; /* sum of c->out->len over the clients */
 
 static void client_close(MonitorClient *c);
 static void client_process(MonitorClient *c);
@@ -86,6 +94,7 @@ static gboolean client_flush(MonitorClient *c)
             return FALSE;
         }
         g_string_erase(c->out, 0, n);
+        out_total -= n;
     }
     return TRUE;
 }
@@ -105,6 +114,43 @@ static gboolean client_writable(int fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
+static MonitorClient *slowest_client(void)
+{
+    MonitorClient *slow = NULL;
+
+    for (GList *l = clients; l; l = l->next) {
+        MonitorClient *c = l->data;
+        if (!slow || c->out->len > slow->out->len) {
+            slow = c;
+        }
+    }
+    return slow;
+}
+
+/* Hold the output to its bounds; FALSE if that closed @c. */
+static gboolean output_bound(MonitorClient *c)
+{
+    if (c->out->len > out_limit_client) {
+        g_warning("monitor: a client does not read its replies (%zu KiB unread); "
+                  "disconnecting it",
+                  c->out->len >> 10);
+        client_close(c);
+        return FALSE;
+    }
+    while (out_total > out_limit_total) {
+        MonitorClient *slow = slowest_client();
+
+        g_warning("monitor: clients hold %zu KiB of unread output; disconnecting the "
+                  "slowest (%zu KiB unread)",
+                  out_total >> 10, slow->out->len >> 10);
+        client_close(slow);
+        if (slow == c) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static void client_send_line(MonitorClient *c, const char *line)
 {
     if (c->closed) {
@@ -112,17 +158,22 @@ static void client_send_line(MonitorClient *c, const char *line)
     }
     g_string_append(c->out, line);
     g_string_append(c->out, "\r\n");
-    if (c->out->len > MONITOR_OUT_MAX) {
-        g_warning("monitor: client does not read its replies; disconnecting it");
-        client_close(c);
+    out_total += strlen(line) + 2;
+    if ((!c->out_src && !client_flush(c)) || !output_bound(c)) {
         return;
     }
-    if (c->out_src || !client_flush(c) || c->out->len == 0) {
+    if (c->out_src || c->out->len == 0) {
         return;
     }
     c->out_src = g_unix_fd_source_new(c->out_fd, G_IO_OUT);
     g_source_set_callback(c->out_src, G_SOURCE_FUNC(client_writable), c, NULL);
     g_source_attach(c->out_src, NULL);
+}
+
+void monitor_set_output_limits(gsize per_client, gsize total)
+{
+    out_limit_client = per_client ? per_client : MONITOR_OUT_MAX;
+    out_limit_total = total ? total : MONITOR_OUT_TOTAL_MAX;
 }
 
 char *monitor_json_object_to_line(JsonObject *msg)
@@ -286,6 +337,8 @@ static void client_close(MonitorClient *c)
         return;
     }
     c->closed = TRUE;
+    out_total -= c->out->len; /* unsent output is dropped */
+    g_string_truncate(c->out, 0);
     client_watch_input(c, FALSE);
     source_clear(&c->out_src);
     if (c->resume_idle) {

@@ -30,9 +30,8 @@ const char *qmp_error_class_name(QmpErrorClass cls)
     }
 }
 
-JsonObject *monitor_version_new(void)
+static JsonObject *version_triple(void)
 {
-    JsonObject *version = json_object_new();
     JsonObject *triple = json_object_new();
     unsigned major = 0, minor = 0, micro = 0;
 
@@ -40,7 +39,20 @@ JsonObject *monitor_version_new(void)
     json_object_set_int_member(triple, "major", major);
     json_object_set_int_member(triple, "minor", minor);
     json_object_set_int_member(triple, "micro", micro);
-    json_object_set_object_member(version, "qcontext", triple);
+    return triple;
+}
+
+/*
+ * QEMU's VersionInfo has "qemu" (the server's version) and "package"; its
+ * tools read "qemu" (qmp-shell's banner), so it is there, with our own
+ * version, beside our "qcontext" member.
+ */
+JsonObject *monitor_version_new(void)
+{
+    JsonObject *version = json_object_new();
+
+    json_object_set_object_member(version, "qemu", version_triple());
+    json_object_set_object_member(version, "qcontext", version_triple());
     json_object_set_string_member(version, "package", "");
     return version;
 }
@@ -125,7 +137,7 @@ void monitor_request_error(MonitorRequest *req, GError *err)
 static const char *arg_type_name(QmpArgType type)
 {
     static const char *const names[] = {
-        [QMP_ARG_STRING] = "string", [QMP_ARG_INT] = "int",
+        [QMP_ARG_STRING] = "string", [QMP_ARG_INT] = "integer",
         [QMP_ARG_BOOL] = "boolean",  [QMP_ARG_NUMBER] = "number",
         [QMP_ARG_SCALAR] = "scalar", [QMP_ARG_STR_LIST] = "array of strings",
         [QMP_ARG_ARRAY] = "array",   [QMP_ARG_OBJECT] = "object",
@@ -189,7 +201,7 @@ static gboolean args_check(const QmpCommand *cmd, JsonObject *args, GError **err
         JsonNode *node = json_object_get_member(args, name);
         QmpArgType type = a ? a->type : QMP_ARG_SCALAR;
 
-        if (!a && !cmd->extra_scalars) {
+        if (!a && !cmd->props_tag) {
             g_set_error(errp, MONITOR_ERROR, 0, "Parameter '%s' is unexpected", name);
             return FALSE;
         }

@@ -22,7 +22,13 @@ void qmp_qcontext_register(void);
 /** qmp_device_register: query-devices, device-set-context, device events. */
 void qmp_device_register(void);
 
-/** qmp_qom_register: qom-list/get/set, object-add, object-del. */
+/** qmp_qom_register: qom-list/get/set, qom-list-get, object-add, object-del. */
 void qmp_qom_register(void);
+
+/**
+ * qmp_introspect_register: qom-list-types, qom-list-properties,
+ * device-list-properties, query-qmp-schema.
+ */
+void qmp_introspect_register(void);
 
 #endif /* MAIN_LOOP_MONITOR_FAMILIES_H */

@@ -61,10 +61,18 @@ typedef struct MonitorRequest MonitorRequest;
  */
 typedef struct {
     const char *name;
-    const char *help;       /* one line: what the command does */
-    const QmpArg *args;     /* terminated by an entry with name NULL; may be NULL */
-    gboolean extra_scalars; /* also take other arguments if they are scalars (the
-                               properties of object-add, device_add...) */
+    const char *help;   /* one line: what the command does */
+    const QmpArg *args; /* terminated by an entry with name NULL; may be NULL */
+    /*
+     * Commands that create an object of a type named by an argument
+     * (object-add's "qom-type", device_add's "driver") also take that type's
+     * properties as further arguments: @props_tag names the argument and
+     * @props_base the type every such type derives from.  The core lets
+     * scalar extra arguments through; the handler checks them strictly with
+     * qmp_props_to_opts().  The schema lists each type's properties.
+     */
+    const char *props_tag;
+    GType (*props_base)(void);
     /* Exactly one of: */
     JsonNode *(*run)(JsonObject *args, GError **errp); /* reply (transfer full) */
     void (*run_async)(JsonObject *args, MonitorRequest *req);
@@ -75,6 +83,15 @@ typedef struct {
     const char *name;
     const char *help;   /* one line: when it is sent */
     const QmpArg *data; /* members of "data", NULL-name terminated; may be NULL */
+    /*
+     * Events that outside input can raise at a high rate (a front-end that
+     * reconnects in a loop...) are throttled as QEMU throttles its own: at
+     * most one per @throttle_ms, the latest of a period sent at its end.
+     * With @throttle_key (a string member of "data", e.g. "device"), each
+     * value has its own period.  0: every event is sent.
+     */
+    guint throttle_ms;
+    const char *throttle_key;
 } QmpEvent;
 
 /* ------------------------------------------------------------------------ */
@@ -97,6 +114,9 @@ void monitor_register_events(const QmpEvent *events, guint n);
 
 /** qmp_event_list: every registered event (const QmpEvent *; borrowed). */
 GPtrArray *qmp_event_list(void);
+
+/** qmp_event_find: the registered event named @name, or NULL.  Main thread. */
+const QmpEvent *qmp_event_find(const char *name);
 
 /** qmp_command_find: the registered command named @name, or NULL. */
 const QmpCommand *qmp_command_find(const char *name);
@@ -137,7 +157,9 @@ void monitor_request_error(MonitorRequest *req, GError *err);
 
 /**
  * monitor_version_new: the version object of the greeting and of
- * query-version: {"qcontext": {"major", "minor", "micro"}, "package": ""}.
+ * query-version, QEMU's VersionInfo with our version in "qemu" and again in
+ * "qcontext": {"qemu": {"major", "minor", "micro"}, "qcontext": {...},
+ * "package": ""}.
  */
 JsonObject *monitor_version_new(void);
 
@@ -161,20 +183,75 @@ JsonNode *qmp_node_from_object(JsonObject *obj);
 /** qmp_node_from_array: wrap @arr (transfer full) in a JsonNode. */
 JsonNode *qmp_node_from_array(JsonArray *arr);
 
-/**
- * qmp_scalar_to_string: the string form of a scalar JSON value for the
- * object layer's parsers (strings as is, ints in decimal, booleans as
- * "on"/"off", doubles in C locale).  NULL with @errp set for null, objects
- * and arrays; @what names the value in the message.
- */
-char *qmp_scalar_to_string(JsonNode *node, const char *what, GError **errp);
+/* ------------------------------------------------------------------------ */
+/* The object tree (qom-json.c)                                              */
+/* ------------------------------------------------------------------------ */
 
 /**
- * qmp_property_to_json: the value of property @name of @obj as JSON
- * (numbers, booleans, strings; links and enums in their string form; the
- * pseudo-property "type" is the type name).  NULL with @errp set if @obj
- * has no such readable property.
+ * qmp_path_container: for "/" the empty string, for "/objects" or
+ * "/devices" (with or without a trailing '/') the container's name; NULL
+ * for any other path.
+ */
+const char *qmp_path_container(const char *path);
+
+/**
+ * qmp_path_resolve: the object at "/objects/ID" or "/devices/ID", or named
+ * by a bare "ID" (objects first); a new reference.  NULL with @errp set
+ * (class DeviceNotFound) if there is none.
+ */
+QomObject *qmp_path_resolve(const char *path, GError **errp);
+
+/** qmp_object_path: "/objects/ID" or "/devices/ID" for @obj (transfer full). */
+char *qmp_object_path(QomObject *obj);
+
+/** qmp_type_name: the name QMP shows for @type ("object" for the root). */
+const char *qmp_type_name(GType type);
+
+/**
+ * qmp_property_type_name: @pspec's type as QEMU names it: "bool",
+ * "int32".."uint64", "number", "string", the enum's own type name,
+ * "link<TYPE>" (transfer full).
+ */
+char *qmp_property_type_name(GParamSpec *pspec);
+
+/**
+ * qmp_value_to_json: the value @v of property @pspec as QEMU's qom-get
+ * shows it: numbers, booleans, strings ("" when unset), enums by nick,
+ * links as QOM paths ("" when unset); non-finite doubles as null.
+ */
+JsonNode *qmp_value_to_json(GParamSpec *pspec, const GValue *v);
+
+/**
+ * qmp_property_to_json: the value of property @name of @obj (as
+ * qmp_value_to_json(); the pseudo-property "type" is the type name).  NULL
+ * with @errp set if @obj has no such readable property.
  */
 JsonNode *qmp_property_to_json(QomObject *obj, const char *name, GError **errp);
+
+/**
+ * qmp_property_info: QEMU's ObjectPropertyInfo for @pspec: name, type,
+ * description and default-value when it has one.
+ */
+JsonObject *qmp_property_info(GParamSpec *pspec);
+
+/**
+ * qmp_property_from_json: check @node against @pspec's type as QEMU's QMP
+ * does (booleans take true/false, integers a JSON integer, numbers an
+ * integer or a double, strings/enums/links a string; a link may be given as
+ * a QOM path) and return the text the object layer's parser takes, which
+ * then checks ranges and enum values.  NULL with @errp set ("Invalid
+ * parameter type for 'threaded', expected: boolean").
+ */
+char *qmp_property_from_json(GParamSpec *pspec, JsonNode *node, GError **errp);
+
+/**
+ * qmp_props_to_opts: append to @opts (a GArray of QomOpt, with a clear
+ * function that frees them) one option per member of @args not named in
+ * @skip (NULL-terminated; may be NULL), each a writable property of @type
+ * checked with qmp_property_from_json().  FALSE with @errp set on an
+ * unknown property ("Parameter 'x' is unexpected") or a wrong type.
+ */
+gboolean qmp_props_to_opts(GType type, JsonObject *args, const char *const *skip,
+                           GArray *opts, GError **errp);
 
 #endif /* MAIN_LOOP_MONITOR_CORE_H */

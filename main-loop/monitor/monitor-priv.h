@@ -17,6 +17,21 @@
 /** One connection: a socket client or stdin/stdout. */
 typedef struct MonitorClient MonitorClient;
 
+/** Unread output a client may hold before it is disconnected (bytes). */
+#define MONITOR_OUT_MAX (16u << 20)
+
+/**
+ * Unread output all clients together may hold (bytes); beyond it the
+ * client with the most is disconnected, then the next, until under.
+ */
+#define MONITOR_OUT_TOTAL_MAX (64u << 20)
+
+/**
+ * monitor_set_output_limits: change the two limits above (0 restores a
+ * default).  For tests.  Main thread.
+ */
+void monitor_set_output_limits(gsize per_client, gsize total);
+
 /**
  * monitor_client_new: a client reading @in_fd and writing @out_fd (both
  * non-blocking; the same fd for a socket); sends the greeting and starts
@@ -82,6 +97,9 @@ JsonObject *monitor_greeting_new(void);
 /* Events (events.c)                                                         */
 /* ------------------------------------------------------------------------ */
 
+/** Events other threads may queue for the main thread before new ones drop. */
+#define MONITOR_EVENT_QUEUE_MAX 10000
+
 /**
  * monitor_events_start: from now on events are delivered; the calling
  * thread is the main thread.  Registers the SHUTDOWN notifier once.
@@ -91,7 +109,10 @@ void monitor_events_start(void);
 /** monitor_events_stop: drop queued events; later ones are dropped too. */
 void monitor_events_stop(void);
 
-/** monitor_events_drain: send the events other threads queued.  Main thread. */
+/**
+ * monitor_events_drain: send the events other threads queued and those
+ * throttling holds back (before exit).  Main thread.
+ */
 void monitor_events_drain(void);
 
 /* ------------------------------------------------------------------------ */

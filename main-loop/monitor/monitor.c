@@ -46,6 +46,7 @@ void monitor_init(void)
         qmp_qcontext_register();
         qmp_device_register();
         qmp_qom_register();
+        qmp_introspect_register();
     }
     monitor_events_start();
 }
@@ -127,13 +128,46 @@ static gboolean unix_clear_stale(const char *path, const struct sockaddr_un *add
     return TRUE;
 }
 
+/*
+ * The longest queue of connections not yet accepted the system allows
+ * (net.core.somaxconn; the kernel caps listen()'s backlog at it): a burst
+ * of clients connecting at once must not see EAGAIN.
+ */
+static int listen_backlog(void)
+{
+    g_autofree char *text = NULL;
+    gint64 v = 0;
+
+    if (g_file_get_contents("/proc/sys/net/core/somaxconn", &text, NULL, NULL)) {
+        v = g_ascii_strtoll(text, NULL, 10);
+    }
+    return v > 0 && v <= G_MAXINT ? (int)v : SOMAXCONN;
+}
+
+/* Refuse a second monitor on a socket this daemon already listens on. */
+static gboolean listener_is_new(const char *path, GError **errp)
+{
+    g_autofree char *canon = g_canonicalize_filename(path, NULL);
+
+    for (guint i = 0; i < listeners->len; i++) {
+        MonitorListener *l = listeners->pdata[i];
+        if (!strcmp(l->path, canon)) {
+            g_set_error(errp, MONITOR_ERROR, 0,
+                        "'%s' is given twice: this daemon already listens on it", path);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
 static gboolean monitor_listen_unix(const char *path, GError **errp)
 {
     struct sockaddr_un addr;
     MonitorListener *l;
     int fd;
 
-    if (!unix_addr(path, &addr, errp) || !unix_clear_stale(path, &addr, errp)) {
+    if (!unix_addr(path, &addr, errp) || !listener_is_new(path, errp) ||
+        !unix_clear_stale(path, &addr, errp)) {
         return FALSE;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -143,7 +177,7 @@ static gboolean monitor_listen_unix(const char *path, GError **errp)
     }
     /* Nobody can connect before listen(), so chmod in between is race-free. */
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
-        listen(fd, 16) < 0) {
+        listen(fd, listen_backlog()) < 0) {
         g_set_error(errp, MONITOR_ERROR, 0, "cannot listen on '%s': %s", path,
                     g_strerror(errno));
         close(fd);
@@ -186,7 +220,7 @@ static gboolean monitor_open_stdio(GError **errp)
     int out_fd;
 
     if (stdio_used) {
-        g_set_error(errp, MONITOR_ERROR, 0, "'-monitor stdio' may be given only once");
+        g_set_error(errp, MONITOR_ERROR, 0, "stdio may be given only once");
         return FALSE;
     }
     /*
@@ -197,7 +231,7 @@ static gboolean monitor_open_stdio(GError **errp)
     fflush(stdout);
     out_fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
     if (out_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
-        g_set_error(errp, MONITOR_ERROR, 0, "-monitor stdio: %s", g_strerror(errno));
+        g_set_error(errp, MONITOR_ERROR, 0, "stdio: %s", g_strerror(errno));
         if (out_fd >= 0) {
             close(out_fd);
         }
@@ -237,18 +271,33 @@ static gboolean monitor_parse_unix(const char *spec, char **path, gboolean *serv
     *server = TRUE;
     for (guint i = 1; i < parts->len; i++) {
         const char *opt = parts->pdata[i];
-        if (!strcmp(opt, "server") || !strcmp(opt, "server=on")) {
-            *server = TRUE;
-        } else if (!strcmp(opt, "server=off")) {
-            *server = FALSE;
-        } else if (!strcmp(opt, "wait=off") || !strcmp(opt, "nowait")) {
-            continue; /* we never wait for a client */
-        } else {
-            g_set_error(
-                errp, MONITOR_ERROR, 0,
-                "-monitor: unknown option '%s' (expected server=on|off, wait=off)",
-                opt);
+        const char *eq = strchr(opt, '=');
+        g_autofree char *key = eq ? g_strndup(opt, eq - opt) : g_strdup(opt);
+        const char *val = eq ? eq + 1 : "on";
+
+        if (!strcmp(opt, "nowait")) {
+            continue; /* QEMU's old spelling of wait=off */
+        }
+        if (strcmp(key, "server") && strcmp(key, "wait")) {
+            g_set_error(errp, MONITOR_ERROR, 0,
+                        "unknown option '%s' (it takes server=on|off and wait=off)",
+                        key);
             return FALSE;
+        }
+        if (!strcmp(key, "wait") && strcmp(val, "off")) {
+            g_set_error(errp, MONITOR_ERROR, 0,
+                        "wait=%s is not supported: the daemon never waits for a "
+                        "client (use wait=off)",
+                        val);
+            return FALSE;
+        }
+        if (!strcmp(key, "server") && strcmp(val, "on") && strcmp(val, "off")) {
+            g_set_error(errp, MONITOR_ERROR, 0,
+                        "bad value '%s' for 'server' (expected on or off)", val);
+            return FALSE;
+        }
+        if (!strcmp(key, "server")) {
+            *server = !strcmp(val, "on");
         }
     }
     *path = g_strdup(parts->pdata[0]);
@@ -269,8 +318,7 @@ gboolean monitor_add(const char *spec, GError **errp)
     }
     if (!spec || !g_str_has_prefix(spec, "unix:")) {
         g_set_error(errp, MONITOR_ERROR, 0,
-                    "-monitor '%s': expected 'unix:PATH[,server=on]' or 'stdio'",
-                    spec ? spec : "");
+                    "expected 'unix:PATH[,server=on|off][,wait=off]' or 'stdio'");
         return FALSE;
     }
     if (!monitor_parse_unix(spec + 5, &path, &server, errp)) {

@@ -10,6 +10,7 @@
 #include "families.h"
 #include "monitor-core.h"
 #include "qcontext/aio/aio.h"
+#include "qcontext/main-loop/main-loop.h"
 #include "qcontext/qcontext.h"
 
 /* ------------------------------------------------------------------------ */
@@ -93,19 +94,20 @@ static JsonObject *context_info(QContext *ctx, gboolean histogram)
     AioContext *aio = qcontext_get_aio_context(ctx);
     JsonObject *o = json_object_new();
     int tid = qcontext_get_thread_id(ctx);
+    gboolean is_main = ctx == qcontext_get_main();
 
-    if (tid == 0 && !qcontext_is_threaded(ctx) &&
-        !strcmp(qcontext_get_name(ctx), "main")) {
-        tid = getpid(); /* "main" runs on the daemon's main thread */
-    }
     json_object_set_string_member(o, "id", qcontext_get_name(ctx));
     json_object_set_string_member(o, "type", qom_object_get_type_name(obj));
     json_object_set_boolean_member(o, "threaded", qcontext_is_threaded(ctx));
-    json_object_set_boolean_member(o, "running", qcontext_is_running(ctx));
+    /* "main" runs while the daemon's main loop iterates it (it has no thread
+     * of its own that the context would know of). */
+    json_object_set_boolean_member(
+        o, "running", qcontext_is_running(ctx) || (is_main && main_loop_is_running()));
     json_object_set_int_member(o, "thread-id", tid);
     set_prop_if_any(o, obj, "cpu-affinity");
-    if (!json_object_has_member(o, "cpu-affinity")) {
-        json_object_set_null_member(o, "cpu-affinity");
+    if (!g_strcmp0(json_object_get_string_member_with_default(o, "cpu-affinity", ""),
+                   "")) {
+        json_object_set_null_member(o, "cpu-affinity"); /* unset or no such */
     }
     set_prop_if_any(o, obj, "poll-max-ns");
     set_prop_if_any(o, obj, "poll-grow");
@@ -116,7 +118,14 @@ static JsonObject *context_info(QContext *ctx, gboolean histogram)
                                       aio_fdmon_kind_name(aio_context_get_fdmon(aio)));
     }
     if (aio) {
-        json_object_set_object_member(o, "stats", context_stats(aio, histogram));
+        JsonObject *st = context_stats(aio, histogram);
+        if (is_main && main_loop_get_iterations() > 0) {
+            /* The main loop's iterations: most serve GLib sources (the
+             * monitor, signals), which main's AioContext does not see. */
+            json_object_set_int_member(
+                st, "iterations", (gint64)MIN(main_loop_get_iterations(), G_MAXINT64));
+        }
+        json_object_set_object_member(o, "stats", st);
     }
     return o;
 }

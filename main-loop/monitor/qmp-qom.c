@@ -1,10 +1,12 @@
 /*
- * main-loop/monitor/qmp-qom.c - monitor commands on the object tree.
+ * main-loop/monitor/qmp-qom.c - monitor commands on the object tree:
+ * qom-list, qom-get, qom-set, qom-list-get, object-add, object-del.
  *
- * The tree is two levels deep: "/" holds the containers "objects" and
+ * The tree (see qom-json.c): "/" holds the containers "objects" and
  * "devices"; "/objects/ID" and "/devices/ID" are objects whose GObject
- * properties are listed, read and written with qom-list, qom-get and
- * qom-set.  object-add and object-del create and delete `-object`s.
+ * properties are listed, read and written.  Containers have one property,
+ * "type" ("container"), as in QEMU.  The replies have QEMU's shape, so
+ * that QEMU's qom tools work unchanged.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -12,173 +14,160 @@
 
 #include "families.h"
 #include "monitor-core.h"
-#include "qcontext/devices/device.h"
-#include "qcontext/qom/object.h"
 
 static const char *const containers[] = {QOM_CONTAINER_OBJECTS, QOM_CONTAINER_DEVICES};
 
 /* ------------------------------------------------------------------------ */
-/* Paths                                                                     */
+/* Listing                                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* "/objects/ID", "/devices/ID", or a bare "ID" (objects first). */
-static QomObject *path_resolve(const char *path, GError **errp)
-{
-    for (guint i = 0; i < G_N_ELEMENTS(containers); i++) {
-        g_autofree char *prefix = g_strdup_printf("/%s/", containers[i]);
-        if (g_str_has_prefix(path, prefix)) {
-            QomObject *obj = qom_container_find(containers[i], path + strlen(prefix));
-            if (!obj) {
-                g_set_error(errp, MONITOR_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
-                            "Device or object '%s' not found", path);
-            }
-            return obj;
-        }
-    }
-    if (path[0] != '/') {
-        QomObject *obj = qom_find_by_id(path);
-
-        if (obj) {
-            return obj;
-        }
-    }
-    g_set_error(errp, MONITOR_ERROR, QMP_ERROR_DEVICE_NOT_FOUND,
-                "Path '%s' not found (expected /objects/ID or /devices/ID)", path);
-    return NULL;
-}
-
-/** Which container a path names ("/objects"), or NULL. */
-static const char *path_container(const char *path)
-{
-    for (guint i = 0; i < G_N_ELEMENTS(containers); i++) {
-        g_autofree char *p = g_strdup_printf("/%s", containers[i]);
-        g_autofree char *ps = g_strdup_printf("/%s/", containers[i]);
-        if (!strcmp(path, p) || !strcmp(path, ps)) {
-            return containers[i];
-        }
-    }
-    return NULL;
-}
-
-static char *pspec_type_name(GParamSpec *pspec)
-{
-    GType t = pspec->value_type;
-
-    switch (G_TYPE_FUNDAMENTAL(t)) {
-    case G_TYPE_BOOLEAN:
-        return g_strdup("bool");
-    case G_TYPE_INT:
-        return g_strdup("int32");
-    case G_TYPE_UINT:
-        return g_strdup("uint32");
-    case G_TYPE_LONG:
-    case G_TYPE_INT64:
-        return g_strdup("int64");
-    case G_TYPE_ULONG:
-    case G_TYPE_UINT64:
-        return g_strdup("uint64");
-    case G_TYPE_FLOAT:
-    case G_TYPE_DOUBLE:
-        return g_strdup("number");
-    case G_TYPE_STRING:
-        return g_strdup("str");
-    case G_TYPE_ENUM:
-        return g_strdup_printf("enum<%s>", g_type_name(t));
-    case G_TYPE_OBJECT:
-        return g_strdup_printf("link<%s>",
-                               qom_type_name(t) ? qom_type_name(t) : g_type_name(t));
-    default:
-        return g_strdup(g_type_name(t));
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* qom-list, qom-get, qom-set                                                */
-/* ------------------------------------------------------------------------ */
-
-static JsonObject *prop_info(const char *name, const char *type, const char *desc)
+/* {"name": NAME, "type": TYPE} (+ "value": @value, transfer full, if set). */
+static JsonObject *entry_new(const char *name, const char *type, JsonNode *value)
 {
     JsonObject *o = json_object_new();
 
     json_object_set_string_member(o, "name", name);
     json_object_set_string_member(o, "type", type);
-    if (desc && *desc) {
-        json_object_set_string_member(o, "description", desc);
+    if (value) {
+        json_object_set_member(o, "value", value);
     }
     return o;
 }
 
-static JsonNode *list_children(const char *container)
+static JsonNode *string_node(const char *s)
+{
+    return json_node_init_string(json_node_alloc(), s);
+}
+
+/* The entries of a container: "type", then one child per member. */
+static JsonArray *list_container(const char *container, gboolean values)
 {
     JsonArray *arr = json_array_new();
-    GList *objs = qom_container_list(container);
+    GList *objs;
 
+    json_array_add_object_element(
+        arr, entry_new("type", "string", values ? string_node("container") : NULL));
+    if (!*container) { /* "/" */
+        for (guint i = 0; i < G_N_ELEMENTS(containers); i++) {
+            g_autofree char *path = g_strdup_printf("/%s", containers[i]);
+            json_array_add_object_element(arr,
+                                          entry_new(containers[i], "child<container>",
+                                                    values ? string_node(path) : NULL));
+        }
+        return arr;
+    }
+    objs = qom_container_list(container);
     for (GList *l = objs; l; l = l->next) {
         QomObject *obj = l->data;
         g_autofree char *t =
             g_strdup_printf("child<%s>", qom_object_get_type_name(obj));
-        json_array_add_object_element(arr, prop_info(qom_object_get_id(obj), t, NULL));
+        g_autofree char *path = qmp_object_path(obj);
+        json_array_add_object_element(
+            arr,
+            entry_new(qom_object_get_id(obj), t, values ? string_node(path) : NULL));
     }
     g_list_free_full(objs, g_object_unref);
-    return qmp_node_from_array(arr);
+    return arr;
 }
 
-static JsonNode *list_properties(QomObject *obj)
+/* The entries of an object: "type", then its readable properties. */
+static JsonArray *list_object(QomObject *obj, gboolean values)
 {
     JsonArray *arr = json_array_new();
     guint n;
-    GParamSpec **pspecs = g_object_class_list_properties(G_OBJECT_GET_CLASS(obj), &n);
-    JsonObject *type = prop_info("type", "str", "the object's type");
+    g_autofree GParamSpec **pspecs =
+        g_object_class_list_properties(G_OBJECT_GET_CLASS(obj), &n);
 
-    json_object_set_boolean_member(type, "writable", FALSE);
-    json_array_add_object_element(arr, type);
+    json_array_add_object_element(
+        arr, entry_new("type", "string",
+                       values ? string_node(qom_object_get_type_name(obj)) : NULL));
     for (guint i = 0; i < n; i++) {
-        g_autofree char *t = pspec_type_name(pspecs[i]);
-        JsonObject *o =
-            prop_info(pspecs[i]->name, t, g_param_spec_get_blurb(pspecs[i]));
-        gboolean writable = (pspecs[i]->flags & G_PARAM_WRITABLE) &&
-                            !(pspecs[i]->flags & G_PARAM_CONSTRUCT_ONLY);
-        json_object_set_boolean_member(o, "writable", writable);
+        JsonObject *o;
+
+        if (!(pspecs[i]->flags & G_PARAM_READABLE)) {
+            continue;
+        }
+        if (values) {
+            g_autofree char *t = qmp_property_type_name(pspecs[i]);
+            o = entry_new(pspecs[i]->name, t,
+                          qmp_property_to_json(obj, pspecs[i]->name, NULL));
+        } else {
+            o = qmp_property_info(pspecs[i]);
+        }
         json_array_add_object_element(arr, o);
     }
-    g_free(pspecs);
-    return qmp_node_from_array(arr);
+    return arr;
+}
+
+/* The entries at @path, or NULL with @errp set. */
+static JsonArray *list_path(const char *path, gboolean values, GError **errp)
+{
+    const char *container = qmp_path_container(path);
+    QomObject *obj;
+    JsonArray *arr;
+
+    if (container) {
+        return list_container(container, values);
+    }
+    obj = qmp_path_resolve(path, errp);
+    if (!obj) {
+        return NULL;
+    }
+    arr = list_object(obj, values);
+    g_object_unref(obj);
+    return arr;
 }
 
 static JsonNode *qmp_qom_list(JsonObject *args, GError **errp)
 {
-    const char *path = json_object_get_string_member(args, "path");
-    const char *container = path_container(path);
-    QomObject *obj;
-    JsonNode *ret;
+    JsonArray *arr =
+        list_path(json_object_get_string_member(args, "path"), FALSE, errp);
 
-    if (!strcmp(path, "/")) {
-        JsonArray *arr = json_array_new();
-        for (guint i = 0; i < G_N_ELEMENTS(containers); i++) {
-            json_array_add_object_element(
-                arr, prop_info(containers[i], "child<container>", NULL));
-        }
-        return qmp_node_from_array(arr);
-    }
-    if (container) {
-        return list_children(container);
-    }
-    obj = path_resolve(path, errp);
-    if (!obj) {
-        return NULL;
-    }
-    ret = list_properties(obj);
-    g_object_unref(obj);
-    return ret;
+    return arr ? qmp_node_from_array(arr) : NULL;
 }
+
+/* QEMU's qom-list-get: for each path, {"properties": [{name, type, value}]}. */
+static JsonNode *qmp_qom_list_get(JsonObject *args, GError **errp)
+{
+    JsonArray *paths = json_object_get_array_member(args, "paths");
+    JsonArray *out = json_array_new();
+
+    for (guint i = 0; i < json_array_get_length(paths); i++) {
+        JsonArray *props =
+            list_path(json_array_get_string_element(paths, i), TRUE, errp);
+        JsonObject *o;
+
+        if (!props) {
+            json_array_unref(out);
+            return NULL;
+        }
+        o = json_object_new();
+        json_object_set_array_member(o, "properties", props);
+        json_array_add_object_element(out, o);
+    }
+    return qmp_node_from_array(out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* qom-get, qom-set                                                          */
+/* ------------------------------------------------------------------------ */
 
 static JsonNode *qmp_qom_get(JsonObject *args, GError **errp)
 {
     const char *path = json_object_get_string_member(args, "path");
     const char *prop = json_object_get_string_member(args, "property");
-    QomObject *obj = path_resolve(path, errp);
+    QomObject *obj;
     JsonNode *ret;
 
+    if (qmp_path_container(path)) {
+        if (strcmp(prop, "type")) {
+            g_set_error(errp, MONITOR_ERROR, 0, "Property 'container.%s' not found",
+                        prop);
+            return NULL;
+        }
+        return string_node("container");
+    }
+    obj = qmp_path_resolve(path, errp);
     if (!obj) {
         return NULL;
     }
@@ -192,18 +181,23 @@ static JsonNode *qmp_qom_set(JsonObject *args, GError **errp)
     const char *path = json_object_get_string_member(args, "path");
     const char *prop = json_object_get_string_member(args, "property");
     g_autofree char *value = NULL;
+    GParamSpec *pspec;
     QomObject *obj;
     gboolean ok;
 
-    value = qmp_scalar_to_string(json_object_get_member(args, "value"), "value", errp);
-    if (!value) {
+    if (qmp_path_container(path)) {
+        g_set_error(errp, MONITOR_ERROR, 0, "Property 'container.%s' not found", prop);
         return NULL;
     }
-    obj = path_resolve(path, errp);
+    obj = qmp_path_resolve(path, errp);
     if (!obj) {
         return NULL;
     }
-    ok = qom_object_set_property_str(obj, prop, value, errp);
+    pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(obj), prop);
+    ok = !pspec || (value = qmp_property_from_json(
+                        pspec, json_object_get_member(args, "value"), errp)) != NULL;
+    /* An unknown property: the object layer words that error. */
+    ok = ok && qom_object_set_property_str(obj, prop, value ? value : "", errp);
     g_object_unref(obj);
     return ok ? qmp_node_from_object(json_object_new()) : NULL;
 }
@@ -220,57 +214,43 @@ static void opt_clear(gpointer data)
     g_free(opt->value);
 }
 
-static void opts_add(GArray *opts, const char *key, char *value)
+/* The creatable non-device type named @name, or G_TYPE_INVALID with @errp. */
+static GType object_type(const char *name, GError **errp)
 {
-    QomOpt opt = {.key = g_strdup(key), .value = value};
+    GType type = qom_type_lookup(name);
+    GType device = qom_type_lookup("device");
 
-    g_array_append_val(opts, opt);
-}
-
-/* Add every scalar member of @props except @skip to @opts. */
-static gboolean opts_add_members(GArray *opts, JsonObject *props, gboolean skip_fixed,
-                                 GError **errp)
-{
-    g_autoptr(GList) members = json_object_get_members(props);
-
-    for (GList *l = members; l; l = l->next) {
-        const char *key = l->data;
-        char *value;
-
-        if (skip_fixed &&
-            (!strcmp(key, "qom-type") || !strcmp(key, "id") || !strcmp(key, "props"))) {
-            continue;
-        }
-        value = qmp_scalar_to_string(json_object_get_member(props, key), key, errp);
-        if (!value) {
-            return FALSE;
-        }
-        opts_add(opts, key, value);
+    if (!type || G_TYPE_IS_ABSTRACT(type)) {
+        g_set_error(errp, MONITOR_ERROR, 0,
+                    "Invalid parameter 'qom-type': '%s' is not a type that can be "
+                    "created (qom-list-types lists them)",
+                    name);
+        return G_TYPE_INVALID;
     }
-    return TRUE;
+    if (device && g_type_is_a(type, device)) {
+        g_set_error(errp, MONITOR_ERROR, 0,
+                    "'%s' is a device type; devices are created with -device", name);
+        return G_TYPE_INVALID;
+    }
+    return type;
 }
 
 static JsonNode *qmp_object_add(JsonObject *args, GError **errp)
 {
+    static const char *const fixed[] = {"qom-type", "id", "props", NULL};
     const char *type_name = json_object_get_string_member(args, "qom-type");
-    const char *id = json_object_get_string_member(args, "id");
-    GType type = qom_type_lookup(type_name);
+    GType type = object_type(type_name, errp);
     g_autoptr(GArray) opts = g_array_new(FALSE, FALSE, sizeof(QomOpt));
+    QomOpt id = {g_strdup("id"), g_strdup(json_object_get_string_member(args, "id"))};
 
-    if (type != G_TYPE_INVALID && g_type_is_a(type, DEVICE_TYPE)) {
-        g_set_error(errp, MONITOR_ERROR, 0,
-                    "'%s' is a device type; devices are created with -device",
-                    type_name);
-        return NULL;
-    }
     g_array_set_clear_func(opts, opt_clear);
-    opts_add(opts, "id", g_strdup(id));
-    if (!opts_add_members(opts, args, TRUE, errp)) {
+    g_array_append_val(opts, id);
+    if (!type || !qmp_props_to_opts(type, args, fixed, opts, errp)) {
         return NULL;
     }
     if (json_object_has_member(args, "props") &&
-        !opts_add_members(opts, json_object_get_object_member(args, "props"), FALSE,
-                          errp)) {
+        !qmp_props_to_opts(type, json_object_get_object_member(args, "props"), fixed,
+                           opts, errp)) {
         return NULL;
     }
     if (!qom_object_new_from_opts(QOM_CONTAINER_OBJECTS, QOM_TYPE_OBJECT, type_name,
@@ -304,6 +284,10 @@ static const QmpArg path_arg[] = {
      "/, /objects, /devices, /objects/ID or /devices/ID"},
     {NULL},
 };
+static const QmpArg paths_arg[] = {
+    {"paths", QMP_ARG_STR_LIST, FALSE, "the paths to list, as for qom-list"},
+    {NULL},
+};
 static const QmpArg qom_get_args[] = {
     {"path", QMP_ARG_STRING, FALSE, "the object's path (/objects/ID, /devices/ID)"},
     {"property", QMP_ARG_STRING, FALSE, "the property's name"},
@@ -312,7 +296,7 @@ static const QmpArg qom_get_args[] = {
 static const QmpArg qom_set_args[] = {
     {"path", QMP_ARG_STRING, FALSE, "the object's path (/objects/ID, /devices/ID)"},
     {"property", QMP_ARG_STRING, FALSE, "the property's name"},
-    {"value", QMP_ARG_SCALAR, FALSE, "the new value, of the property's type"},
+    {"value", QMP_ARG_SCALAR, FALSE, "the new value, of the property's JSON type"},
     {NULL},
 };
 static const QmpArg object_add_args[] = {
@@ -331,6 +315,10 @@ static const QmpCommand qom_commands[] = {
      .help = "the properties (or children) at a path",
      .args = path_arg,
      .run = qmp_qom_list},
+    {.name = "qom-list-get",
+     .help = "the properties at each path, with their values",
+     .args = paths_arg,
+     .run = qmp_qom_list_get},
     {.name = "qom-get",
      .help = "the value of a property",
      .args = qom_get_args,
@@ -340,9 +328,10 @@ static const QmpCommand qom_commands[] = {
      .args = qom_set_args,
      .run = qmp_qom_set},
     {.name = "object-add",
-     .help = "create an object (a context), its properties as further arguments",
+     .help = "create an object (a context); its properties as further arguments",
      .args = object_add_args,
-     .extra_scalars = TRUE,
+     .props_tag = "qom-type",
+     .props_base = qom_object_get_type,
      .run = qmp_object_add},
     {.name = "object-del",
      .help = "delete an object",

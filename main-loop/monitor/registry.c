@@ -4,6 +4,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <string.h>
+
 #include "monitor-core.h"
 
 static GPtrArray *command_list;   /* const QmpCommand *, registration order */
@@ -55,4 +57,15 @@ GPtrArray *qmp_event_list(void)
 {
     registry_init();
     return event_list;
+}
+
+const QmpEvent *qmp_event_find(const char *name)
+{
+    for (guint i = 0; event_list && i < event_list->len; i++) {
+        const QmpEvent *e = event_list->pdata[i];
+        if (!strcmp(e->name, name)) {
+            return e;
+        }
+    }
+    return NULL;
 }

@@ -13,6 +13,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,9 @@
 #include "qcontext/devices/device.h"
 #include "qcontext/main-loop/main-loop.h"
 #include "qcontext/main-loop/monitor.h"
+#include "readconfig.h"
 
 #define PRG "qcontextd"
-#define READCONFIG_MAX_DEPTH 8
 
 typedef enum {
     OPT_OBJECT,
@@ -64,7 +65,8 @@ static const OptDef opt_defs[] = {
     {"pidfile", OPT_PIDFILE, "PATH",
      "write the daemon's pid to PATH (locked, removed at exit)"},
     {"daemonize", OPT_DAEMONIZE, NULL, "run in the background once initialized"},
-    {"readconfig", OPT_READCONFIG, "FILE", "read options from FILE, one per line"},
+    {"readconfig", OPT_READCONFIG, "FILE",
+     "read options from FILE: one per line, or QEMU's [object]/[device] sections"},
     {"name", OPT_NAME, "NAME", "name the daemon (query-name, main thread name)"},
     {"shutdown-timeout", OPT_SHUTDOWN_TIMEOUT, "SECS",
      "how long devices may drain at shutdown (default 10)"},
@@ -86,7 +88,6 @@ typedef struct {
     char *name;
     gboolean daemonize;
     gint64 shutdown_timeout_ms;
-    int depth; /* -readconfig nesting */
 } Config;
 
 static void action_free(gpointer p)
@@ -203,7 +204,8 @@ static gboolean add_drive(Config *cfg, const char *arg, const char *where)
 /* Parsing                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static gboolean parse_file(Config *cfg, const char *path, GError **errp);
+static gboolean readconfig_option(const char *option, const char *arg,
+                                  const char *where, void *opaque, GError **errp);
 
 static const OptDef *find_opt(const char *name)
 {
@@ -283,7 +285,7 @@ static gboolean apply_opt(Config *cfg, const OptDef *d, const char *arg,
     case OPT_SHUTDOWN_TIMEOUT:
         return parse_timeout(arg, &cfg->shutdown_timeout_ms, errp);
     case OPT_READCONFIG:
-        return parse_file(cfg, arg, errp);
+        return readconfig_file(arg, readconfig_option, cfg, errp);
     case OPT_DRIVE:
         return add_drive(cfg, arg, where);
     case OPT_OBJECT:
@@ -367,77 +369,74 @@ static gboolean parse_args(Config *cfg, int argc, char **argv, GError **errp)
     return TRUE;
 }
 
-/* One line of a -readconfig file: "-option [argument]". */
-static gboolean parse_line(Config *cfg, char *line, const char *where, GError **errp)
+/*
+ * One option of a -readconfig file (see readconfig.h): "-option",
+ * "--option=arg" or "-option" with @arg; @where ("FILE:LINE: ") prefixes
+ * the messages of later steps.  readconfig prefixes our errors itself.
+ */
+static gboolean readconfig_option(const char *option, const char *arg,
+                                  const char *where, void *opaque, GError **errp)
 {
+    Config *cfg = opaque;
     g_autofree char *inline_arg = NULL;
-    char *arg = line + strcspn(line, " \t");
-    const OptDef *d;
+    const OptDef *d = lookup_opt(option, &inline_arg, errp);
 
-    if (*arg) {
-        *arg++ = '\0';
-        arg = g_strstrip(arg);
-    }
-    d = lookup_opt(line, &inline_arg, errp);
     if (!d) {
         return FALSE;
     }
     if (inline_arg) {
-        if (*arg) {
+        if (arg) {
             g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                         "option '-%s' has two arguments", d->name);
             return FALSE;
         }
         arg = inline_arg;
     }
-    if (d->arg && !*arg) {
+    if (d->arg && !arg) {
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "option '-%s' needs an argument (%s)", d->name, d->arg);
         return FALSE;
     }
-    if (!d->arg && *arg) {
+    if (!d->arg && arg) {
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "option '-%s' takes no argument", d->name);
         return FALSE;
     }
-    return apply_opt(cfg, d, d->arg ? arg : NULL, where, errp);
-}
-
-static gboolean parse_file(Config *cfg, const char *path, GError **errp)
-{
-    g_autofree char *text = NULL;
-    g_auto(GStrv) lines = NULL;
-    gboolean ok = TRUE;
-
-    if (cfg->depth >= READCONFIG_MAX_DEPTH) {
-        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                    "-readconfig %s: nested too deeply (a loop?)", path);
-        return FALSE;
-    }
-    if (!g_file_get_contents(path, &text, NULL, errp)) {
-        g_prefix_error(errp, "-readconfig: ");
-        return FALSE;
-    }
-    lines = g_strsplit(text, "\n", -1);
-    cfg->depth++;
-    for (guint n = 0; ok && lines[n]; n++) {
-        char *line = g_strstrip(lines[n]);
-        g_autofree char *where = g_strdup_printf("%s:%u: ", path, n + 1);
-        if (!*line || *line == '#') {
-            continue;
-        }
-        ok = parse_line(cfg, line, where, errp);
-        if (!ok) {
-            g_prefix_error(errp, "%s", where);
-        }
-    }
-    cfg->depth--;
-    return ok;
+    return apply_opt(cfg, d, arg, where, errp);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Running                                                                   */
 /* ------------------------------------------------------------------------ */
+
+/*
+ * Where progress lines go: stdout, or stderr when a monitor speaks on stdio
+ * (its stdout carries only QMP, from the greeting on, so the lines printed
+ * before the monitor starts must not go there either).
+ */
+static FILE *progress_out;
+
+static void progress(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void progress(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fprintf(progress_out ? progress_out : stdout, "%s: ", PRG);
+    vfprintf(progress_out ? progress_out : stdout, fmt, ap);
+    va_end(ap);
+}
+
+static void progress_choose_stream(Config *cfg)
+{
+    progress_out = stdout;
+    for (guint i = 0; i < cfg->actions->len; i++) {
+        Action *a = g_ptr_array_index(cfg->actions, i);
+        if (a->kind == OPT_MONITOR && !strcmp(a->arg, "stdio")) {
+            progress_out = stderr;
+        }
+    }
+}
 
 static void report_created(QomObject *obj, gboolean is_device)
 {
@@ -445,15 +444,15 @@ static void report_created(QomObject *obj, gboolean is_device)
     const char *id = qom_object_get_id(obj);
 
     if (is_device) {
-        printf("%s: created %s '%s' (device on context '%s')\n", PRG, type, id,
-               qcontext_get_name(device_get_context(DEVICE(obj))));
+        progress("created %s '%s' (device on context '%s')\n", type, id,
+                 qcontext_get_name(device_get_context(DEVICE(obj))));
     } else if (QCONTEXT_IS_CONTEXT(obj) &&
                qcontext_is_threaded(QCONTEXT_CONTEXT(obj))) {
-        printf("%s: created %s '%s' (thread qctx/%s)\n", PRG, type, id, id);
+        progress("created %s '%s' (thread qctx/%s)\n", type, id, id);
     } else if (QCONTEXT_IS_CONTEXT(obj)) {
-        printf("%s: created %s '%s' (not threaded)\n", PRG, type, id);
+        progress("created %s '%s' (not threaded)\n", type, id);
     } else {
-        printf("%s: created %s '%s'\n", PRG, type, id);
+        progress("created %s '%s'\n", type, id);
     }
 }
 
@@ -509,7 +508,7 @@ static gboolean run_actions(Config *cfg, GError **errp)
 
 static void on_shutdown(ShutdownCause cause, gpointer opaque)
 {
-    printf("%s: shutting down (%s)\n", PRG, shutdown_cause_str(cause));
+    progress("shutting down (%s)\n", shutdown_cause_str(cause));
     monitor_emit_shutdown(shutdown_cause_str(cause));
     monitor_flush_all();
 }
@@ -537,9 +536,9 @@ static void report_devices(GList *devs)
     for (GList *l = devs; l; l = l->next) {
         DeviceStats st;
         device_get_stats(l->data, &st);
-        printf("%s: device '%s': %" G_GUINT64_FORMAT " requests, %" G_GUINT64_FORMAT
-               " completed, %" G_GUINT64_FORMAT " failed\n",
-               PRG, device_get_id(l->data), st.started, st.completed, st.failed);
+        progress("device '%s': %" G_GUINT64_FORMAT " requests, %" G_GUINT64_FORMAT
+                 " completed, %" G_GUINT64_FORMAT " failed\n",
+                 device_get_id(l->data), st.started, st.completed, st.failed);
     }
 }
 
@@ -592,11 +591,13 @@ int main(int argc, char **argv)
     block_register_types();
     devices_register_types();
 
-    if (!parse_args(&cfg, argc, argv, &err) ||
-        (cfg.daemonize && !os_daemonize_start(&err))) {
+    if (parse_args(&cfg, argc, argv, &err)) {
+        progress_choose_stream(&cfg);
+    }
+    if (err || (cfg.daemonize && !os_daemonize_start(&err))) {
         fprintf(stderr, "%s: %s\n", PRG, err->message);
     } else if (daemon_start(&cfg)) {
-        printf("%s: ready (pid %ld)\n", PRG, (long)getpid());
+        progress("ready (pid %ld)\n", (long)getpid());
         os_daemonize_ready();
         ret = qemu_main_loop();
         daemon_cleanup();

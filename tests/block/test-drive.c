@@ -253,6 +253,18 @@ static void test_help(void)
     }
 }
 
+/* Device deletion is asynchronous: run main until every device is gone. */
+static void wait_devices_gone(void)
+{
+    GList *live;
+
+    while ((live = devices_get_live())) {
+        g_list_free_full(live, g_object_unref);
+        qcontext_iterate(qcontext_get_main(), FALSE);
+        g_usleep(1000);
+    }
+}
+
 /* A device links to the drive: the drive cannot go until the device did. */
 static void test_del_veto(void)
 {
@@ -273,6 +285,10 @@ static void test_del_veto(void)
 
     g_assert_true(qom_container_del(QOM_CONTAINER_DEVICES, "vdev0", &err));
     g_assert_no_error(err);
+    /* Deletion is asynchronous: the drive stays in use until the device is gone. */
+    g_assert_false(qom_container_del(QOM_CONTAINER_OBJECTS, "vd0", &err));
+    g_clear_error(&err);
+    wait_devices_gone();
     del_object("vd0");
 
     /* A link to something that is not a drive is refused. */

@@ -1,397 +1,354 @@
 /*
- * tests/devices/test-device-move.c - the device model: realize, quiesce,
- * resume, moves between contexts under load, the deletion veto.
+ * tests/devices/test-device-move.c - moves of whole devices and of single
+ * queues while requests run: nothing lost, doubled or completed twice,
+ * every callback on its queue's thread, the fewest thread hops, tracked
+ * timers and BHs carried along, the "moved" signal after done.
  *
- * The test's main thread runs the "main" context; ctx0 (glib-qcontext) and
- * ctx1 (aio-qcontext when available) have threads of their own.
+ * ctx0 is a glib-qcontext, ctx1 and ctx2 aio-qcontexts (when available),
+ * each on its own thread; the test's thread runs "main".
  *
  * SPDX-License-Identifier: MIT
  */
-#include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include "test-mover.h"
+#include "device-test-util.h"
 
 #define N_MOVES 1000
+#define N_QUEUES 4
 
-static QContext *ctx0, *ctx1;
-static guint moved_events;
+static QContext *ctx0, *ctx1, *ctx2;
 
-/* ------------------------------------------------------------------------ */
-/* Helpers                                                                   */
-/* ------------------------------------------------------------------------ */
-
-static QContext *new_context(const char *type, const char *id)
-{
-    g_autoptr(GError) err = NULL;
-    g_autofree char *spec = g_strdup_printf("%s,id=%s,threaded=yes", type, id);
-    QomObject *obj =
-        qom_object_new_from_string(QOM_CONTAINER_OBJECTS, QCONTEXT_TYPE, spec, &err);
-
-    g_assert_no_error(err);
-    return QCONTEXT_CONTEXT(obj);
-}
-
-static int context_tid(QContext *ctx)
-{
-    return ctx == qcontext_get_main() ? getpid() : qcontext_get_thread_id(ctx);
-}
-
-static Device *new_device(const char *spec)
-{
-    g_autoptr(GError) err = NULL;
-    QomObject *obj =
-        qom_object_new_from_string(QOM_CONTAINER_DEVICES, DEVICE_TYPE, spec, &err);
-
-    g_assert_no_error(err);
-    return DEVICE(obj);
-}
-
-static void del_device(const char *id)
-{
-    g_autoptr(GError) err = NULL;
-
-    g_assert_true(qom_container_del(QOM_CONTAINER_DEVICES, id, &err));
-    g_assert_no_error(err);
-}
-
-static void iterate_main(void)
-{
-    qcontext_iterate(qcontext_get_main(), TRUE);
-}
-
-/* For conditions that change on other threads without waking main. */
-static void poll_main(void)
-{
-    qcontext_iterate(qcontext_get_main(), FALSE);
-    g_usleep(500);
-}
-
-/* The outcome of one asynchronous operation. */
+/* Every "moved" signal, checked against what was asked. */
 typedef struct {
-    gboolean done;
-    GError *err;
-    int seq; /* order of completion among several */
-} OpResult;
+    guint count;
+    int queue;
+    QContext *from, *to;
+    gboolean done_first; /* the move's done ran before the signal */
+    OpResult *pending;   /* the move being waited for */
+} MovedLog;
 
-static int op_seq;
-
-static void op_done(Device *dev, const GError *err, gpointer opaque)
+static void on_moved(Device *dev, int queue, QContext *from, QContext *to,
+                     gpointer opaque)
 {
-    OpResult *r = opaque;
+    MovedLog *log = opaque;
 
-    g_assert_true(qcontext_in_thread(qcontext_get_main()));
-    g_assert_false(r->done);
-    r->done = TRUE;
-    r->err = err ? g_error_copy(err) : NULL;
-    r->seq = ++op_seq;
+    g_assert_cmpint(dt_gettid(), ==, getpid());
+    log->count++;
+    log->queue = queue;
+    log->from = from;
+    log->to = to;
+    log->done_first = log->pending && log->pending->done;
 }
 
-static void wait_op(OpResult *r)
+static QContext *queue_ctx(Device *dev, int queue)
 {
-    while (!r->done) {
-        iterate_main();
+    DeviceQueue *q = queue < 0 ? device_get_control(dev) : device_get_queue(dev, queue);
+    QContext *ctx = device_queue_get_context(q);
+
+    g_object_unref(ctx); /* the device keeps it */
+    return ctx;
+}
+
+/* Wait until every plane of @m made progress after its latest attach. */
+static void wait_all_settled(TestMover *m)
+{
+    for (int q = -1; q < (int)device_get_num_queues(DEVICE(m)); q++) {
+        dt_wait_settled(m, q, test_mover_attach_count(m, q));
     }
 }
 
-static void wait_settled(TestMover *m, guint gen)
+static void expect_plane(TestMover *m, int queue, QContext *target)
 {
-    while (test_mover_settled_gen(m) < gen) {
-        iterate_main();
-    }
-}
-
-static void quiesce_sync(Device *dev)
-{
-    OpResult r = {0};
-
-    device_quiesce(dev, op_done, &r);
-    wait_op(&r);
-    g_assert_no_error(r.err);
-}
-
-static void on_device_event(Device *dev, DeviceEvent event, QContext *from,
-                            QContext *to, gpointer opaque)
-{
-    if (event == DEVICE_EVENT_MOVED) {
-        g_assert_true(from != to);
-        g_assert_true(device_get_context(dev) == to);
-        moved_events++;
-    }
-}
-
-static gboolean task_exists(int tid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/self/task/%d", tid);
-    struct stat st;
-
-    return stat(path, &st) == 0;
+    test_mover_set_expect_tid(m, queue, dt_context_tid(target));
 }
 
 /*
- * A joined thread leaves /proc a moment after pthread_join() returns (the
- * kernel releases the task after clearing its tid): wait for it, up to 2 s.
- */
-static gboolean task_gone(int tid)
-{
-    for (int i = 0; i < 400 && task_exists(tid); i++) {
-        g_usleep(5000);
-    }
-    return !task_exists(tid);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Tests                                                                     */
-/* ------------------------------------------------------------------------ */
-
-/*
- * 1000 moves while requests flow, back and forth over every pair:
- * ctx0 -> ctx1 -> main -> ctx1 -> ctx0 -> main -> ctx0 ... (all six
- * directed moves between ctx0, ctx1 and main, in each cycle).
+ * 4 queues over 3 contexts (and the control plane), 1000 moves: a quarter
+ * of the whole device, the rest of single queues, to random contexts
+ * including main, while requests flow on every queue and BHs are poked.
  */
 static void test_move_stress(void)
 {
-    QContext *main_ctx = qcontext_get_main();
-    QContext *order[] = {ctx1, main_ctx, ctx1, ctx0, main_ctx, ctx0};
-    Device *dev = new_device("test-mover,id=mv0,context=ctx0");
+    QContext *all[] = {qcontext_get_main(), ctx0, ctx1, ctx2};
+    Device *dev = dt_new_device("test-mover,id=mq,context=ctx0,num-queues=4,"
+                                "queue-contexts=ctx0:ctx1:ctx2");
     TestMover *m = TEST_MOVER(dev);
+    MovedLog log = {0};
+    guint expected_moves = 0, expected_attach[N_QUEUES + 1];
+    GRand *rand = g_rand_new_with_seed(g_test_rand_int());
     DeviceStats st;
     guint n;
 
-    moved_events = 0;
-    wait_settled(m, 1);
+    g_signal_connect(dev, "moved", G_CALLBACK(on_moved), &log);
+    g_assert_true(queue_ctx(dev, 3) == ctx0);
+    for (int q = -1; q < N_QUEUES; q++) {
+        expected_attach[q + 1] = 1;
+    }
+    wait_all_settled(m);
     for (int i = 0; i < N_MOVES; i++) {
-        QContext *target = order[i % G_N_ELEMENTS(order)];
+        QContext *target = all[g_rand_int_range(rand, 0, 4)];
+        int queue = g_rand_int_range(rand, 0, N_QUEUES);
+        gboolean whole = i % 4 == 0;
+        gboolean any = FALSE;
         OpResult r = {0};
         g_autoptr(GError) err = NULL;
 
-        test_mover_set_expect_tid(m, context_tid(target));
-        test_mover_submit(m, 2);
-        g_assert_true(device_set_context(dev, target, op_done, &r, &err));
-        wait_op(&r);
-        g_assert_no_error(r.err);
-        g_assert_true(device_get_context(dev) == target);
+        for (int q = whole ? -1 : queue; q < (whole ? N_QUEUES : queue + 1); q++) {
+            if (queue_ctx(dev, q) != target) {
+                any = TRUE;
+                expected_attach[q + 1]++;
+                expect_plane(m, q, target);
+            }
+        }
+        for (int q = 0; q < N_QUEUES; q++) {
+            test_mover_submit(m, q, 1);
+            test_mover_poke(m, q);
+        }
+        log.pending = &r;
+        g_assert_true(
+            whole ? device_set_context(dev, target, dt_op_done, &r, &err)
+                  : device_queue_set_context(dev, queue, target, dt_op_done, &r, &err));
+        dt_wait_ok(&r);
+        expected_moves += any;
+        g_assert_cmpuint(log.count, ==, expected_moves);
+        if (any) {
+            g_assert_true(log.done_first);
+            g_assert_cmpint(log.queue, ==, whole ? -1 : queue);
+            g_assert_true(log.to == target);
+        }
+        for (int q = whole ? -1 : queue; q < (whole ? N_QUEUES : queue + 1); q++) {
+            g_assert_true(queue_ctx(dev, q) == target);
+        }
         g_assert_cmpint(device_get_state(dev), ==, DEVICE_STATE_RUNNING);
-        /* Callbacks now run on the new thread (checked by the device). */
-        wait_settled(m, (guint)i + 2);
+        /* Every plane goes on, on its (new) thread (checked by the device). */
+        wait_all_settled(m);
     }
-    while (test_mover_taken(m) < test_mover_submitted(m)) {
-        poll_main();
+    for (int q = 0; q < N_QUEUES; q++) {
+        while (test_mover_taken(m, q) < test_mover_submitted(m, q) ||
+               test_mover_poked(m, q) < N_MOVES) {
+            dt_poll_main();
+        }
     }
-    quiesce_sync(dev);
+    dt_sync_op(device_quiesce, dev);
     n = test_mover_check_all_done(m);
     device_get_stats(dev, &st);
-    g_test_message("%u requests over %d moves", n, N_MOVES);
+    g_test_message("%u requests over %d moves (%u moved something), %" G_GUINT64_FORMAT
+                   " hops",
+                   n, N_MOVES, expected_moves, st.hops);
     g_assert_cmpuint(n, >=, 2u * N_MOVES);
     g_assert_cmpuint(st.started, ==, n);
     g_assert_cmpuint(st.completed, ==, n);
     g_assert_cmpuint(st.failed, ==, 0);
-    g_assert_cmpuint(st.moves, ==, N_MOVES);
-    g_assert_cmpuint(moved_events, ==, N_MOVES);
-    g_assert_cmpuint(test_mover_attach_count(m), ==, N_MOVES + 1);
-    del_device("mv0");
-}
-
-/* Quiesce stops intake (queued requests wait), resume picks them up. */
-static void test_quiesce_resume(void)
-{
-    Device *dev = new_device("test-mover,id=mv1,context=ctx0");
-    TestMover *m = TEST_MOVER(dev);
-    OpResult r = {0}, again = {0};
-    guint taken;
-
-    wait_settled(m, 1);
-    quiesce_sync(dev);
-    g_assert_cmpint(device_get_state(dev), ==, DEVICE_STATE_QUIESCED);
-    test_mover_check_all_done(m);
-    taken = test_mover_taken(m);
-    test_mover_submit(m, 5);
-
-    /* Quiescing again succeeds at once; resuming a quiesced device works,
-     * resuming a running one fails. */
-    quiesce_sync(dev);
-    g_assert_cmpuint(test_mover_taken(m), ==, taken);
-    test_mover_set_expect_tid(m, context_tid(ctx1));
-    device_resume(dev, ctx1, op_done, &r);
-    device_resume(dev, NULL, op_done, &again);
-    wait_op(&again);
-    g_assert_no_error(r.err);
-    g_assert_true(device_get_context(dev) == ctx1);
-    g_assert_error(again.err, QOM_ERROR, QOM_ERROR_FAILED);
-    g_assert_nonnull(strstr(again.err->message, "is not quiesced"));
-    g_assert_cmpint(r.seq, <, again.seq);
-    g_clear_error(&again.err);
-    while (test_mover_taken(m) < taken + 5) {
-        poll_main();
+    g_assert_cmpuint(st.moves, ==, expected_moves);
+    for (int q = -1; q < N_QUEUES; q++) {
+        g_assert_cmpuint(test_mover_attach_count(m, q), ==, expected_attach[q + 1]);
     }
-    wait_settled(m, 2);
-    quiesce_sync(dev);
-    test_mover_check_all_done(m);
-    del_device("mv1");
+    g_rand_free(rand);
+    dt_del_device(dev, -1);
 }
 
-/* Operations queue up and complete in order; a busy device is not deleted. */
-static void test_queued_ops(void)
+/* A queue move: main -> old (quiesce, detach) -> new (attach, resume) -> main. */
+static void test_move_hops(void)
 {
-    Device *dev = new_device("test-mover,id=mv2,context=ctx1");
+    Device *dev = dt_new_device("test-mover,id=hops,context=ctx0,num-queues=2");
     TestMover *m = TEST_MOVER(dev);
-    OpResult a = {0}, b = {0}, c = {0};
-    g_autoptr(GError) err = NULL;
-
-    test_mover_set_expect_tid(m, 0);
-    g_assert_true(device_set_context(dev, ctx0, op_done, &a, &err));
-    g_assert_true(device_set_context(dev, qcontext_get_main(), op_done, &b, &err));
-    device_quiesce(dev, op_done, &c);
-    g_assert_true(device_is_busy(dev));
-    g_assert_false(qom_container_del(QOM_CONTAINER_DEVICES, "mv2", &err));
-    g_assert_error(err, QOM_ERROR, QOM_ERROR_IN_USE);
-    g_clear_error(&err);
-    wait_op(&c);
-    g_assert_true(a.seq < b.seq && b.seq < c.seq);
-    g_assert_no_error(a.err);
-    g_assert_no_error(b.err);
-    g_assert_true(device_get_context(dev) == qcontext_get_main());
-    g_assert_false(device_is_busy(dev));
-    test_mover_check_all_done(m);
-
-    /* A move of a quiesced device leaves it quiesced. */
-    memset(&a, 0, sizeof(a));
-    g_assert_true(device_set_context(dev, ctx0, op_done, &a, &err));
-    wait_op(&a);
-    g_assert_no_error(a.err);
-    g_assert_cmpint(device_get_state(dev), ==, DEVICE_STATE_QUIESCED);
-    g_assert_true(device_get_context(dev) == ctx0);
-
-    /* Moving to where it is: done at once, no event. */
-    memset(&a, 0, sizeof(a));
-    moved_events = 0;
-    g_assert_true(device_set_context(dev, ctx0, op_done, &a, &err));
-    wait_op(&a);
-    g_assert_cmpuint(moved_events, ==, 0);
-
-    g_assert_false(device_set_context(dev, NULL, op_done, &a, &err));
-    g_assert_error(err, QOM_ERROR, QOM_ERROR_NOT_FOUND);
-    del_device("mv2");
-}
-
-/* object-del of a context in use is refused; of an unused one, it works. */
-static void test_del_veto(void)
-{
-    QContext *ctx2 = new_context("glib-qcontext", "ctx2");
-    int tid = qcontext_get_thread_id(ctx2);
-    Device *dev;
+    MovedLog log = {0};
+    DeviceStats before, after;
+    TestMoverHookTids t;
     OpResult r = {0};
     g_autoptr(GError) err = NULL;
 
-    g_assert_cmpint(tid, >, 0);
-    g_assert_true(task_exists(tid));
-    dev = new_device("test-mover,id=dev2,context=ctx2");
-    g_assert_false(qom_container_del(QOM_CONTAINER_OBJECTS, "ctx2", &err));
-    g_assert_error(err, QOM_ERROR, QOM_ERROR_IN_USE);
-    g_assert_cmpstr(err->message, ==, "context 'ctx2' is in use by device 'dev2'");
-    g_clear_error(&err);
-    g_assert_true(qcontext_is_running(ctx2));
+    g_signal_connect(dev, "moved", G_CALLBACK(on_moved), &log);
+    wait_all_settled(m);
+    device_get_stats(dev, &before);
+    expect_plane(m, 1, ctx1);
+    log.pending = &r;
+    g_assert_true(device_queue_set_context(dev, 1, ctx1, dt_op_done, &r, &err));
+    dt_wait_ok(&r);
+    device_get_stats(dev, &after);
+    g_assert_cmpuint(after.hops - before.hops, ==, 3);
+    t = test_mover_hook_tids(m, 1);
+    g_assert_cmpint(t.quiesce, ==, dt_context_tid(ctx0));
+    g_assert_cmpint(t.detach, ==, dt_context_tid(ctx0));
+    g_assert_cmpint(t.attach, ==, dt_context_tid(ctx1));
+    g_assert_cmpint(t.resume, ==, dt_context_tid(ctx1));
+    g_assert_cmpuint(log.count, ==, 1);
+    g_assert_true(log.done_first);
+    g_assert_cmpint(log.queue, ==, 1);
+    g_assert_true(log.from == ctx0 && log.to == ctx1);
+    g_assert_true(queue_ctx(dev, 0) == ctx0);
+    g_assert_true(device_get_context(dev) == ctx0);
 
-    g_assert_false(qom_container_del(QOM_CONTAINER_OBJECTS, "main", &err));
-    g_assert_error(err, QOM_ERROR, QOM_ERROR_IN_USE);
-    g_clear_error(&err);
-
-    /* While the device moves to ctx2 the target counts as used too. */
-    g_assert_true(device_set_context(dev, ctx0, op_done, &r, &err));
-    wait_op(&r);
-    g_assert_no_error(r.err);
+    /* From main: main -> main is no hop; main -> new -> main. */
     memset(&r, 0, sizeof(r));
-    g_assert_true(device_set_context(dev, ctx2, op_done, &r, &err));
-    g_assert_false(qom_container_del(QOM_CONTAINER_OBJECTS, "ctx2", &err));
-    g_clear_error(&err);
-    wait_op(&r);
+    expect_plane(m, 1, qcontext_get_main());
+    g_assert_true(
+        device_queue_set_context(dev, 1, qcontext_get_main(), dt_op_done, &r, &err));
+    dt_wait_ok(&r);
+    device_get_stats(dev, &before);
     memset(&r, 0, sizeof(r));
-    g_assert_true(device_set_context(dev, ctx0, op_done, &r, &err));
-    wait_op(&r);
+    expect_plane(m, 1, ctx2);
+    g_assert_true(device_queue_set_context(dev, 1, ctx2, dt_op_done, &r, &err));
+    dt_wait_ok(&r);
+    device_get_stats(dev, &after);
+    g_assert_cmpuint(after.hops - before.hops, ==, 2);
 
-    g_assert_true(qom_container_del(QOM_CONTAINER_OBJECTS, "ctx2", &err));
-    g_assert_no_error(err);
-    g_assert_true(task_gone(tid));
-    g_assert_null(qcontext_find_by_name("ctx2"));
-    del_device("dev2");
+    /* The whole device (3 planes, 2 on ctx0, 1 on ctx2) to ctx1: each plane
+     * hops old -> new in parallel; one join back to main. */
+    wait_all_settled(m);
+    device_get_stats(dev, &before);
+    memset(&r, 0, sizeof(r));
+    for (int q = -1; q < 2; q++) {
+        expect_plane(m, q, ctx1);
+    }
+    g_assert_true(device_set_context(dev, ctx1, dt_op_done, &r, &err));
+    dt_wait_ok(&r);
+    device_get_stats(dev, &after);
+    g_assert_cmpuint(after.hops - before.hops, ==, 3 + 3 + 1);
+    g_assert_true(device_get_context(dev) == ctx1);
+    g_assert_cmpint(log.queue, ==, -1);
+    g_assert_true(log.from == ctx0 && log.to == ctx1);
+
+    /* Moving to where it is: done at once, no signal, no hop but home. */
+    memset(&r, 0, sizeof(r));
+    log.count = 0;
+    g_assert_true(device_set_context(dev, ctx1, dt_op_done, &r, &err));
+    dt_wait_ok(&r);
+    g_assert_cmpuint(log.count, ==, 0);
+    dt_del_device(dev, -1);
 }
 
-/* Realize failures leave nothing behind. */
-static void test_realize_errors(void)
+/* Armed timers and scheduled BHs move with their plane. */
+static void test_move_carries_sources(void)
 {
-    g_autoptr(GError) err = NULL;
-    QomObject *obj;
-
-    obj = qom_object_new_from_string(QOM_CONTAINER_DEVICES, DEVICE_TYPE,
-                                     "test-mover,id=bad,fail-realize=on", &err);
-    g_assert_null(obj);
-    g_assert_error(err, QOM_ERROR, QOM_ERROR_FAILED);
-    g_assert_cmpstr(err->message, ==, "test-mover: realize failed as asked");
-    g_assert_null(qom_container_find(QOM_CONTAINER_DEVICES, "bad"));
-    g_clear_error(&err);
-
-    obj = qom_object_new_from_string(QOM_CONTAINER_DEVICES, DEVICE_TYPE,
-                                     "test-mover,id=bad,context=nosuch", &err);
-    g_assert_null(obj);
-    g_assert_nonnull(err);
-    g_test_message("unknown context: %s", err->message);
-    g_clear_error(&err);
-
-    obj = qom_object_new_from_string(QOM_CONTAINER_DEVICES, DEVICE_TYPE,
-                                     "glib-qcontext,id=bad", &err);
-    g_assert_null(obj);
-    g_assert_error(err, QOM_ERROR, QOM_ERROR_UNKNOWN_TYPE);
-    g_clear_error(&err);
-
-    /* The default context is main. */
-    obj = QOM_OBJECT(new_device("test-mover,id=dflt"));
-    g_assert_true(device_get_context(DEVICE(obj)) == qcontext_get_main());
-    wait_settled(TEST_MOVER(obj), 1);
-    del_device("dflt");
-}
-
-/* Deleting a running device fails its in-flight requests, never loses them. */
-static void test_delete_running(void)
-{
-    Device *dev = new_device("test-mover,id=mv3,context=ctx1,latency-us=1000000");
+    Device *dev = dt_new_device("test-mover,id=carry,context=ctx1,queue-contexts=ctx1");
     TestMover *m = TEST_MOVER(dev);
+    OpResult r = {0};
+    g_autoptr(GError) err = NULL;
+    guint poke;
+
+    /* A BH scheduled while the device moves runs on whichever context its
+     * queue is on by then (the device checks the thread), never lost. */
+    g_assert_true(device_queue_stop(dev, 0, dt_op_done, &r, &err));
+    dt_wait_ok(&r);
+    for (int i = 0; i < 20; i++) {
+        QContext *target = i % 2 ? ctx1 : ctx2;
+        memset(&r, 0, sizeof(r));
+        expect_plane(m, 0, target);
+        expect_plane(m, -1, target);
+        g_assert_true(device_set_context(dev, target, dt_op_done, &r, &err));
+        poke = test_mover_poke(m, 0); /* while it moves, from main */
+        dt_wait_ok(&r);
+        while (test_mover_poked(m, 0) < poke) {
+            dt_poll_main();
+        }
+        /* The heartbeat of the control plane stayed armed: it beats on. */
+        dt_wait_settled(m, -1, test_mover_attach_count(m, -1));
+        g_assert_cmpint(device_queue_get_state(device_get_queue(dev, 0)), ==,
+                        DEVICE_QUEUE_STOPPED);
+    }
+    dt_del_device(dev, -1);
+}
+
+/* Poke BHs from another thread while queues move all the time. */
+typedef struct {
+    TestMover *m;
+    int stop; /* atomic */
+    guint last[N_QUEUES];
+} Poker;
+
+static void *poker_thread(void *opaque)
+{
+    Poker *pk = opaque;
+
+    while (!__atomic_load_n(&pk->stop, __ATOMIC_SEQ_CST)) {
+        for (int q = 0; q < N_QUEUES; q++) {
+            pk->last[q] = test_mover_poke(pk->m, q);
+            test_mover_submit(pk->m, q, 1);
+        }
+        g_usleep(50);
+    }
+    return NULL;
+}
+
+static void test_move_cross_thread_bh(void)
+{
+    Device *dev = dt_new_device("test-mover,id=poked,num-queues=4,"
+                                "queue-contexts=ctx0:ctx1:ctx2:main");
+    TestMover *m = TEST_MOVER(dev);
+    QContext *all[] = {ctx0, ctx1, ctx2, qcontext_get_main()};
+    Poker pk = {.m = m};
+    pthread_t thread;
+
+    pthread_create(&thread, NULL, poker_thread, &pk);
+    for (int i = 0; i < 100; i++) {
+        OpResult r = {0};
+        g_autoptr(GError) err = NULL;
+        g_assert_true(device_queue_set_context(dev, i % N_QUEUES, all[(i / 4 + i) % 4],
+                                               dt_op_done, &r, &err));
+        dt_wait_ok(&r);
+    }
+    __atomic_store_n(&pk.stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(thread, NULL);
+    for (int q = 0; q < N_QUEUES; q++) {
+        while (test_mover_poked(m, q) < pk.last[q] ||
+               test_mover_taken(m, q) < test_mover_submitted(m, q)) {
+            dt_poll_main();
+        }
+    }
+    dt_sync_op(device_quiesce, dev);
+    test_mover_check_all_done(m);
+    dt_del_device(dev, -1);
+}
+
+/* The ticker with 4 queues over 3 contexts: moves under load, counts add up. */
+static void test_ticker_multiqueue(void)
+{
+    Device *dev =
+        dt_new_device("ticker,id=tk,num-queues=4,queue-contexts=ctx0:ctx1:ctx2,"
+                      "interval-us=100,latency-us=300");
+    QContext *all[] = {qcontext_get_main(), ctx0, ctx1, ctx2};
+    g_autofree char *placement = NULL;
     DeviceStats st;
 
-    g_object_ref(dev);
-    test_mover_submit(m, 4);
-    while (test_mover_taken(m) < 4) {
-        poll_main();
+    g_object_get(dev, "queue-contexts", &placement, NULL);
+    g_assert_cmpstr(placement, ==, "ctx0:ctx1:ctx2:ctx0");
+    for (int i = 0; i < 200; i++) {
+        OpResult r = {0};
+        g_autoptr(GError) err = NULL;
+        QContext *target = all[i % 4];
+        g_assert_true(i % 5 == 0
+                          ? device_set_context(dev, target, dt_op_done, &r, &err)
+                          : device_queue_set_context(dev, i % 4, all[(i / 4) % 4],
+                                                     dt_op_done, &r, &err));
+        dt_wait_ok(&r);
     }
-    del_device("mv3");
+    dt_sync_op(device_quiesce, dev);
     device_get_stats(dev, &st);
-    g_assert_false(device_is_realized(dev));
+    g_assert_cmpuint(st.started, >, 0);
+    g_assert_cmpuint(st.completed, ==, st.started);
     g_assert_cmpuint(st.in_flight, ==, 0);
-    g_assert_cmpuint(st.started, ==, st.completed + st.failed);
-    g_assert_cmpuint(st.failed, >=, 1); /* the even ones wait a second */
-    g_object_unref(dev);
+    g_assert_cmpuint(st.failed, ==, 0);
+    dt_del_device(dev, -1);
 }
 
 int main(int argc, char **argv)
 {
+    int ret;
+
     g_test_init(&argc, &argv, NULL);
     g_assert_true(qcontext_init_main(NULL)); /* this thread is main's */
     devices_register_types();
-    test_mover_register();
-    device_set_event_hook(on_device_event, NULL);
-    ctx0 = new_context("glib-qcontext", "ctx0");
-    ctx1 = new_context(
-        qom_type_lookup("aio-qcontext") ? "aio-qcontext" : "glib-qcontext", "ctx1");
+    ctx0 = dt_new_context("glib-qcontext", "ctx0");
+    ctx1 = dt_new_aio_context("ctx1");
+    ctx2 = dt_new_aio_context("ctx2");
 
     g_test_add_func("/devices/move/stress", test_move_stress);
-    g_test_add_func("/devices/move/quiesce-resume", test_quiesce_resume);
-    g_test_add_func("/devices/move/queued-ops", test_queued_ops);
-    g_test_add_func("/devices/del-veto", test_del_veto);
-    g_test_add_func("/devices/realize-errors", test_realize_errors);
-    g_test_add_func("/devices/delete-running", test_delete_running);
-    int ret = g_test_run();
+    g_test_add_func("/devices/move/hops", test_move_hops);
+    g_test_add_func("/devices/move/carries-sources", test_move_carries_sources);
+    g_test_add_func("/devices/move/cross-thread-bh", test_move_cross_thread_bh);
+    g_test_add_func("/devices/move/ticker-multiqueue", test_ticker_multiqueue);
+    ret = g_test_run();
 
-    qom_container_del_all(QOM_CONTAINER_DEVICES);
+    dt_wait_no_devices();
     qom_container_del_all(QOM_CONTAINER_OBJECTS);
     return ret;
 }

@@ -1,5 +1,7 @@
 /*
- * tests/devices/test-mover.c - "test-mover", see test-mover.h.
+ * tests/devices/test-mover.c - "test-mover" and "test-mover-manual"; see
+ * test-mover.h.  Both register themselves with DEVICE_REGISTER_TYPE from
+ * this file, as any device does.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -8,11 +10,43 @@
 
 #include "test-mover.h"
 
-typedef struct MoverReq {
-    TestMover *m;
+typedef struct MoverPlane MoverPlane;
+
+typedef struct {
+    MoverPlane *p;
     guint id;
-    QEMUTimer *timer; /* even ids complete on their timer, odd ones from the BH */
+    DeviceTimer *timer; /* even ids complete on their timer, odd ones from the BH */
 } MoverReq;
+
+struct MoverPlane {
+    TestMover *m;
+    DeviceQueue *q;
+    int index;
+
+    /* The plane's thread (handed over by the engine). */
+    pthread_t thread;
+    DeviceTimer *gen; /* queues: the generator; control plane: the heartbeat */
+    DeviceBH *complete_bh;
+    GQueue bh_pending; /* MoverReq * waiting for complete_bh */
+    GPtrArray *timed;  /* MoverReq * waiting for their timer */
+    gboolean running;
+    guint since_attach;
+    guint attaches;
+
+    /* Any thread. */
+    DeviceBH *poke_bh;
+    guint poke_req;  /* atomic */
+    guint poke_seen; /* atomic */
+    int expect_tid;  /* atomic */
+    int tids[4];     /* atomic: quiesce, detach, attach, resume */
+    EventNotifier ext;
+    pthread_mutex_t ext_lock;
+    guint ext_queued;    /* ext_lock */
+    guint ext_submitted; /* atomic */
+    guint ext_taken;     /* atomic */
+
+    guint settled_gen; /* main thread */
+};
 
 struct TestMover {
     Device parent;
@@ -20,28 +54,16 @@ struct TestMover {
     guint period_us;
     guint latency_us;
 
-    /* Context-thread state (handed over between threads by the move's BHs). */
-    AioContext *aio;
-    pthread_t thread;
-    QEMUTimer *gen;
-    QEMUBH *complete_bh;
-    GQueue bh_pending; /* MoverReq * waiting for complete_bh */
-    GPtrArray *timed;  /* MoverReq * waiting for their timer */
-    gboolean running;
-    guint next_id;
+    MoverPlane *planes; /* [0] control plane, [1 + i] queue i */
+    guint nplanes;
+    guint next_id;   /* atomic */
     guint8 *started; /* per-request bitmaps (one byte per id) */
     guint8 *completed;
-    guint since_attach;
-    guint attaches;
-
-    /* Cross-thread state. */
-    int expect_tid; /* atomic */
-    EventNotifier ext;
-    pthread_mutex_t ext_lock;
-    guint ext_queued;    /* guarded by ext_lock */
-    guint ext_submitted; /* atomic */
-    guint ext_taken;     /* atomic */
-    guint settled_gen;   /* main thread */
+    guint resets; /* atomic */
+    DeviceBH *ctl_bh;
+    void (*ctl_fn)(void *); /* ctl_lock */
+    void *ctl_opaque;
+    pthread_mutex_t ctl_lock;
 };
 
 typedef struct {
@@ -49,20 +71,47 @@ typedef struct {
 } TestMoverClass;
 
 enum { PROP_0, PROP_FAIL_REALIZE, PROP_PERIOD_US, PROP_LATENCY_US, N_PROPS };
+enum { HOOK_QUIESCE, HOOK_DETACH, HOOK_ATTACH, HOOK_RESUME };
 
 static GType test_mover_get_type(void);
 G_DEFINE_TYPE(TestMover, test_mover, DEVICE_TYPE)
+DEVICE_REGISTER_TYPE("test-mover", test_mover_get_type)
+
+/* The same device whose queues start only when asked (like vhost-user). */
+typedef TestMover TestMoverManual;
+typedef TestMoverClass TestMoverManualClass;
+static GType test_mover_manual_get_type(void);
+G_DEFINE_TYPE(TestMoverManual, test_mover_manual, test_mover_get_type())
+DEVICE_REGISTER_TYPE("test-mover-manual", test_mover_manual_get_type)
 
 static int gettid_now(void)
 {
     return (int)syscall(SYS_gettid);
 }
 
-static void check_thread(TestMover *m)
+static MoverPlane *plane_of(TestMover *m, int queue)
 {
-    g_assert_nonnull(m->aio);
-    g_assert_true(pthread_equal(pthread_self(), m->thread));
-    g_assert_true(in_aio_context_home_thread(m->aio));
+    g_assert_cmpint(queue, >=, -1);
+    g_assert_cmpint(queue + 1, <, (int)m->nplanes);
+    return &m->planes[queue + 1];
+}
+
+static MoverPlane *plane_of_q(Device *dev, DeviceQueue *q)
+{
+    return plane_of(TEST_MOVER(dev), device_queue_get_index(q));
+}
+
+static void check_thread(MoverPlane *p)
+{
+    if (!device_queue_in_thread(p->q) || !pthread_equal(pthread_self(), p->thread)) {
+        g_error("test-mover: plane %d: callback on the wrong thread (tid %d)", p->index,
+                gettid_now());
+    }
+}
+
+static void record_hook(MoverPlane *p, int hook)
+{
+    __atomic_store_n(&p->tids[hook], gettid_now(), __ATOMIC_SEQ_CST);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -71,6 +120,7 @@ static void check_thread(TestMover *m)
 
 typedef struct {
     TestMover *m;
+    int plane;
     guint gen;
 } SettledMsg;
 
@@ -78,99 +128,151 @@ static void settled_bh(void *opaque)
 {
     SettledMsg *s = opaque;
 
-    s->m->settled_gen = MAX(s->m->settled_gen, s->gen);
+    /* The device may have been deleted since (main thread, like this BH). */
+    if (s->m->planes) {
+        MoverPlane *p = &s->m->planes[s->plane];
+        p->settled_gen = MAX(p->settled_gen, s->gen);
+    }
     g_object_unref(s->m);
     g_free(s);
 }
 
-static void mover_complete(TestMover *m, MoverReq *req)
+/* Two completions (or heartbeats) since the last attach: tell main. */
+static void mover_progress(MoverPlane *p)
 {
-    g_assert_cmpuint(m->started[req->id], ==, 1);
-    g_assert_cmpuint(m->completed[req->id], ==, 0);
-    m->completed[req->id] = 1;
-    if (++m->since_attach == 2) {
+    if (++p->since_attach == 2) {
         SettledMsg *s = g_new0(SettledMsg, 1);
-        s->m = g_object_ref(m);
-        s->gen = m->attaches;
+        s->m = g_object_ref(p->m);
+        s->plane = p->index + 1;
+        s->gen = p->attaches;
         aio_bh_schedule_oneshot(qcontext_get_aio_context(qcontext_get_main()),
                                 settled_bh, s);
     }
-    g_clear_pointer(&req->timer, timer_free);
+}
+
+static void mover_complete(MoverPlane *p, MoverReq *req)
+{
+    TestMover *m = p->m;
+
+    g_assert_cmpuint(m->started[req->id], ==, 1);
+    g_assert_cmpuint(m->completed[req->id], ==, 0);
+    m->completed[req->id] = 1;
+    mover_progress(p);
+    device_timer_free(req->timer);
     g_free(req);
-    device_request_end(DEVICE(m), TRUE);
+    device_queue_request_end(p->q, TRUE);
 }
 
 static void mover_req_timer_cb(void *opaque)
 {
     MoverReq *req = opaque;
-    TestMover *m = req->m;
+    MoverPlane *p = req->p;
 
-    check_thread(m);
-    g_assert_true(g_ptr_array_remove_fast(m->timed, req));
-    mover_complete(m, req);
+    check_thread(p);
+    g_assert_true(g_ptr_array_remove_fast(p->timed, req));
+    mover_complete(p, req);
 }
 
 static void mover_complete_bh(void *opaque)
 {
-    TestMover *m = opaque;
+    MoverPlane *p = opaque;
     MoverReq *req;
 
-    check_thread(m);
-    while ((req = g_queue_pop_head(&m->bh_pending))) {
-        mover_complete(m, req);
+    check_thread(p);
+    while ((req = g_queue_pop_head(&p->bh_pending))) {
+        mover_complete(p, req);
     }
 }
 
-static void mover_start(TestMover *m)
+static void mover_start(MoverPlane *p)
 {
+    TestMover *m = p->m;
     MoverReq *req = g_new0(MoverReq, 1);
 
-    g_assert_cmpuint(m->next_id, <, TEST_MOVER_MAX_REQS);
-    req->m = m;
-    req->id = m->next_id++;
+    req->p = p;
+    req->id = __atomic_fetch_add(&m->next_id, 1, __ATOMIC_RELAXED);
+    g_assert_cmpuint(req->id, <, TEST_MOVER_MAX_REQS);
     g_assert_cmpuint(m->started[req->id], ==, 0);
     m->started[req->id] = 1;
-    device_request_begin(DEVICE(m));
+    device_queue_request_begin(p->q);
     if (req->id % 2 == 0) {
-        req->timer = aio_timer_new(m->aio, QEMU_CLOCK_REALTIME, SCALE_US,
-                                   mover_req_timer_cb, req);
-        g_ptr_array_add(m->timed, req);
-        timer_mod(req->timer, qemu_clock_get_us(QEMU_CLOCK_REALTIME) + m->latency_us);
+        req->timer = device_queue_timer_new(p->q, QEMU_CLOCK_REALTIME, SCALE_US,
+                                            mover_req_timer_cb, req);
+        g_ptr_array_add(p->timed, req);
+        device_timer_mod(req->timer,
+                         qemu_clock_get_us(QEMU_CLOCK_REALTIME) + m->latency_us);
     } else {
-        g_queue_push_tail(&m->bh_pending, req);
-        qemu_bh_schedule(m->complete_bh);
+        g_queue_push_tail(&p->bh_pending, req);
+        device_bh_schedule(p->complete_bh);
     }
+}
+
+static void mover_arm(MoverPlane *p)
+{
+    guint period = p->index < 0 ? 200 : p->m->period_us;
+
+    device_timer_mod(p->gen, qemu_clock_get_us(QEMU_CLOCK_REALTIME) + period);
 }
 
 static void mover_gen_cb(void *opaque)
 {
-    TestMover *m = opaque;
+    MoverPlane *p = opaque;
 
-    check_thread(m);
-    if (!m->running) {
+    check_thread(p);
+    if (p->index < 0) {
+        mover_progress(p); /* the heartbeat: always armed, moves armed */
+        mover_arm(p);
         return;
     }
-    mover_start(m);
-    timer_mod(m->gen, qemu_clock_get_us(QEMU_CLOCK_REALTIME) + m->period_us);
+    if (p->running) {
+        mover_start(p);
+        mover_arm(p);
+    }
 }
 
 static void mover_ext_read(EventNotifier *e)
 {
-    TestMover *m = (TestMover *)((char *)e - G_STRUCT_OFFSET(TestMover, ext));
+    MoverPlane *p = (MoverPlane *)((char *)e - G_STRUCT_OFFSET(MoverPlane, ext));
     guint n;
 
-    check_thread(m);
-    if (!m->running) {
+    check_thread(p);
+    if (!p->running) {
         return; /* removed by quiesce within this iteration: keep it queued */
     }
     event_notifier_test_and_clear(e);
-    pthread_mutex_lock(&m->ext_lock);
-    n = m->ext_queued;
-    m->ext_queued = 0;
-    pthread_mutex_unlock(&m->ext_lock);
-    __atomic_fetch_add(&m->ext_taken, n, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&p->ext_lock);
+    n = p->ext_queued;
+    p->ext_queued = 0;
+    pthread_mutex_unlock(&p->ext_lock);
+    __atomic_fetch_add(&p->ext_taken, n, __ATOMIC_SEQ_CST);
     while (n--) {
-        mover_start(m);
+        mover_start(p);
+    }
+}
+
+static void mover_poke_bh(void *opaque)
+{
+    MoverPlane *p = opaque;
+
+    check_thread(p);
+    __atomic_store_n(&p->poke_seen, __atomic_load_n(&p->poke_req, __ATOMIC_SEQ_CST),
+                     __ATOMIC_SEQ_CST);
+}
+
+static void mover_ctl_bh(void *opaque)
+{
+    TestMover *m = opaque;
+    void (*fn)(void *);
+    void *fn_opaque;
+
+    check_thread(&m->planes[0]);
+    pthread_mutex_lock(&m->ctl_lock);
+    fn = m->ctl_fn;
+    fn_opaque = m->ctl_opaque;
+    m->ctl_fn = NULL;
+    pthread_mutex_unlock(&m->ctl_lock);
+    if (fn) {
+        fn(fn_opaque);
     }
 }
 
@@ -178,58 +280,90 @@ static void mover_ext_read(EventNotifier *e)
 /* Device hooks                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void mover_attach(Device *dev, AioContext *aio)
+static void mover_queue_attach(Device *dev, DeviceQueue *q, AioContext *aio)
 {
-    TestMover *m = TEST_MOVER(dev);
-    int expect = __atomic_load_n(&m->expect_tid, __ATOMIC_SEQ_CST);
+    MoverPlane *p = plane_of_q(dev, q);
+    int expect = __atomic_load_n(&p->expect_tid, __ATOMIC_SEQ_CST);
 
     if (expect) {
         g_assert_cmpint(gettid_now(), ==, expect);
     }
     g_assert_true(in_aio_context_home_thread(aio));
-    g_assert_null(m->aio);
-    m->aio = aio;
-    m->thread = pthread_self();
-    m->gen = aio_timer_new(aio, QEMU_CLOCK_REALTIME, SCALE_US, mover_gen_cb, m);
-    m->complete_bh = aio_bh_new(aio, mover_complete_bh, m);
-    m->since_attach = 0;
-    m->attaches++;
+    g_assert_true(device_queue_get_aio_context(q) == aio);
+    p->thread = pthread_self();
+    p->since_attach = 0;
+    p->attaches++;
+    record_hook(p, HOOK_ATTACH);
 }
 
-static void mover_detach(Device *dev)
+static void mover_queue_detach(Device *dev, DeviceQueue *q)
 {
-    TestMover *m = TEST_MOVER(dev);
+    MoverPlane *p = plane_of_q(dev, q);
 
-    check_thread(m);
-    g_assert_false(m->running);
-    /* In flight only when deleted without a drain: unrealize fails them. */
-    for (guint i = 0; i < m->timed->len; i++) {
-        MoverReq *req = g_ptr_array_index(m->timed, i);
-        g_clear_pointer(&req->timer, timer_free);
+    check_thread(p);
+    g_assert_false(p->running);
+    record_hook(p, HOOK_DETACH);
+}
+
+static void mover_queue_quiesce(Device *dev, DeviceQueue *q)
+{
+    MoverPlane *p = plane_of_q(dev, q);
+
+    check_thread(p);
+    record_hook(p, HOOK_QUIESCE);
+    p->running = FALSE;
+    if (p->index >= 0) {
+        device_timer_del(p->gen);
+        device_queue_set_event_notifier(q, &p->ext, NULL, NULL, NULL);
     }
-    g_clear_pointer(&m->gen, timer_free);
-    g_clear_pointer(&m->complete_bh, qemu_bh_delete);
-    m->aio = NULL;
 }
 
-static void mover_quiesce(Device *dev)
+static void mover_queue_resume(Device *dev, DeviceQueue *q)
+{
+    MoverPlane *p = plane_of_q(dev, q);
+
+    check_thread(p);
+    record_hook(p, HOOK_RESUME);
+    p->running = TRUE;
+    if (p->index >= 0) {
+        mover_arm(p);
+        device_queue_set_event_notifier(q, &p->ext, mover_ext_read, NULL, NULL);
+    }
+}
+
+/* Control plane, every queue stopped and drained. */
+static void mover_reset(Device *dev)
 {
     TestMover *m = TEST_MOVER(dev);
 
-    check_thread(m);
-    m->running = FALSE;
-    timer_del(m->gen);
-    aio_set_event_notifier(m->aio, &m->ext, NULL, NULL, NULL);
+    check_thread(&m->planes[0]);
+    for (guint i = 1; i < m->nplanes; i++) {
+        DeviceStats st;
+        device_queue_get_stats(m->planes[i].q, &st);
+        g_assert_cmpuint(st.in_flight, ==, 0);
+        g_assert_cmpint(device_queue_get_state(m->planes[i].q), ==,
+                        DEVICE_QUEUE_STOPPED);
+    }
+    __atomic_fetch_add(&m->resets, 1, __ATOMIC_SEQ_CST);
 }
 
-static void mover_resume(Device *dev)
+static void plane_init(TestMover *m, MoverPlane *p, int index)
 {
-    TestMover *m = TEST_MOVER(dev);
-
-    check_thread(m);
-    m->running = TRUE;
-    timer_mod(m->gen, qemu_clock_get_us(QEMU_CLOCK_REALTIME) + m->period_us);
-    aio_set_event_notifier(m->aio, &m->ext, mover_ext_read, NULL, NULL);
+    p->m = m;
+    p->index = index;
+    p->q =
+        index < 0 ? device_get_control(DEVICE(m)) : device_get_queue(DEVICE(m), index);
+    p->timed = g_ptr_array_new();
+    g_queue_init(&p->bh_pending);
+    pthread_mutex_init(&p->ext_lock, NULL);
+    g_assert_cmpint(event_notifier_init(&p->ext, 0), ==, 0);
+    p->gen =
+        device_queue_timer_new(p->q, QEMU_CLOCK_REALTIME, SCALE_US, mover_gen_cb, p);
+    p->complete_bh = device_queue_bh_new(p->q, mover_complete_bh, p);
+    p->poke_bh = device_queue_bh_new(p->q, mover_poke_bh, p);
+    if (index < 0) {
+        mover_arm(p); /* armed while detached: it fires once attached */
+    }
 }
 
 static gboolean mover_realize(Device *dev, GError **errp)
@@ -241,84 +375,153 @@ static gboolean mover_realize(Device *dev, GError **errp)
                     "test-mover: realize failed as asked");
         return FALSE;
     }
-    g_assert_cmpint(event_notifier_init(&m->ext, 0), ==, 0);
     m->started = g_malloc0(TEST_MOVER_MAX_REQS);
     m->completed = g_malloc0(TEST_MOVER_MAX_REQS);
-    m->timed = g_ptr_array_new();
-    g_queue_init(&m->bh_pending);
+    m->nplanes = device_get_num_queues(dev) + 1;
+    m->planes = g_new0(MoverPlane, m->nplanes);
+    for (guint i = 0; i < m->nplanes; i++) {
+        plane_init(m, &m->planes[i], (int)i - 1);
+    }
+    m->ctl_bh = device_queue_bh_new(device_get_control(dev), mover_ctl_bh, m);
     return TRUE;
+}
+
+static void plane_fail_all(MoverPlane *p)
+{
+    MoverReq *req;
+
+    while (p->timed->len) {
+        req = g_ptr_array_steal_index_fast(p->timed, 0);
+        device_timer_free(req->timer);
+        g_free(req);
+        device_queue_request_end(p->q, FALSE);
+    }
+    while ((req = g_queue_pop_head(&p->bh_pending))) {
+        g_free(req);
+        device_queue_request_end(p->q, FALSE);
+    }
 }
 
 static void mover_unrealize(Device *dev)
 {
     TestMover *m = TEST_MOVER(dev);
-    MoverReq *req;
 
-    while (m->timed->len) {
-        req = g_ptr_array_steal_index_fast(m->timed, 0);
-        g_free(req);
-        device_request_end(dev, FALSE);
+    for (guint i = 0; i < m->nplanes; i++) {
+        MoverPlane *p = &m->planes[i];
+        g_assert_null(device_queue_get_aio_context(p->q));
+        plane_fail_all(p);
+        g_ptr_array_unref(p->timed);
+        device_timer_free(p->gen);
+        device_bh_delete(p->complete_bh);
+        device_bh_delete(p->poke_bh);
+        device_queue_set_event_notifier(p->q, &p->ext, NULL, NULL, NULL);
+        event_notifier_cleanup(&p->ext);
+        pthread_mutex_destroy(&p->ext_lock);
     }
-    while ((req = g_queue_pop_head(&m->bh_pending))) {
-        g_free(req);
-        device_request_end(dev, FALSE);
-    }
-    g_ptr_array_unref(m->timed);
-    g_free(m->started);
-    g_free(m->completed);
-    event_notifier_cleanup(&m->ext);
+    g_clear_pointer(&m->ctl_bh, device_bh_delete);
+    g_clear_pointer(&m->planes, g_free);
+    g_clear_pointer(&m->started, g_free);
+    g_clear_pointer(&m->completed, g_free);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Test API                                                                  */
 /* ------------------------------------------------------------------------ */
 
-void test_mover_set_expect_tid(TestMover *m, int tid)
+void test_mover_set_expect_tid(TestMover *m, int queue, int tid)
 {
-    __atomic_store_n(&m->expect_tid, tid, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&plane_of(m, queue)->expect_tid, tid, __ATOMIC_SEQ_CST);
 }
 
-void test_mover_submit(TestMover *m, guint n)
+void test_mover_submit(TestMover *m, int queue, guint n)
 {
-    pthread_mutex_lock(&m->ext_lock);
-    m->ext_queued += n;
-    pthread_mutex_unlock(&m->ext_lock);
-    __atomic_fetch_add(&m->ext_submitted, n, __ATOMIC_SEQ_CST);
-    event_notifier_set(&m->ext);
+    MoverPlane *p = plane_of(m, queue);
+
+    pthread_mutex_lock(&p->ext_lock);
+    p->ext_queued += n;
+    pthread_mutex_unlock(&p->ext_lock);
+    __atomic_fetch_add(&p->ext_submitted, n, __ATOMIC_SEQ_CST);
+    event_notifier_set(&p->ext);
 }
 
-guint test_mover_settled_gen(TestMover *m)
+guint test_mover_submitted(TestMover *m, int queue)
 {
-    return m->settled_gen;
+    return __atomic_load_n(&plane_of(m, queue)->ext_submitted, __ATOMIC_SEQ_CST);
 }
 
-guint test_mover_submitted(TestMover *m)
+guint test_mover_taken(TestMover *m, int queue)
 {
-    return __atomic_load_n(&m->ext_submitted, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&plane_of(m, queue)->ext_taken, __ATOMIC_SEQ_CST);
 }
 
-guint test_mover_taken(TestMover *m)
+guint test_mover_settled_gen(TestMover *m, int queue)
 {
-    return __atomic_load_n(&m->ext_taken, __ATOMIC_SEQ_CST);
+    return plane_of(m, queue)->settled_gen;
 }
 
-guint test_mover_attach_count(TestMover *m)
+guint test_mover_attach_count(TestMover *m, int queue)
 {
-    return m->attaches;
+    return plane_of(m, queue)->attaches;
+}
+
+guint test_mover_poke(TestMover *m, int queue)
+{
+    MoverPlane *p = plane_of(m, queue);
+    guint n = __atomic_add_fetch(&p->poke_req, 1, __ATOMIC_SEQ_CST);
+
+    device_bh_schedule(p->poke_bh);
+    return n;
+}
+
+guint test_mover_poked(TestMover *m, int queue)
+{
+    return __atomic_load_n(&plane_of(m, queue)->poke_seen, __ATOMIC_SEQ_CST);
+}
+
+TestMoverHookTids test_mover_hook_tids(TestMover *m, int queue)
+{
+    MoverPlane *p = plane_of(m, queue);
+
+    return (TestMoverHookTids){
+        .quiesce = __atomic_load_n(&p->tids[HOOK_QUIESCE], __ATOMIC_SEQ_CST),
+        .detach = __atomic_load_n(&p->tids[HOOK_DETACH], __ATOMIC_SEQ_CST),
+        .attach = __atomic_load_n(&p->tids[HOOK_ATTACH], __ATOMIC_SEQ_CST),
+        .resume = __atomic_load_n(&p->tids[HOOK_RESUME], __ATOMIC_SEQ_CST),
+    };
+}
+
+void test_mover_on_control(TestMover *m, void (*fn)(void *), void *opaque)
+{
+    pthread_mutex_lock(&m->ctl_lock);
+    g_assert_null(m->ctl_fn);
+    m->ctl_fn = fn;
+    m->ctl_opaque = opaque;
+    pthread_mutex_unlock(&m->ctl_lock);
+    device_bh_schedule(m->ctl_bh);
+}
+
+guint test_mover_resets(TestMover *m)
+{
+    return __atomic_load_n(&m->resets, __ATOMIC_SEQ_CST);
 }
 
 guint test_mover_check_all_done(TestMover *m)
 {
-    g_assert_cmpint(device_get_state(DEVICE(m)), ==, DEVICE_STATE_QUIESCED);
+    guint n = __atomic_load_n(&m->next_id, __ATOMIC_SEQ_CST);
+
+    for (guint i = 1; i < m->nplanes; i++) {
+        g_assert_cmpint(device_queue_get_state(m->planes[i].q), ==,
+                        DEVICE_QUEUE_STOPPED);
+    }
     g_assert_cmpuint(device_get_in_flight(DEVICE(m)), ==, 0);
-    for (guint id = 0; id < m->next_id; id++) {
+    for (guint id = 0; id < n; id++) {
         if (m->started[id] != 1 || m->completed[id] != 1) {
             g_error("request %u: started %u, completed %u", id, m->started[id],
                     m->completed[id]);
         }
     }
-    g_assert_cmpuint(m->started[m->next_id], ==, 0);
-    return m->next_id;
+    g_assert_cmpuint(m->started[n], ==, 0);
+    return n;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -366,9 +569,7 @@ static void mover_get_property(GObject *obj, guint id, GValue *v, GParamSpec *ps
 
 static void test_mover_finalize(GObject *obj)
 {
-    TestMover *m = TEST_MOVER(obj);
-
-    pthread_mutex_destroy(&m->ext_lock);
+    pthread_mutex_destroy(&TEST_MOVER(obj)->ctl_lock);
     G_OBJECT_CLASS(test_mover_parent_class)->finalize(obj);
 }
 
@@ -384,35 +585,37 @@ static void test_mover_class_init(TestMoverClass *klass)
     oc->finalize = test_mover_finalize;
     dc->realize = mover_realize;
     dc->unrealize = mover_unrealize;
-    dc->attach_aio_context = mover_attach;
-    dc->detach_aio_context = mover_detach;
-    dc->quiesce = mover_quiesce;
-    dc->resume = mover_resume;
+    dc->queue_attach = mover_queue_attach;
+    dc->queue_detach = mover_queue_detach;
+    dc->queue_quiesce = mover_queue_quiesce;
+    dc->queue_resume = mover_queue_resume;
+    dc->reset = mover_reset;
+    dc->max_queues = 8;
     g_object_class_install_property(
         oc, PROP_FAIL_REALIZE,
         g_param_spec_boolean("fail-realize", NULL, "Fail realize", FALSE, flags));
     g_object_class_install_property(oc, PROP_PERIOD_US,
                                     g_param_spec_uint("period-us", NULL,
                                                       "Generator period", 1, 1000000,
-                                                      20, flags));
+                                                      100, flags));
     g_object_class_install_property(
         oc, PROP_LATENCY_US,
-        g_param_spec_uint("latency-us", NULL, "Timer latency", 0, 1000000, 50, flags));
+        g_param_spec_uint("latency-us", NULL, "Timer latency", 0, 10000000, 50, flags));
 }
 
 static void test_mover_init(TestMover *m)
 {
-    m->period_us = 20;
+    pthread_mutex_init(&m->ctl_lock, NULL);
+    m->period_us = 100;
     m->latency_us = 50;
-    pthread_mutex_init(&m->ext_lock, NULL);
 }
 
-void test_mover_register(void)
+static void test_mover_manual_class_init(TestMoverManualClass *klass)
 {
-    static gsize done;
+    QDEV_DEVICE_CLASS(klass)->manual_start = TRUE;
+    QDEV_DEVICE_CLASS(klass)->default_queues = 2;
+}
 
-    if (g_once_init_enter(&done)) {
-        qom_type_register("test-mover", test_mover_get_type());
-        g_once_init_leave(&done, 1);
-    }
+static void test_mover_manual_init(TestMoverManual *m)
+{
 }

@@ -127,7 +127,7 @@ static void test_errors(void)
     g_assert_nonnull(strstr(r->err, "key=value"));
     ctl_free(r);
 
-    r = ctl_run(daemon_->sock, NULL);
+    r = ctl_run(NULL);
     g_assert_cmpint(r->status, ==, 2);
     g_assert_nonnull(strstr(r->err, "Usage"));
     ctl_free(r);

@@ -123,6 +123,14 @@ static void wait_started(Device *dev, guint64 n)
     }
 }
 
+/* Deletion is asynchronous: run the main loop until @dev is gone. */
+static void wait_deleted(Device *dev)
+{
+    while (device_is_realized(dev)) {
+        main_loop_wait(true);
+    }
+}
+
 static void ensure_ctx0(void)
 {
     g_autoptr(GError) err = NULL;
@@ -198,6 +206,7 @@ static void test_shutdown_drain(void)
                     0);
     g_assert_true(qom_container_del(QOM_CONTAINER_DEVICES, "drv", &err));
     g_assert_no_error(err);
+    wait_deleted(DEVICE(drive));
     g_object_unref(drive);
     for (Device **d = (Device *[]){a, b, NULL}; *d; d++) {
         device_get_stats(*d, &st);
@@ -207,6 +216,7 @@ static void test_shutdown_drain(void)
         g_assert_true(
             qom_container_del(QOM_CONTAINER_DEVICES, device_get_id(*d), &err));
         g_assert_no_error(err);
+        wait_deleted(*d);
         g_object_unref(*d);
     }
 }
@@ -226,6 +236,7 @@ static void test_shutdown_timeout(void)
     g_assert_cmpint(device_get_state(dev), ==, DEVICE_STATE_QUIESCING);
     g_assert_true(qom_container_del(QOM_CONTAINER_DEVICES, "tslow", &err));
     g_assert_no_error(err);
+    wait_deleted(dev);
     device_get_stats(dev, &st);
     g_assert_cmpuint(st.in_flight, ==, 0);
     g_assert_cmpuint(st.completed, ==, 0);

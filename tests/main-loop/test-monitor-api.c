@@ -207,10 +207,27 @@ static void test_socket_file(void)
     g_assert_true(S_ISSOCK(st.st_mode));
     g_assert_cmpint(st.st_mode & 0777, ==, 0600);
 
-    /* A live listener is not stolen. */
+    /* Our own socket again: said so, not blamed on another process. */
     g_assert_false(monitor_add(spec, &err));
-    g_assert_nonnull(strstr(err->message, "already listening"));
+    g_assert_nonnull(strstr(err->message, "is given twice"));
     g_clear_error(&err);
+
+    /* A live listener of someone else is not stolen. */
+    {
+        g_autofree char *other = sock_path("other.sock");
+        g_autofree char *other_spec = g_strdup_printf("unix:%s", other);
+        struct sockaddr_un oaddr = {.sun_family = AF_UNIX};
+        int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+        strcpy(oaddr.sun_path, other);
+        g_assert_cmpint(bind(lfd, (struct sockaddr *)&oaddr, sizeof(oaddr)), ==, 0);
+        g_assert_cmpint(listen(lfd, 1), ==, 0);
+        g_assert_false(monitor_add(other_spec, &err));
+        g_assert_nonnull(strstr(err->message, "another process is already listening"));
+        g_clear_error(&err);
+        close(lfd);
+        g_unlink(other);
+    }
 
     Cli *c = cli_negotiated(path);
     g_assert_cmpuint(monitor_client_count(), ==, 1);

@@ -349,12 +349,30 @@ static void test_bad_options(void)
                              "qcontextd: -object glib-qcontext,id=main: duplicate id "
                              "'main'\n",
                              "-object", "glib-qcontext,id=main");
+    /* -monitor: a bad value is a bad value; the same socket twice is ours. */
+    g_autofree char *p = RUN(1,
+                             "qcontextd: -monitor unix:/tmp/x.sock,server=maybe: bad "
+                             "value 'maybe' for 'server' (expected on or off)\n",
+                             "-monitor", "unix:/tmp/x.sock,server=maybe");
+    g_autofree char *q_ = RUN(1,
+                              "qcontextd: -monitor unix:/tmp/x.sock,bogus=1: unknown "
+                              "option 'bogus' (it takes server=on|off and wait=off)\n",
+                              "-monitor", "unix:/tmp/x.sock,bogus=1");
+    g_autofree char *sockdir = g_dir_make_tmp("qcontextd-XXXXXX", NULL);
+    g_autofree char *mon = g_strdup_printf("unix:%s/m.sock", sockdir);
+    g_autofree char *twice = g_strdup_printf(
+        "qcontextd: -monitor %s: '%s/m.sock' is given twice: this daemon already "
+        "listens on it\n",
+        mon, sockdir);
+    g_autofree char *r = RUN(1, twice, "-monitor", mon, "-monitor", mon);
 
     g_assert_nonnull(strstr(g, "created glib-qcontext 'ctx0' (thread qctx/ctx0)"));
     g_assert_null(strstr(k, "ready"));
     g_assert_null(strstr(n, "ready"));
     g_assert_null(strstr(g, "ready"));
     g_assert_null(strstr(h, "ready"));
+    g_assert_null(strstr(r, "ready"));
+    g_rmdir(sockdir); /* the daemon removed its socket on the way out */
 }
 
 /* Two threaded contexts get their named threads; SIGTERM exits 0 fast. */
@@ -616,8 +634,128 @@ static void test_readconfig(void)
     expect =
         g_strdup_printf("qcontextd: %s:3: unknown option '-bogus' (try --help)\n", bad);
     out = RUN(1, expect, "-readconfig", bad);
+
+    /* QEMU's format, mixed with ours, gives the same daemon. */
+    g_assert_true(g_file_set_contents(cfg,
+                                      "# QEMU's -readconfig format\n"
+                                      "[device \"t0\"]\n"
+                                      "  driver = \"ticker\"\n"
+                                      "  context = \"ctx0\"\n"
+                                      "[object]\n"
+                                      "  qom-type = \"glib-qcontext\"\n"
+                                      "  id = \"ctx0\"\n"
+                                      "  threaded = \"yes\"\n"
+                                      "\n"
+                                      "[object \"ctx1\"]\n"
+                                      "  qom-type = \"glib-qcontext\"\n"
+                                      "[name]\n"
+                                      "  guest = \"cfg\"\n"
+                                      "-shutdown-timeout 2\n",
+                                      -1, NULL));
+    g_free(from_file);
+    from_file = created_lines((const char *const[]){"-readconfig", cfg, NULL});
+    g_assert_cmpstr(from_file, ==, from_argv);
+
+    /* [drive "ID"] is -drive. */
+    g_assert_true(g_file_set_contents(cfg,
+                                      "[drive \"d0\"]\n"
+                                      "  format = \"null\"\n"
+                                      "  size = \"1M\"\n",
+                                      -1, NULL));
+    g_free(from_file);
+    g_free(from_argv);
+    from_file = created_lines((const char *const[]){"-readconfig", cfg, NULL});
+    from_argv = created_lines(
+        (const char *const[]){"-drive", "id=d0,format=null,size=1M", NULL});
+    g_assert_cmpstr(from_file, ==, from_argv);
+    g_assert_nonnull(strstr(from_file, "created drive 'd0'"));
     g_remove(cfg);
     g_remove(bad);
+    g_rmdir(dir);
+}
+
+/* Write @text to DIR/@name; returns the path. */
+static char *cfg_file(const char *dir, const char *name, const char *text)
+{
+    char *path = g_build_filename(dir, name, NULL);
+
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+/*
+ * Every bad -readconfig file gives one line that says where (once), and
+ * what, in our words: no GLib curly quotes, a loop named as such.
+ */
+static void test_readconfig_errors(void)
+{
+    static const struct {
+        const char *text;
+        int line;
+        const char *what;
+    } cases[] = {
+        {"[chardev \"c\"]\n", 1,
+         "there is no option group 'chardev' (qcontextd reads [object], [device], "
+         "[drive] and [name])"},
+        {"# x\nid = \"x\"\n", 2, "'id = ...' comes before any [section]"},
+        {"[object]\n  id = x\n", 2,
+         "expected KEY = \"VALUE\" (QEMU's -readconfig format), [SECTION] or "
+         "-OPTION [ARGUMENT]"},
+        {"[object\n", 1, "expected a section header [GROUP] or [GROUP \"ID\"]"},
+        {"[object]\n  id = \"x\"\n", 1, "[object] needs qom-type = \"TYPE\""},
+        {"[object \"a\"]\n qom-type = \"glib-qcontext\"\n id = \"b\"\n", 3,
+         "the id is given twice (in the [object \"a\"] header too)"},
+        {"\n[object]\n qom-type = \"glib-qcontext\"\n id = \"x\"\n bogus = \"1\"\n", 2,
+         "-object glib-qcontext,id=x,bogus=1: unknown property 'bogus' for type "
+         "'glib-qcontext'"},
+    };
+    g_autofree char *dir = g_dir_make_tmp("qcontextd-XXXXXX", NULL);
+    g_autofree char *missing = g_build_filename(dir, "missing.cfg", NULL);
+    g_autofree char *self = g_build_filename(dir, "self.cfg", NULL);
+    g_autofree char *a = g_build_filename(dir, "a.cfg", NULL);
+    g_autofree char *b = g_build_filename(dir, "b.cfg", NULL);
+    g_autofree char *self_text = g_strdup_printf("-readconfig %s\n", self);
+    g_autofree char *a_text = g_strdup_printf("-readconfig %s\n", b);
+    g_autofree char *b_text = g_strdup_printf("# b\n-readconfig %s\n", a);
+    char *expect, *out;
+
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = cfg_file(dir, "bad.cfg", cases[i].text);
+        expect = g_strdup_printf("qcontextd: %s:%d: %s\n", path, cases[i].line,
+                                 cases[i].what);
+        g_free(RUN(1, expect, "-readconfig", path));
+        g_free(expect);
+        g_remove(path);
+    }
+    expect = g_strdup_printf("qcontextd: -readconfig %s: No such file or directory\n",
+                             missing);
+    g_free(RUN(1, expect, "-readconfig", missing));
+    g_free(expect);
+    expect = g_strdup_printf("qcontextd: -readconfig %s: Is a directory\n", dir);
+    g_free(RUN(1, expect, "-readconfig", dir));
+    g_free(expect);
+
+    g_free(cfg_file(dir, "self.cfg", self_text));
+    expect = g_strdup_printf(
+        "qcontextd: %s:1: -readconfig %s: the file includes itself\n", self, self);
+    g_free(RUN(1, expect, "-readconfig", self));
+    g_free(expect);
+    g_free(cfg_file(dir, "a.cfg", a_text));
+    g_free(cfg_file(dir, "b.cfg", b_text));
+    {
+        char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+        expect = g_strdup_printf("qcontextd: %s:2: -readconfig %s: the files include "
+                                 "each other (%s -> %s -> %s)\n",
+                                 b, a, ra, rb, ra);
+        free(ra);
+        free(rb);
+    }
+    out = RUN(1, expect, "-readconfig", a);
+    g_free(expect);
+    g_free(out);
+    g_remove(self);
+    g_remove(a);
+    g_remove(b);
     g_rmdir(dir);
 }
 
@@ -636,5 +774,6 @@ int main(int argc, char **argv)
     g_test_add_func("/qcontextd/daemonize/pidfile", test_daemonize_pidfile);
     g_test_add_func("/qcontextd/daemonize/error", test_daemonize_error);
     g_test_add_func("/qcontextd/readconfig", test_readconfig);
+    g_test_add_func("/qcontextd/readconfig-errors", test_readconfig_errors);
     return g_test_run();
 }

@@ -625,6 +625,18 @@ static void create_ok(const char *container, const char *optarg)
     g_assert_no_error(err);
 }
 
+/* Device realize and deletion are asynchronous: run main until all are gone. */
+static void wait_devices_gone(void)
+{
+    GList *live;
+
+    while ((live = devices_get_live())) {
+        g_list_free_full(live, g_object_unref);
+        qcontext_iterate(qcontext_get_main(), FALSE);
+        g_usleep(1000);
+    }
+}
+
 static void test_device_links(void)
 {
     guint baseline = thread_count();
@@ -660,6 +672,7 @@ static void test_device_links(void)
     g_clear_error(&err);
     g_assert_true(qom_container_del(DEVS, "fzd-keep", &err));
     g_assert_no_error(err);
+    wait_devices_gone();
     for (const char *const *id =
              (const char *const[]){"fzc-aio", "fzc-glib", "fzc-idle", NULL};
          *id; id++) {

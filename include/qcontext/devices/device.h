@@ -1,25 +1,52 @@
 /*
- * devices/device.h - the device model: Device, an abstract QomObject that
- * runs in one QContext and can be quiesced, resumed and moved.
+ * devices/device.h - the device model: Device, an abstract QomObject whose
+ * control plane and queues run on contexts of their own, and the operation
+ * engine that starts, stops, moves and deletes them without blocking a loop.
  *
- * A device is created with `-device TYPE,id=ID,context=CTX,...` (container
- * "devices").  Its "context" property names the QContext it runs in
- * ("main" when unset).  Creation = realize: the QomObject completion step
- * resolves the context, calls the class's @realize on the creating thread,
- * then @attach_aio_context and @resume on the context's thread.
+ *   -device TYPE,id=ID[,context=CTX][,num-queues=N][,queue-contexts=A:B:...]
  *
- * Devices are created and deleted on the main thread (the thread that
- * iterates the "main" context).  Everything a device does on its hot path (fd handlers,
- * timers, BHs, request completions) runs on its context's thread.  The control
- * operations below (quiesce, resume, set_context, flush) are called from the
- * main thread; they never block a loop: each hops to the device's context
- * thread with aio_bh_schedule_oneshot() and reports back to the main thread
- * through a DeviceDoneFunc.  Operations on one device are queued and run one
- * after another in the order they were requested.
+ * Planes.  A device has a control plane (its sockets, its configuration:
+ * `context`, "main" when unset) and N request queues (`num-queues`, default
+ * from the class).  Queue i runs on the i-th context of `queue-contexts`,
+ * taken round-robin (io0:io1 gives io0, io1, io0, ...), or on `context`
+ * when that is absent.  Both kinds are a DeviceQueue ("plane"); the control
+ * plane is device_get_control(), queue i is device_get_queue(dev, i).  Every
+ * context must be "main" or a threaded context.
  *
- * Request accounting: a device calls device_request_begin() when it accepts
- * a request and device_request_end() when that request completes (or
- * fails).  Quiescing waits until no request is in flight.
+ * Sources.  A device registers its fd handlers, event notifiers, BHs and
+ * timers per plane with the device_queue_* helpers below.  The base class
+ * tracks them: it registers them on the plane's AioContext when the plane
+ * is attached, removes them when it is detached, and carries them (armed
+ * timers, scheduled BHs included) to the new context when the plane moves.
+ * A device never writes attach/detach code for these.
+ *
+ * Threads.  Everything a plane does (its handlers, timers, BHs, the class
+ * hooks that name it) runs on the thread of the context it is on, so a plane
+ * needs no lock on its hot path.  Other threads talk to a plane with a
+ * DeviceBH (device_bh_schedule() is safe from any thread, also while the
+ * plane moves) or through an operation.
+ *
+ * Requests.  A device counts each request on the plane that took it:
+ * device_queue_request_begin() when it accepts one, device_queue_request_end()
+ * when it completes or fails.  Stopping a plane waits (without blocking any
+ * loop) until its count is zero; each plane drains alone.
+ *
+ * Operations.  realize, quiesce, resume, stop/start of queues, move, flush,
+ * reset, "run quiesced" and deletion are operations in one queue per
+ * device; they run one at a time, in the order they were submitted.  Each is
+ * a short list of steps, each step naming the thread it runs on (a plane's
+ * context, the move's target, the control context, main), advanced by one
+ * function that holds the references: it hops threads with one-shot BHs and
+ * never blocks or iterates a loop.  A move of one queue takes three hops:
+ * main -> old context (quiesce; detach once drained) -> new context (attach,
+ * resume) -> main (done, then the "moved" signal).  See docs/devices.md.
+ *
+ * Completion.  Every operation submitted with a DeviceDoneFunc calls it
+ * exactly once, never from inside the submitting call: on the device's
+ * control context when the operation was submitted from the control
+ * context's thread (the vhost-user transport), otherwise on main.  A submit
+ * function that returns FALSE (with @errp set) queued nothing and never
+ * calls @done.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -40,203 +67,464 @@ G_DECLARE_DERIVABLE_TYPE(Device, device, QDEV, DEVICE, QomObject)
 /** IS_DEVICE: TRUE if @obj is a Device. */
 #define IS_DEVICE(obj) QDEV_IS_DEVICE(obj)
 
+/** The most queues a device can have (`num-queues`). */
+#define DEVICE_MAX_QUEUES 256
+
+/** For the queue operations: every queue (never the control plane). */
+#define DEVICE_QUEUE_ALL (-1)
+
 /**
- * DeviceDoneFunc: completion of an asynchronous device operation, called on
- * the main thread (from the "main" context's AioContext).  @err is NULL on
- * success; it is owned by the caller of the callback (copy it to keep it).
+ * DeviceQueue: one plane of a device, the control plane or a request queue.
+ * Owned by the device (valid while the device lives); opaque.
+ */
+typedef struct DeviceQueue DeviceQueue;
+
+/**
+ * DeviceDoneFunc: completion of a device operation (see "Completion"
+ * above).  @err is NULL on success; it belongs to the caller of the
+ * callback (copy it to keep it).
  */
 typedef void (*DeviceDoneFunc)(Device *dev, const GError *err, gpointer opaque);
 
 /**
- * DeviceClass: hooks of a device type.  Threads: @realize and @unrealize
- * run on the main thread; @attach_aio_context, @detach_aio_context,
- * @quiesce, @resume and @flush run on the thread of the context the device
- * is (being) attached to.
+ * DeviceQuiescedFunc: the work of device_run_quiesced(), run on the control
+ * context while every queue is stopped and drained.
+ */
+typedef void (*DeviceQuiescedFunc)(Device *dev, gpointer opaque);
+
+/**
+ * DeviceClass: hooks of a device type.  Threads: @realize and @unrealize on
+ * main; the queue hooks on the thread of the context the plane @q is on (or
+ * is being attached to); @flush and @reset on the control context.  Any
+ * hook may be NULL.
  *
- * @realize: set the device up (allocate state, check properties).  Do not
- *   register anything on a loop yet.  Return FALSE with @errp set on
- *   failure; then nothing must be left behind.  May be NULL.
- * @unrealize: free what @realize set up.  Runs after @detach_aio_context.
- *   Requests still in flight at this point (shutdown timed out) must be
- *   ended as failed with device_request_end(dev, FALSE).  May be NULL.
- * @attach_aio_context: register the device's fd handlers, timers and BHs
- *   on @ctx.  Runs on @ctx's home thread.  May be NULL.
- * @detach_aio_context: remove everything registered on the current
- *   AioContext.  Runs on that context's thread, only while quiesced (no
- *   request in flight) or at unrealize.  May be NULL.
- * @quiesce: stop taking new requests (e.g. remove the "kick" handler);
- *   requests already in flight continue and complete.  Requests that arrive
- *   meanwhile must stay queued, not be lost.  May be NULL.
- * @resume: start taking requests again (pick up what was queued).  Called
- *   after @attach_aio_context when the device starts or moved, or after
- *   @quiesce when resumed in place.  May be NULL.
- * @flush: make written data stable (drives); call @done(dev, err, opaque)
- *   when finished, on any thread.  Runs while quiesced.  NULL = nothing to
- *   flush.
+ * @realize: check properties and set the device up; register its sources
+ *   (device_queue_set_fd_handler(), device_queue_bh_new(), ...), which are
+ *   attached to the planes' contexts right after.  Return FALSE with @errp
+ *   set on failure; then nothing must be left behind.
+ * @unrealize: free what @realize set up.  Runs after every plane was
+ *   stopped and detached.  Requests still in flight (the drain was cut
+ *   short by a deletion deadline) must be ended as failed with
+ *   device_queue_request_end(q, FALSE).
+ * @queue_attach: @q was attached to @aio: its tracked sources are already
+ *   registered there.  For per-context state a device keeps itself (e.g. a
+ *   drive's per-context queue).
+ * @queue_detach: @q is about to be detached (its tracked sources are
+ *   removed right after).  The plane is stopped; normally nothing is in
+ *   flight, but after a cut-short drain the hook must make sure no callback
+ *   of a request in flight runs after it returns.
+ * @queue_quiesce: stop taking new requests on @q (e.g. remove the kick
+ *   handler); requests in flight continue and complete.  Work that arrives
+ *   meanwhile must stay queued, not be lost.
+ * @queue_resume: start taking requests on @q again and pick up what was
+ *   queued (e.g. register the kick handler, then scan the ring: a guest that
+ *   kicked before will not kick again).
+ * @flush: make written data stable; call @done(dev, err, opaque) when
+ *   finished, on any thread.
+ * @reset: return the device to its initial state (virtio reset, vhost-user
+ *   ring stop); every queue is stopped and drained meanwhile.
+ * @manual_start: FALSE (default): queues start taking requests when the
+ *   device is realized and after a reset.  TRUE: they stay stopped until
+ *   device_queue_start() (vhost-user: when the front-end starts the ring).
+ *   The control plane always starts at realize.
+ * @default_queues: `num-queues` when not given (0 means 1).
+ * @max_queues: the most `num-queues` accepts (0 means DEVICE_MAX_QUEUES).
  */
 struct _DeviceClass {
     QomObjectClass parent_class;
 
     gboolean (*realize)(Device *dev, GError **errp);
     void (*unrealize)(Device *dev);
-    void (*attach_aio_context)(Device *dev, AioContext *ctx);
-    void (*detach_aio_context)(Device *dev);
-    void (*quiesce)(Device *dev);
-    void (*resume)(Device *dev);
+    void (*queue_attach)(Device *dev, DeviceQueue *q, AioContext *aio);
+    void (*queue_detach)(Device *dev, DeviceQueue *q);
+    void (*queue_quiesce)(Device *dev, DeviceQueue *q);
+    void (*queue_resume)(Device *dev, DeviceQueue *q);
     void (*flush)(Device *dev, DeviceDoneFunc done, gpointer opaque);
+    void (*reset)(Device *dev);
+    gboolean manual_start;
+    guint default_queues;
+    guint max_queues;
 
     gpointer padding[8];
 };
 
+/* ------------------------------------------------------------------------ */
+/* Types                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/** One device type to register (filled in by DEVICE_REGISTER_TYPE). */
+typedef struct DeviceTypeEntry {
+    const char *name;        /**< the -device name, e.g. "virtio-blk" */
+    GType (*get_type)(void); /**< the type's get_type function */
+    struct DeviceTypeEntry *next;
+} DeviceTypeEntry;
+
+/**
+ * device_type_add: make @entry known to devices_register_types() (or
+ * register it at once if that already ran).  Called by the constructor that
+ * DEVICE_REGISTER_TYPE() emits; @entry must stay valid for the process.
+ */
+void device_type_add(DeviceTypeEntry *entry);
+
+/**
+ * DEVICE_REGISTER_TYPE: in a device's own .c file, make its type creatable
+ * as `-device NAME`; no central list to edit.  A load-time constructor adds
+ * it to a list that devices_register_types() registers.  Every object of
+ * the library is linked (the static library with link_whole, the shared
+ * one always), so the constructor always runs.
+ *
+ *   DEVICE_REGISTER_TYPE("ticker", ticker_get_type)
+ */
+#define DEVICE_REGISTER_TYPE(NAME, GET_TYPE)                                           \
+    static DeviceTypeEntry device_type_entry_##GET_TYPE = {NAME, GET_TYPE, NULL};      \
+    __attribute__((constructor)) static void device_type_ctor_##GET_TYPE(void)         \
+    {                                                                                  \
+        device_type_add(&device_type_entry_##GET_TYPE);                                \
+    }
+
+/**
+ * devices_register_types: register "device" and every type added with
+ * DEVICE_REGISTER_TYPE() with the object layer, and install the deletion
+ * veto (a context used by a device, including one being deleted or the
+ * target of a pending move, cannot be deleted; nor can "main").
+ * Idempotent.  Call after qcontext_init_main() (which registers the
+ * context types).
+ */
+void devices_register_types(void);
+
+/* ------------------------------------------------------------------------ */
+/* State and queries                                                         */
+/* ------------------------------------------------------------------------ */
+
 /** Run state of a device, as shown by device_state_str(). */
 typedef enum {
     DEVICE_STATE_UNREALIZED, /**< not (or no longer) realized */
-    DEVICE_STATE_RUNNING,    /**< taking requests */
-    DEVICE_STATE_QUIESCING,  /**< stopped taking requests, draining */
-    DEVICE_STATE_QUIESCED,   /**< no request in flight, none taken */
-    DEVICE_STATE_MOVING,     /**< being detached / attached / resumed */
+    DEVICE_STATE_RUNNING,    /**< some plane takes requests */
+    DEVICE_STATE_QUIESCING,  /**< a stop/quiesce operation runs */
+    DEVICE_STATE_QUIESCED,   /**< no plane takes requests */
+    DEVICE_STATE_MOVING,     /**< a move runs */
+    DEVICE_STATE_REALIZING,  /**< the realize operation runs */
+    DEVICE_STATE_DELETING,   /**< deletion requested, not yet gone */
 } DeviceState;
 
 /** device_state_str: "unrealized", "running", "quiescing", ... */
 const char *device_state_str(DeviceState state);
 
-/**
- * devices_register_types: register the device types built into the library
- * ("ticker") with the object layer, and install the deletion veto that
- * refuses to delete an object (a context) still used by a device, the
- * "main" context, or a device being moved or with operations queued (a
- * device that only drains can be deleted: its requests in flight fail).
- * Idempotent.  Call after
- * qcontext_register_types().
- */
-void devices_register_types(void);
+/** Run state of one plane, as shown by device_queue_state_str(). */
+typedef enum {
+    DEVICE_QUEUE_DETACHED, /**< on no AioContext (before realize, after delete) */
+    DEVICE_QUEUE_STOPPED,  /**< attached, takes no request */
+    DEVICE_QUEUE_RUNNING,  /**< attached, takes requests */
+    DEVICE_QUEUE_STOPPING, /**< stopped taking requests, draining */
+    DEVICE_QUEUE_MOVING,   /**< between two contexts */
+} DeviceQueueState;
 
-/* ------------------------------------------------------------------------ */
-/* Queries (main thread)                                                     */
-/* ------------------------------------------------------------------------ */
+/** device_queue_state_str: "detached", "stopped", "running", ... */
+const char *device_queue_state_str(DeviceQueueState state);
 
 /** device_get_id: the device's id. */
 const char *device_get_id(Device *dev);
 
 /**
- * device_get_context: the context the device runs in (the one it is being
- * moved away from while a move is in progress).  Borrowed.  Main thread.
+ * device_get_context: the control plane's context (the `context`
+ * property).  Borrowed; valid until the next move.  Main thread.
  */
 QContext *device_get_context(Device *dev);
 
-/** device_get_state: the run state.  Main thread. */
+/** device_get_state: the run state.  Any thread. */
 DeviceState device_get_state(Device *dev);
 
-/** device_is_realized: TRUE once realized, until unrealized. */
+/** device_is_realized: TRUE from creation until the device is unrealized. */
 gboolean device_is_realized(Device *dev);
 
-/** Request counters of a device (since creation). */
-typedef struct DeviceStats {
-    guint64 started;   /**< device_request_begin() calls */
-    guint64 completed; /**< device_request_end(dev, TRUE) calls */
-    guint64 failed;    /**< device_request_end(dev, FALSE) calls */
-    guint64 in_flight; /**< started - completed - failed */
-    guint64 moves;     /**< completed context moves */
-} DeviceStats;
+/** device_is_busy: TRUE while an operation runs or is queued.  Any thread. */
+gboolean device_is_busy(Device *dev);
 
-/** device_get_stats: a snapshot of the counters.  Any thread. */
-void device_get_stats(Device *dev, DeviceStats *stats);
+/** device_is_deleting: TRUE once deletion was requested.  Any thread. */
+gboolean device_is_deleting(Device *dev);
 
-/** device_uses_object: TRUE if a link property of @dev (or its context,
- * or a move target) points to @obj. */
-gboolean device_uses_object(Device *dev, QomObject *obj);
-
-/* ------------------------------------------------------------------------ */
-/* Request accounting (device implementations, context thread)              */
-/* ------------------------------------------------------------------------ */
-
-/** device_request_begin: a request was accepted.  Any thread. */
-void device_request_begin(Device *dev);
+/** device_get_num_queues: the number of request queues (>= 1). */
+guint device_get_num_queues(Device *dev);
 
 /**
- * device_request_end: a request accepted with device_request_begin()
- * completed (@success) or failed.  Any thread.  The last one while
- * quiescing completes the quiesce.
+ * device_get_queue: request queue @index (0 <= @index < num-queues), or
+ * NULL.  Valid while the device lives.
  */
-void device_request_end(Device *dev, gboolean success);
+DeviceQueue *device_get_queue(Device *dev, int index);
 
-/** device_get_in_flight: requests begun and not yet ended.  Any thread. */
+/** device_get_control: the control plane. */
+DeviceQueue *device_get_control(Device *dev);
+
+/** Request counters (since creation) of a plane or a whole device. */
+typedef struct DeviceStats {
+    guint64 started;   /**< device_queue_request_begin() calls */
+    guint64 completed; /**< device_queue_request_end(q, TRUE) calls */
+    guint64 failed;    /**< device_queue_request_end(q, FALSE) calls */
+    guint64 in_flight; /**< started - completed - failed */
+    guint64 moves;     /**< moves that changed a context (device: operations) */
+    guint64 hops;      /**< device only: thread hops the engine has taken */
+} DeviceStats;
+
+/** device_get_stats: the device's counters (sums over its planes).  Any thread. */
+void device_get_stats(Device *dev, DeviceStats *stats);
+
+/** device_get_in_flight: requests begun and not ended, all planes.  Any thread. */
 guint64 device_get_in_flight(Device *dev);
 
 /**
- * device_get_aio_context: the AioContext the device is attached to; only
- * meaningful on that context's thread, between attach and detach.
+ * device_get_aio_context: the control plane's AioContext; only meaningful
+ * on its thread while attached (device_queue_get_aio_context() of the
+ * control plane).
  */
 AioContext *device_get_aio_context(Device *dev);
 
-/* ------------------------------------------------------------------------ */
-/* Control operations (main thread; asynchronous, queued per device)         */
-/* ------------------------------------------------------------------------ */
-
 /**
- * device_quiesce: stop taking new requests (class @quiesce on the device's
- * context thread) and wait, without blocking any loop, until no request is
- * in flight; then call @done (main thread).  Quiescing a quiesced device
- * succeeds at once.  @done may be NULL.
+ * device_uses_object: TRUE if @dev uses @obj: the context of one of its
+ * planes, the target of a queued or running move, or a link property
+ * (e.g. its drive).  Main thread.
  */
-void device_quiesce(Device *dev, DeviceDoneFunc done, gpointer opaque);
+gboolean device_uses_object(Device *dev, QomObject *obj);
 
 /**
- * device_resume: restart a quiesced device on @ctx (NULL = where it is).
- * If @ctx differs from the current context, the device's sources move:
- * @detach_aio_context runs on the old context's thread, then
- * @attach_aio_context and @resume on the new one's.  Resuming a running
- * device is an error reported through @done.  @done may be NULL.
+ * devices_get_live: every device that is realized or not yet gone
+ * (including devices being deleted and no longer in the "devices"
+ * container), each with a new reference.  Free with
+ * g_list_free_full(list, g_object_unref).  Main thread.
  */
-void device_resume(Device *dev, QContext *ctx, DeviceDoneFunc done, gpointer opaque);
+GList *devices_get_live(void);
+
+/* ------------------------------------------------------------------------ */
+/* Planes                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** device_queue_get_device: the device @q belongs to. */
+Device *device_queue_get_device(DeviceQueue *q);
+
+/** device_queue_get_index: 0..num-queues-1, or -1 for the control plane. */
+int device_queue_get_index(DeviceQueue *q);
 
 /**
- * device_set_context: move @dev to @ctx while it runs: quiesce on the old
- * context, move its sources, resume on @ctx.  No request is lost,
- * duplicated or completed twice; after the move every callback of the
- * device runs on @ctx's thread.  On success the device event hook gets
- * DEVICE_EVENT_MOVED, then @done is called with a NULL error.  Returns FALSE
- * with @errp set (and never calls @done) if the move cannot start: the
- * device is not realized, or @ctx is not a completed context.  Moving to
- * the current context succeeds without a move.  @done may be NULL.
+ * device_queue_get_context: the context @q is on (the one it is leaving
+ * while it moves), with a new reference.  Any thread.
+ */
+QContext *device_queue_get_context(DeviceQueue *q);
+
+/** device_queue_get_state: @q's run state.  Any thread. */
+DeviceQueueState device_queue_get_state(DeviceQueue *q);
+
+/**
+ * device_queue_get_aio_context: the AioContext @q is attached to: for
+ * registering what the base class does not track (e.g. submitting to a
+ * drive).  Only on @q's thread, between attach and detach; NULL otherwise.
+ */
+AioContext *device_queue_get_aio_context(DeviceQueue *q);
+
+/**
+ * device_queue_in_thread: TRUE if the caller runs on the thread of the
+ * context @q is attached to (for assertions).
+ */
+gboolean device_queue_in_thread(DeviceQueue *q);
+
+/** device_queue_get_stats: @q's counters (moves: moves of this plane). */
+void device_queue_get_stats(DeviceQueue *q, DeviceStats *stats);
+
+/* Request accounting (the device, usually on @q's thread). */
+
+/** device_queue_request_begin: @q accepted a request.  Any thread. */
+void device_queue_request_begin(DeviceQueue *q);
+
+/**
+ * device_queue_request_end: a request begun on @q completed (@success) or
+ * failed.  Any thread.  The last one while @q drains lets the operation
+ * go on.  Never hold a request open while waiting for a device operation:
+ * operations run one at a time, so a drain would wait for an operation
+ * queued behind it.
+ */
+void device_queue_request_end(DeviceQueue *q, gboolean success);
+
+/* ------------------------------------------------------------------------ */
+/* Tracked sources.  Call these on @q's thread while it is attached, or     */
+/* while it is detached from @realize/@unrealize.  Each mirrors the aio_    */
+/* function of the same shape; the base class re-registers it on every     */
+/* context the plane moves to and removes it when the plane is detached.   */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * device_queue_set_fd_handler: aio_set_fd_handler() on @q's context,
+ * tracked.  All of @io_read, @io_write and @io_poll NULL removes @fd's
+ * handler.  The callbacks are called directly (no wrapper).
+ */
+void device_queue_set_fd_handler(DeviceQueue *q, int fd, IOHandler *io_read,
+                                 IOHandler *io_write, AioPollFn *io_poll,
+                                 IOHandler *io_poll_ready, void *opaque);
+
+/**
+ * device_queue_set_event_notifier: aio_set_event_notifier() on @q's
+ * context, tracked.  @io_read and @io_poll NULL removes it.
+ */
+void device_queue_set_event_notifier(DeviceQueue *q, EventNotifier *e,
+                                     EventNotifierHandler *io_read, AioPollFn *io_poll,
+                                     EventNotifierHandler *io_poll_ready);
+
+/**
+ * device_queue_set_event_notifier_poll: aio_set_event_notifier_poll() for
+ * a notifier registered on @q with device_queue_set_event_notifier().
+ */
+void device_queue_set_event_notifier_poll(DeviceQueue *q, EventNotifier *e,
+                                          EventNotifierHandler *io_poll_begin,
+                                          EventNotifierHandler *io_poll_end);
+
+/** A BH of a plane that moves with it. */
+typedef struct DeviceBH DeviceBH;
+
+/** device_queue_bh_new: a BH that runs @cb(@opaque) on @q's thread. */
+DeviceBH *device_queue_bh_new(DeviceQueue *q, QEMUBHFunc *cb, void *opaque);
+
+/**
+ * device_bh_schedule: run @bh's callback soon on its plane's thread.  Any
+ * thread.  A BH scheduled twice before it runs runs once.  Scheduled while
+ * the plane moves (or is stopped and detached), it runs once the plane is
+ * attached again, on the new context.
+ */
+void device_bh_schedule(DeviceBH *bh);
+
+/** device_bh_cancel: unschedule @bh.  @bh's plane's thread. */
+void device_bh_cancel(DeviceBH *bh);
+
+/** device_bh_delete: cancel and free @bh.  @bh's plane's thread (or detached). */
+void device_bh_delete(DeviceBH *bh);
+
+/** A timer of a plane that moves with it (armed, it stays armed). */
+typedef struct DeviceTimer DeviceTimer;
+
+/**
+ * device_queue_timer_new: a timer on @q's context, clock @type, expire
+ * times in units of @scale ns, calling @cb(@opaque) on @q's thread.
+ */
+DeviceTimer *device_queue_timer_new(DeviceQueue *q, QEMUClockType type, int scale,
+                                    QEMUTimerCB *cb, void *opaque);
+
+/** device_timer_mod: timer_mod().  @t's plane's thread. */
+void device_timer_mod(DeviceTimer *t, int64_t expire_time);
+
+/** device_timer_del: timer_del().  @t's plane's thread. */
+void device_timer_del(DeviceTimer *t);
+
+/** device_timer_pending: timer_pending(). */
+gboolean device_timer_pending(DeviceTimer *t);
+
+/** device_timer_free: disarm and free @t.  @t's plane's thread (or detached). */
+void device_timer_free(DeviceTimer *t);
+
+/* ------------------------------------------------------------------------ */
+/* Operations (asynchronous, queued per device; see "Completion")            */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * device_sync: done once every operation submitted before has finished
+ * (e.g. the realize operation: device_add replies from here).  Any thread.
+ */
+gboolean device_sync(Device *dev, DeviceDoneFunc done, gpointer opaque, GError **errp);
+
+/**
+ * device_quiesce: stop every plane (control plane included) and drain it.
+ * Quiescing a quiesced device succeeds at once.  Any thread.
+ */
+gboolean device_quiesce(Device *dev, DeviceDoneFunc done, gpointer opaque,
+                        GError **errp);
+
+/** device_resume: start every stopped plane again.  Any thread. */
+gboolean device_resume(Device *dev, DeviceDoneFunc done, gpointer opaque,
+                       GError **errp);
+
+/**
+ * device_queue_stop: stop queue @queue (or DEVICE_QUEUE_ALL) and wait until
+ * its requests in flight completed; then @done.  vhost-user: GET_VRING_BASE
+ * replies from @done; a front-end disconnect unmaps guest memory from the
+ * @done of DEVICE_QUEUE_ALL.  A stopped queue stays stopped.  Any thread.
+ */
+gboolean device_queue_stop(Device *dev, int queue, DeviceDoneFunc done, gpointer opaque,
+                           GError **errp);
+
+/**
+ * device_queue_start: start queue @queue (or DEVICE_QUEUE_ALL): the class's
+ * @queue_resume runs on its context.  A running queue is left alone.  Any
+ * thread.
+ */
+gboolean device_queue_start(Device *dev, int queue, DeviceDoneFunc done,
+                            gpointer opaque, GError **errp);
+
+/**
+ * device_run_quiesced: stop and drain every queue, run @fn(@dev, @fn_opaque)
+ * on the control context, start again the queues that were running, then
+ * @done (vhost-user: a memory-table change while queues run).  Any thread.
+ */
+gboolean device_run_quiesced(Device *dev, DeviceQuiescedFunc fn, gpointer fn_opaque,
+                             DeviceDoneFunc done, gpointer opaque, GError **errp);
+
+/**
+ * device_reset: stop and drain every queue, run the class's @reset on the
+ * control context, then start the queues unless the class starts them
+ * manually.  Any thread.
+ */
+gboolean device_reset(Device *dev, DeviceDoneFunc done, gpointer opaque, GError **errp);
+
+/**
+ * device_flush: run the class's @flush on the control context (nothing if
+ * it has none).  Any thread.
+ */
+gboolean device_flush(Device *dev, DeviceDoneFunc done, gpointer opaque, GError **errp);
+
+/**
+ * device_set_context: move the whole device (control plane and every queue)
+ * to @ctx while it runs.  Each plane not already there is stopped on its
+ * context, detached there once drained, attached on @ctx and started again
+ * if it was running; planes move in parallel.  No request is lost, doubled
+ * or completed twice.  Then @done, then the "moved" signal (queue -1, from
+ * the old control context) if anything moved.  Fails at once if @ctx is
+ * not a completed context usable by devices, or the device is being
+ * deleted.  Main thread.
  */
 gboolean device_set_context(Device *dev, QContext *ctx, DeviceDoneFunc done,
                             gpointer opaque, GError **errp);
 
 /**
- * device_flush: run the class's @flush on the device's context thread,
- * then @done on the main thread.  Used at shutdown after quiescing.
+ * device_queue_set_context: move queue @queue (0 <= @queue < num-queues) to
+ * @ctx, as device_set_context() does for one plane; a stopped queue stays
+ * stopped.  The "moved" signal names the queue.  Main thread.
  */
-void device_flush(Device *dev, DeviceDoneFunc done, gpointer opaque);
+gboolean device_queue_set_context(Device *dev, int queue, QContext *ctx,
+                                  DeviceDoneFunc done, gpointer opaque, GError **errp);
 
 /**
- * device_is_busy: TRUE while a control operation runs or is queued.
+ * device_del: delete the device: operations queued before still run (their
+ * drains bounded by the same deadline); new ones are refused.  Every plane
+ * is stopped and drained for at most @timeout_ms (< 0: no bound; 0: do not
+ * wait: what is in flight fails), detached, and the class's @unrealize runs
+ * on main.  Then the device leaves the "devices" container, @done is called
+ * (with an error naming the requests that did not drain in time, if any;
+ * the device is gone all the same) and the "deleted" signal is emitted.
+ * Calling it again while deleting succeeds and calls its @done too; the
+ * earlier deadline wins.  qom_container_del() of a device does
+ * device_del(dev, 0, NULL, NULL, NULL).  Main thread.
  */
-gboolean device_is_busy(Device *dev);
+gboolean device_del(Device *dev, gint64 timeout_ms, DeviceDoneFunc done,
+                    gpointer opaque, GError **errp);
 
 /* ------------------------------------------------------------------------ */
-/* Events (for the monitor)                                                  */
+/* Signals (emitted on main)                                                 */
 /* ------------------------------------------------------------------------ */
 
-/** Events reported through the device event hook. */
-typedef enum {
-    DEVICE_EVENT_MOVED,   /**< a move finished: @from -> @to */
-    DEVICE_EVENT_DELETED, /**< the device was unrealized and removed */
-} DeviceEvent;
-
-/**
- * DeviceEventHook: called on the main thread.  For DEVICE_EVENT_MOVED,
- * @from and @to are the old and new contexts; for DEVICE_EVENT_DELETED both
- * are the last context.  Borrowed pointers.
+/*
+ * "moved" (Device *dev, gint queue, QContext *from, QContext *to): a move
+ *   finished; @queue is the queue that moved, or -1 for the whole device
+ *   (then @from is the old control context).  Emitted after the move's
+ *   DeviceDoneFunc returned.
+ * "deleted" (Device *dev): the device is unrealized and out of the
+ *   "devices" container; emitted after device_del()'s DeviceDoneFunc.
+ * To hear every device, use g_signal_add_emission_hook() with
+ * g_signal_lookup("moved", DEVICE_TYPE).
  */
-typedef void (*DeviceEventHook)(Device *dev, DeviceEvent event, QContext *from,
-                                QContext *to, gpointer opaque);
-
-/**
- * device_set_event_hook: install the event hook (one, global; the monitor
- * installs it to emit DEVICE_MOVED / DEVICE_DELETED).  NULL removes it.
- */
-void device_set_event_hook(DeviceEventHook hook, gpointer opaque);
 
 G_END_DECLS
 

@@ -101,12 +101,32 @@ ShutdownCause main_loop_shutdown_requested(void);
 void main_loop_set_shutdown_timeout(gint64 ms);
 
 /**
+ * main_loop_get_shutdown_timeout: the bound set by
+ * main_loop_set_shutdown_timeout() (10 s by default), in ms; device_del
+ * over QMP drains for at most as long.
+ */
+gint64 main_loop_get_shutdown_timeout(void);
+
+/**
  * qemu_main_loop: run the main context until a shutdown is requested, then
  * shut the devices down in order (quiesce, drain with the timeout, flush).
  * Devices that did not drain in time are reported on stderr.  Returns the
  * exit status: 0 (1 if the cause was SHUTDOWN_CAUSE_HOST_ERROR).
  */
 int qemu_main_loop(void);
+
+/**
+ * main_loop_is_running: TRUE while qemu_main_loop() runs (on the main
+ * thread, iterating "main").  Any thread.
+ */
+gboolean main_loop_is_running(void);
+
+/**
+ * main_loop_get_iterations: how many iterations of "main" main_loop_wait()
+ * ran so far (each serves the monitor, signals and main's AioContext).
+ * Any thread.
+ */
+guint64 main_loop_get_iterations(void);
 
 /**
  * main_loop_shutdown_devices: the device part of the orderly shutdown on its

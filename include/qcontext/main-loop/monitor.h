@@ -51,7 +51,9 @@ GQuark monitor_error_quark(void);
  *                                       cannot corrupt the JSON stream.
  * The sources are attached to the default GMainContext ("main"); they start
  * serving when the main loop runs.  Returns FALSE with @errp set on a bad
- * spec or a socket error.  Main thread only.
+ * spec or a socket error (the message does not repeat the spec: the caller
+ * says which option it was).  A path this process already listens on is
+ * refused as given twice.  Main thread only.
  */
 gboolean monitor_add(const char *spec, GError **errp);
 
