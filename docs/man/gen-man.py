@@ -101,6 +101,13 @@ class Monitor:
         arg = self.entries.get(self.entries.get(name, {}).get("arg-type", ""), {})
         return arg.get("members", []), arg
 
+    def type_text(self, t):
+        """A member's type as a reader wants it: an enum as its values."""
+        e = self.entries.get(t, {})
+        if e.get("meta-type") == "enum":
+            return "one of " + ", ".join(e.get("values", []))
+        return t
+
     def describe(self, name):
         members, arg = self.members(name)
         line = "*%s*" % esc(name)
@@ -116,7 +123,7 @@ class Monitor:
             out.append("")
         for m in members:
             opt = ", optional" if "default" in m else ""
-            text = "\t- *%s* (%s%s)" % (esc(m["name"]), esc(m["type"]), opt)
+            text = "\t- *%s* (%s%s)" % (esc(m["name"]), esc(self.type_text(m["type"])), opt)
             if m.get("doc"):
                 text += ": " + esc(m["doc"])
             out.append(text)
