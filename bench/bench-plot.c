@@ -200,6 +200,7 @@ gboolean bench_plot_png(const char *path, const char *title, const BenchSeries *
     cairo_destroy(p.cr);
     st = cairo_surface_write_to_png(surface, path);
     cairo_surface_destroy(surface);
+    cairo_debug_reset_static_data(); /* cairo's font caches (leak checkers) */
     if (st != CAIRO_STATUS_SUCCESS) {
         g_set_error(errp, G_IO_ERROR, G_IO_ERROR_FAILED,
                     "--plot: cannot write '%s': %s", path, cairo_status_to_string(st));
