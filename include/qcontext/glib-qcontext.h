@@ -18,14 +18,22 @@
 
 G_BEGIN_DECLS
 
-/** The GType of "glib-qcontext". */
+/**
+ * GLIB_QCONTEXT_TYPE:
+ *
+ * The GType of "glib-qcontext".
+ */
 #define GLIB_QCONTEXT_TYPE (glib_qcontext_get_type())
 G_DECLARE_FINAL_TYPE(GlibQContext, glib_qcontext, GLIB, QCONTEXT, QContext)
 
 /**
- * glib_qcontext_get_main_context: the GMainContext that @ctx iterates
- * (borrowed), or NULL if @ctx is not a completed glib-qcontext.  GSources
- * attached to it run on @ctx's thread.
+ * glib_qcontext_get_main_context:
+ * @ctx: a glib-qcontext
+ *
+ * The GMainContext that @ctx iterates (borrowed), or NULL if @ctx is not a
+ * completed glib-qcontext.  GSources attached to it run on @ctx's thread.
+ *
+ * Returns: (transfer none) (nullable): its GMainContext
  */
 GMainContext *glib_qcontext_get_main_context(QContext *ctx);
 
@@ -36,8 +44,8 @@ GMainContext *glib_qcontext_get_main_context(QContext *ctx);
  * @error: return location for a #GError, or %NULL
  *
  * Creates a glib-qcontext (with a new GMainContext) as `-object
- * glib-qcontext,id=ID,threaded=on|off` does, completed and added to the
- * objects container; see aio_qcontext_new().
+ * glib-qcontext,id=ID,threaded=on|off` does, completed and added to the objects
+ * container; see aio_qcontext_new().
  *
  * Returns: (transfer full): the new context, or %NULL with @error set
  */

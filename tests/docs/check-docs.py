@@ -14,6 +14,8 @@ The convention (docs/README.md explains it to writers; notes/wp8-dx.md too):
   shown with its output (an error message, say) is checked by that output,
   and ``$ echo $?`` after it shows its exit status.
   A ``sh`` block without any ``$ `` line is a script, run with ``bash -e``.
+* A fenced block tagged ``python`` is a complete script, run with the
+  python3 that has PyGObject (meson found it), against the build's typelib.
 * A fenced block tagged ``c`` is a complete C file: compiled and linked
   against the built library with ``pkg-config --cflags --libs qcontext``
   (the uninstalled .pc of the build); if it defines ``main`` it is run and
@@ -27,6 +29,8 @@ The convention (docs/README.md explains it to writers; notes/wp8-dx.md too):
     - ``setup: COMMANDS`` -- shell commands run (silently) before the block.
     - ``file: PATH`` -- the block's text is written to PATH for later blocks
       of the same page (a configuration file, an input).
+    - ``output`` -- the block is the expected output of the page's previous
+      python block (compared as a transcript's output is).
 * Any other block (untagged, ``text``, ``json``...) is not run; an untagged
   block that looks like a shell example (a ``$ `` line, or a first line
   calling one of our programs) is an error: tag it ``sh``, or ``text`` if it
@@ -38,7 +42,8 @@ directory holds symlinks to the source tree's top-level entries (so
 ``build-NAME`` the page mentions point to the build being tested.  Absolute
 paths under /run, /tmp, /etc and /var are moved into the page's directory.
 The built programs (qcontextd, qcontext-ctl, qcontext-bench) come first in
-PATH, as with ``meson devenv``.  Every process a block starts (also
+PATH, as with ``meson devenv``, then a ``python3`` that has PyGObject, and
+GI_TYPELIB_PATH finds the build's Qcontext-1.0.typelib.  Every process a block starts (also
 daemonized ones) is stopped after the block.
 """
 
@@ -140,6 +145,7 @@ class Page:
         self.rel = rel
         self.dir = tempfile.mkdtemp(prefix="qcontext-docs-")
         self.marker = "qcontext-docs-%d-%s" % (os.getpid(), os.path.basename(self.dir))
+        self.last_output = None
         for sub in ("run", "tmp", "etc", "var"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         for name in os.listdir(args.source_root):
@@ -158,10 +164,27 @@ class Page:
             self.link_build(name)
         return ABS_PATH_RE.sub(lambda m: self.dir + "/" + m.group(1) + "/", text)
 
+    def python_wrapper(self):
+        """A directory whose python3 has gi (and the sanitizers' runtimes)."""
+        bindir = os.path.join(self.dir, ".bin")
+        if self.args.python and not os.path.exists(bindir):
+            os.makedirs(bindir)
+            wrapper = os.path.join(bindir, "python3")
+            run = os.path.join(self.args.source_root, "tests", "gir", "run-python-gi.sh")
+            san = []
+            if self.args.sanitize and self.args.sanitize != "none":
+                san = ["--sanitize", self.args.sanitize]
+            with open(wrapper, "w") as f:
+                f.write("#!/bin/sh\nexec %s %s %s \"$@\"\n" % (
+                    shlex.quote(run), " ".join(shlex.quote(a) for a in san),
+                    shlex.quote(self.args.python)))
+            os.chmod(wrapper, 0o755)
+        return [bindir] if self.args.python else []
+
     def env(self):
         env = dict(os.environ)
         progs = [os.path.join(self.args.build_root, d)
-                 for d in ("main-loop/programs", "bench")]
+                 for d in ("main-loop/programs", "bench")] + self.python_wrapper()
         env["PATH"] = ":".join(progs + [env.get("PATH", "/usr/bin:/bin")])
         env["PKG_CONFIG_PATH"] = ":".join(
             [os.path.join(self.args.build_root, "meson-uninstalled")] +
@@ -169,6 +192,9 @@ class Page:
         env["LD_LIBRARY_PATH"] = ":".join(
             [self.args.build_root] +
             ([env["LD_LIBRARY_PATH"]] if env.get("LD_LIBRARY_PATH") else []))
+        env["GI_TYPELIB_PATH"] = os.path.join(self.args.build_root, "gir")
+        if self.args.sanitize and self.args.sanitize != "none":
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
         env["QCONTEXT_DOCS_CHECK"] = self.marker
         env["LC_ALL"] = "C.UTF-8"
         env.pop("QCONTEXTD", None)
@@ -389,6 +415,35 @@ def run_c(page, block, text):
     return None
 
 
+def run_python(page, block, text):
+    if not page.args.python:
+        return ("skip", "no python3 with PyGObject (python3-gi) was found")
+    path = os.path.join(page.dir, ".example-%d.py" % block.line)
+    with open(path, "w") as f:
+        f.write(text)
+    try:
+        p = subprocess.run(["python3", path], cwd=page.dir, env=page.env(),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=CMD_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return "timed out after %d s" % CMD_TIMEOUT
+    page.last_output = p.stdout.decode(errors="replace")
+    if p.returncode != 0:
+        return "exit status %d:\n%s" % (p.returncode, page.last_output)
+    return None
+
+
+def check_output(page, block):
+    if page.last_output is None:
+        return "an output directive with no python block run before it"
+    actual = page.last_output.split("\n")
+    expected = block.text.split("\n")
+    if not output_matches(expected, actual):
+        return ("output differs\n--- expected\n%s\n--- got\n%s" %
+                (block.text.rstrip(), page.last_output.rstrip()))
+    return None
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -399,6 +454,8 @@ def check_block(page, block):
         if not skips[0]:
             return "a skip directive needs a reason"
         return ("skip", skips[0])
+    if block.directive("output"):
+        return check_output(page, block)
     for path in block.directive("file"):
         target = page.rewrite(path)
         if not target.startswith("/"):
@@ -407,7 +464,7 @@ def check_block(page, block):
         with open(target, "w") as f:
             f.write(block.text)
         return None
-    if block.lang not in ("sh", "c"):
+    if block.lang not in ("sh", "c", "python"):
         if not block.lang and looks_like_shell(block):
             return ("an untagged block that looks like a shell example: tag it ```sh "
                     "(it is then run) or ```text (a synopsis or output)")
@@ -425,6 +482,8 @@ def check_block(page, block):
         text = page.rewrite(block.text)
         if block.lang == "c":
             return run_c(page, block, text)
+        if block.lang == "python":
+            return run_python(page, block, text)
         return run_shell(page, block, text)
     finally:
         if daemon:
@@ -438,6 +497,7 @@ def main():
     ap.add_argument("--build-root", required=True)
     ap.add_argument("--sanitize", default="none")
     ap.add_argument("--cc", default=os.environ.get("CC", "cc"))
+    ap.add_argument("--python", help="a python3 with PyGObject, for python blocks")
     ap.add_argument("files", nargs="+")
     args = ap.parse_args()
     args.source_root = os.path.abspath(args.source_root)
@@ -464,7 +524,7 @@ def main():
                 if res is None:
                     results.append((True, desc, ""))
                 elif isinstance(res, tuple):
-                    if block.lang in ("sh", "c"):
+                    if block.lang in ("sh", "c", "python"):
                         results.append((True, desc + " # SKIP " + res[1], ""))
                 else:
                     results.append((False, desc, res))
