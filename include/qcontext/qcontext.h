@@ -75,7 +75,8 @@ struct _QContextClass {
 /**
  * qcontext_prepare:
  * @ctx: the context
- * @timeout: (inout): in: the poll timeout so far (ms, -1 = infinite); out: lowered by the sources
+ * @timeout: (inout): the poll timeout so far (ms, -1 = infinite), lowered by
+ *   the sources
  *
  * The class's prepare (see QContextClass).
  *
