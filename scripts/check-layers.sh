@@ -27,6 +27,12 @@ check devices include/qcontext/devices -- "qcontext/main-loop/"
 # Pipes build on vsock, never the reverse; the guest program is libc only.
 check devices/vsock include/qcontext/devices/vsock -- "qcontext/devices/pipe/"
 check devices/pipe/guest -- "qcontext/"
+# The vhost-user transport and the split virtqueue are independent of the
+# device model and of the QContext layer (a device embeds them through
+# VuDevOps); the virtqueue knows only the vhost-user wire format.
+check devices/virtio devices/vhost-user include/qcontext/devices/virtio \
+    include/qcontext/devices/vhost-user -- "qcontext/devices/(device|blk|vsock|pipe)|$QC"
+check devices/virtio include/qcontext/devices/virtio -- "qcontext/devices/vhost-user/vhost-user\.h"
 # The monitor: the core (every file but the qmp-*.c families) never includes a
 # family or a device header; only monitor.c includes families.h (it registers
 # them); a family sees the core through monitor-core.h, never monitor-priv.h.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite: plain, then under ASan+UBSan, then the
-# threaded tests under TSan.  Usage: scripts/test.sh [--quick]  (--quick: plain only)
+# threaded tests under TSan, then the fuzz targets for a bounded time.
+# Usage: scripts/test.sh [--quick]  (--quick: plain only; FUZZ_TIME=S per target, 0 = none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -34,5 +35,10 @@ run_suite build --
 if [ "${1:-}" != "--quick" ]; then
     run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -- --timeout-multiplier 3
     run_suite build-tsan -Db_sanitize=thread -Db_lundef=false -- --suite threaded --timeout-multiplier 4
+    # libFuzzer targets (clang), a bounded time each: FUZZ_TIME=0 skips them.
+    if [ "${FUZZ_TIME:-60}" != 0 ]; then
+        echo "== fuzz (${FUZZ_TIME:-60} s per target) =="
+        fuzz/run.sh --time "${FUZZ_TIME:-60}" | tee -a "$log"
+    fi
 fi
 summary

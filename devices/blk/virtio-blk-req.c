@@ -1,0 +1,181 @@
+/*
+ * devices/blk/virtio-blk-req.c - one virtio-blk request: parse the header
+ * and status byte out of the guest's iovecs, check it against the device
+ * (capacity, block size, read-only, negotiated features), hand the data
+ * iovecs to the backend as they are, and complete with a status.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define G_LOG_DOMAIN "virtio-blk"
+
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "qcontext/aio/atomic.h"
+#include "qcontext/devices/virtio/iov.h"
+#include "virtio-blk-internal.h"
+
+static void vblk_complete(VblkReq *req, uint8_t status)
+{
+    VuQueue *q = req->q;
+
+    *req->status = status;
+    vu_queue_push(q, &req->elem, status == VIRTIO_BLK_S_OK ? req->used_len : 1);
+    vblk_req_put(req);
+    /* Last: the flush may complete a queue stop, after which the control
+     * thread may free the device. */
+    vu_queue_flush(q);
+}
+
+static void vblk_backend_done(void *opaque, int ret)
+{
+    vblk_complete(opaque, ret == 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+}
+
+/* A discard the backend cannot do is a no-op the driver may not rely on. */
+static void vblk_discard_done(void *opaque, int ret)
+{
+    vblk_complete(opaque,
+                  ret == 0 || ret == -ENOTSUP ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+}
+
+/* [sector, sector + bytes) is inside the disk and block aligned. */
+static bool vblk_range_ok(const VirtioBlk *vb, uint64_t sector, uint64_t bytes)
+{
+    uint64_t lbs_sectors = vb->lbs / 512;
+
+    return bytes % vb->lbs == 0 && sector % lbs_sectors == 0 &&
+           sector <= vb->capacity && bytes / 512 <= vb->capacity - sector;
+}
+
+static void vblk_rw(VblkReq *req, bool write, struct iovec *iov, unsigned cnt,
+                    uint64_t sector)
+{
+    VirtioBlk *vb = req->bq->vb;
+    uint64_t bytes = iov_size(iov, cnt);
+
+    if ((write && vb->info.read_only) || !vblk_range_ok(vb, sector, bytes)) {
+        vblk_complete(req, VIRTIO_BLK_S_IOERR); /* never reaches the backend */
+        return;
+    }
+    req->used_len = (write ? 0 : (uint32_t)bytes) + 1;
+    if (bytes == 0) {
+        vblk_complete(req, VIRTIO_BLK_S_OK);
+        return;
+    }
+    if (write) {
+        vb->ops->writev(vb->be, NULL, (int64_t)(sector * 512), iov, (int)cnt,
+                        vblk_backend_done, req);
+    } else {
+        vb->ops->readv(vb->be, NULL, (int64_t)(sector * 512), iov, (int)cnt,
+                       vblk_backend_done, req);
+    }
+}
+
+static void vblk_get_id(VblkReq *req, struct iovec *in, unsigned in_num)
+{
+    VirtioBlk *vb = req->bq->vb;
+    size_t n = iov_from_buf(in, in_num, 0, vb->serial, sizeof(vb->serial));
+
+    req->used_len = (uint32_t)n + 1;
+    vblk_complete(req, VIRTIO_BLK_S_OK);
+}
+
+/* DISCARD and WRITE_ZEROES: one segment (max_*_seg is 1). */
+static void vblk_dwz(VblkReq *req, uint32_t type, struct iovec *out, unsigned out_num)
+{
+    VirtioBlk *vb = req->bq->vb;
+    bool discard = type == VIRTIO_BLK_T_DISCARD;
+    uint64_t feature = discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES;
+    struct virtio_blk_discard_write_zeroes seg;
+    uint64_t sector;
+    uint32_t num, flags;
+
+    if (!(qatomic_read(&vb->acked) & (1ULL << feature))) {
+        vblk_complete(req, VIRTIO_BLK_S_UNSUPP);
+        return;
+    }
+    if (iov_size(out, out_num) != sizeof(seg)) {
+        vblk_complete(req, VIRTIO_BLK_S_IOERR); /* none, partial, or >1 segment */
+        return;
+    }
+    iov_to_buf(out, out_num, 0, &seg, sizeof(seg));
+    sector = le64toh(seg.sector);
+    num = le32toh(seg.num_sectors);
+    flags = le32toh(seg.flags);
+    if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ||
+        (discard && (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))) {
+        vblk_complete(req, VIRTIO_BLK_S_UNSUPP); /* as the spec requires */
+        return;
+    }
+    if (num > VBLK_MAX_DWZ_SECTORS || !vblk_range_ok(vb, sector, (uint64_t)num * 512)) {
+        vblk_complete(req, VIRTIO_BLK_S_IOERR);
+        return;
+    }
+    req->used_len = 1;
+    if (num == 0) {
+        vblk_complete(req, VIRTIO_BLK_S_OK);
+    } else if (discard) {
+        vb->ops->discard(vb->be, NULL, (int64_t)(sector * 512), (int64_t)num * 512,
+                         vblk_discard_done, req);
+    } else {
+        vb->ops->write_zeroes(vb->be, NULL, (int64_t)(sector * 512), (int64_t)num * 512,
+                              (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) &&
+                                  vb->info.write_zeroes_may_unmap,
+                              vblk_backend_done, req);
+    }
+}
+
+/* The status byte: the last byte of the device-writable buffers. */
+static uint8_t *vblk_status_byte(struct iovec *in, unsigned in_num)
+{
+    for (unsigned i = in_num; i-- > 0;) {
+        if (in[i].iov_len > 0) {
+            return (uint8_t *)in[i].iov_base + in[i].iov_len - 1;
+        }
+    }
+    return NULL;
+}
+
+void vblk_req_handle(VblkReq *req)
+{
+    VirtQueueElement *e = &req->elem;
+    VirtioBlk *vb = req->bq->vb;
+    struct iovec *out = e->iov, *in = virtq_elem_in_iov(e);
+    unsigned out_num = e->out_num, in_num = e->in_num;
+    struct virtio_blk_outhdr hdr;
+    uint32_t type;
+
+    if (iov_to_buf(out, out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr) ||
+        !(req->status = vblk_status_byte(in, in_num))) {
+        vu_queue_fail(req->q, e, "virtio-blk request without header or status byte");
+        vblk_req_put(req);
+        return;
+    }
+    iov_discard_front(&out, &out_num, sizeof(hdr));
+    iov_discard_back(in, &in_num, 1);
+    req->used_len = 1;
+    type = le32toh(hdr.type);
+    switch (type) {
+    case VIRTIO_BLK_T_IN:
+        vblk_rw(req, false, in, in_num, le64toh(hdr.sector));
+        break;
+    case VIRTIO_BLK_T_OUT:
+        vblk_rw(req, true, out, out_num, le64toh(hdr.sector));
+        break;
+    case VIRTIO_BLK_T_FLUSH:
+        vb->ops->flush(vb->be, NULL, vblk_backend_done, req);
+        break;
+    case VIRTIO_BLK_T_GET_ID:
+        vblk_get_id(req, in, in_num);
+        break;
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        vblk_dwz(req, type, out, out_num);
+        break;
+    default:
+        vblk_complete(req, VIRTIO_BLK_S_UNSUPP);
+        break;
+    }
+}
