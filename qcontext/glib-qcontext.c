@@ -186,6 +186,11 @@ static gboolean glib_attach(QContext *ctx, QSource *src, GError **errp)
     }
     /* Release pairs with the acquire load in qg_gen(). */
     __atomic_store_n(&qg->gen, gen, __ATOMIC_RELEASE);
+    /* The loop may have run our prepare between g_source_attach() and the
+     * store above (refused: generation 0) and gone back to sleep; a source
+     * with no fd that is ready in prepare would then never run.  Make it
+     * prepare again. */
+    g_main_context_wakeup(self->gctx);
 
     pthread_mutex_lock(&self->lock);
     dead = qg->dead;

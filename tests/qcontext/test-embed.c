@@ -143,6 +143,28 @@ static void test_invoke_threaded(gconstpointer data)
     g_assert_cmpint(ts_get(&inv.notified), ==, 1);
 }
 
+/*
+ * Many invocations from another thread, one after the other: each must run
+ * although the source has no fd and is only ready in prepare (a glib-qcontext
+ * once ran its prepare while the source was attached but not yet bound, then
+ * slept with nothing to wake it).
+ */
+static void test_invoke_many(gconstpointer data)
+{
+    const Ctor *c = data;
+    QContext *ctx = c->new_func("embed5", TRUE, NULL);
+
+    for (int i = 0; i < 300; i++) {
+        Invoked inv = {.ctx = ctx};
+
+        qcontext_invoke(ctx, on_invoke, &inv, on_notify);
+        wait_for(&inv.notified);
+        g_assert_cmpint(ts_get(&inv.ran), ==, 1);
+    }
+    g_assert_true(qom_container_del(QOM_CONTAINER_OBJECTS, "embed5", NULL));
+    g_object_unref(ctx);
+}
+
 /* From the context's own thread: queued for the next iteration, not run. */
 static void on_invoke_nested(gpointer opaque)
 {
@@ -210,12 +232,14 @@ int main(int argc, char **argv)
         g_autofree char *p3 = g_strdup_printf("/embed/%s/invoke", t);
         g_autofree char *p4 = g_strdup_printf("/embed/%s/invoke-nested", t);
         g_autofree char *p5 = g_strdup_printf("/embed/%s/invoke-deleted", t);
+        g_autofree char *p6 = g_strdup_printf("/embed/%s/invoke-many", t);
 
         g_test_add_data_func(p1, &ctors[i], test_new);
         g_test_add_data_func(p2, &ctors[i], test_new_not_threaded);
         g_test_add_data_func(p3, &ctors[i], test_invoke_threaded);
         g_test_add_data_func(p4, &ctors[i], test_invoke_nested);
         g_test_add_data_func(p5, &ctors[i], test_invoke_deleted);
+        g_test_add_data_func(p6, &ctors[i], test_invoke_many);
     }
     g_test_add_func("/embed/invoke-main", test_invoke_main);
     return g_test_run();
