@@ -25,6 +25,7 @@ G_DECLARE_DERIVABLE_TYPE(QContext, qcontext, QCONTEXT, CONTEXT, QomObject)
 
 /**
  * QContextClass:
+ * @parent_class: the parent class
  * @prepare: prepare every source; return TRUE if one is ready without
  *   polling; *@timeout (ms, -1 = infinite) bounds the following poll.
  * @poll: wait up to @timeout ms for the sources' fds; TRUE if any is ready.
@@ -62,6 +63,7 @@ struct _QContextClass {
     void (*thread_enter)(QContext *ctx);
     void (*thread_leave)(QContext *ctx);
 
+    /*< private >*/
     gpointer padding[8];
 };
 

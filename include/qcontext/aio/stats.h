@@ -21,10 +21,10 @@
 
 /** A log-linear histogram of nanosecond values. */
 typedef struct LatencyHistogram {
-    uint64_t count;
-    uint64_t sum_ns;
-    uint64_t max_ns;
-    uint64_t buckets[LAT_HIST_BUCKETS];
+    uint64_t count;                     /**< values recorded */
+    uint64_t sum_ns;                    /**< their sum */
+    uint64_t max_ns;                    /**< the largest */
+    uint64_t buckets[LAT_HIST_BUCKETS]; /**< values per bucket (lat_hist_bucket_*()) */
 } LatencyHistogram;
 
 /** lat_hist_reset: zero @h (not concurrently with writers). */

@@ -51,10 +51,10 @@ struct AIOCBInfo {
  * itself holds one reference until its callback has returned.
  */
 struct BlockAIOCB {
-    const AIOCBInfo *aiocb_info;
-    BlockCompletionFunc *cb;
-    void *opaque;
-    int refcnt; /* home thread only */
+    const AIOCBInfo *aiocb_info; /**< the request type (cancel hook, size) */
+    BlockCompletionFunc *cb;     /**< the completion callback */
+    void *opaque;                /**< its data */
+    int refcnt;                  /**< references; home thread only */
 };
 
 /**

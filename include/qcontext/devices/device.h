@@ -122,6 +122,7 @@ typedef void (*DeviceQuiescedFunc)(Device *dev, gpointer opaque);
 
 /**
  * DeviceClass:
+ * @parent_class: the parent class
  * @realize: check properties and set the device up; register its sources
  *   (device_queue_set_fd_handler(), device_queue_bh_new(), ...), which are
  *   attached to the planes' contexts right after.  Return FALSE with @errp
@@ -173,6 +174,7 @@ struct _DeviceClass {
     guint default_queues;
     guint max_queues;
 
+    /*< private >*/
     gpointer padding[8];
 };
 
@@ -184,6 +186,7 @@ struct _DeviceClass {
  * DeviceTypeEntry:
  * @name: the -device name, e.g. "virtio-blk"
  * @get_type: the type's get_type function
+ * @next: the registry's list (set by device_type_add())
  *
  * One device type to register (filled in by DEVICE_REGISTER_TYPE).
  */

@@ -67,6 +67,7 @@ G_DECLARE_DERIVABLE_TYPE(QomObject, qom_object, QOM, OBJECT, GObject)
 
 /**
  * QomObjectClass:
+ * @parent_class: the parent class
  * @complete: the completion step, run once after all properties are set
  *   (through GInitable).  Return FALSE with @errp set on failure; the object
  *   is then finalized and must leave nothing behind (no thread, no fd).
@@ -81,6 +82,9 @@ G_DECLARE_DERIVABLE_TYPE(QomObject, qom_object, QOM, OBJECT, GObject)
  *   live object's property @pspec takes @value: return FALSE with @errp set
  *   to refuse a value that is valid alone but not with the object's other
  *   properties (e.g. a minimum above the maximum).  May be NULL.
+ *
+ * The class of every user-creatable object: GObject's, plus the hooks of the
+ * object layer's life cycle (completion, removal from a container, vetoes).
  */
 struct _QomObjectClass {
     GObjectClass parent_class;
@@ -89,6 +93,7 @@ struct _QomObjectClass {
     gboolean (*can_be_deleted)(QomObject *obj, GError **errp);
     gboolean (*check_set)(QomObject *obj, GParamSpec *pspec, const GValue *value,
                           GError **errp);
+    /*< private >*/
     gpointer padding[4];
 };
 
@@ -267,12 +272,14 @@ void qom_container_del_all(const char *container);
 
 /**
  * QomOpt:
+ * @key: the key
+ * @value: the value; "on" when the key had no '=' (QEMU's implied-on form)
  *
  * One key=value pair of an option string.
  */
 typedef struct {
     char *key;
-    char *value; /* "on" when the key had no '=' (QEMU's implied-on form) */
+    char *value;
 } QomOpt;
 
 /**

@@ -56,13 +56,18 @@ typedef struct VblkBackendInfo {
  * NULL: the calling thread's AioContext.
  */
 typedef struct VblkBackendOps {
+    /** read into @iov from @offset */
     void (*readv)(void *be, AioContext *ctx, int64_t offset, const struct iovec *iov,
                   int iovcnt, BlockCompletionFunc *cb, void *opaque);
+    /** write @iov at @offset */
     void (*writev)(void *be, AioContext *ctx, int64_t offset, const struct iovec *iov,
                    int iovcnt, BlockCompletionFunc *cb, void *opaque);
+    /** make the writes completed so far stable */
     void (*flush)(void *be, AioContext *ctx, BlockCompletionFunc *cb, void *opaque);
+    /** discard @bytes at @offset (a hint) */
     void (*discard)(void *be, AioContext *ctx, int64_t offset, int64_t bytes,
                     BlockCompletionFunc *cb, void *opaque);
+    /** zero @bytes at @offset; @may_unmap: they may be deallocated */
     void (*write_zeroes)(void *be, AioContext *ctx, int64_t offset, int64_t bytes,
                          bool may_unmap, BlockCompletionFunc *cb, void *opaque);
     void (*plug)(void *be, AioContext *ctx);   /**< may be NULL */

@@ -89,8 +89,9 @@ GQuark vu_error_quark(void);
  * @queue_stop: remove @q's kick handler (vu_queue_detach_aio() on the
  *   queue's thread), then call vu_queue_stopped(@q) on the queue's thread.
  *   The stop completes when every request popped from @q was pushed.
- * @connected, @disconnected: a front-end connected; it disconnected and
- *   every ring is stopped, memory unmapped.  May be NULL.
+ * @connected: a front-end connected.  May be NULL.
+ * @disconnected: the front-end disconnected; every ring is stopped, memory
+ *   unmapped.  May be NULL.
  */
 typedef struct VuDevOps {
     uint64_t (*get_features)(VuDev *dev);

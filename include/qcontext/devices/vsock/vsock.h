@@ -97,16 +97,16 @@ typedef struct VsockMuxConfig {
  * (seqpacket messages, local endpoints); the rest count since creation.
  */
 typedef struct VsockMuxStats {
-    uint64_t conns;
-    uint64_t conns_total;
-    uint64_t buffered;
-    uint64_t tx_packets;
-    uint64_t tx_bytes;
-    uint64_t rx_packets;
-    uint64_t rx_bytes;
-    uint64_t dropped;
-    uint64_t rst_sent;
-    uint64_t rst_lost;
+    uint64_t conns;       /**< connections now */
+    uint64_t conns_total; /**< connections since creation */
+    uint64_t buffered;    /**< bytes held now, both ways */
+    uint64_t tx_packets;  /**< packets from the guest */
+    uint64_t tx_bytes;    /**< payload bytes from the guest */
+    uint64_t rx_packets;  /**< packets to the guest */
+    uint64_t rx_bytes;    /**< payload bytes to the guest */
+    uint64_t dropped;     /**< guest packets dropped (malformed, unknown) */
+    uint64_t rst_sent;    /**< RSTs sent to the guest */
+    uint64_t rst_lost;    /**< RSTs that found no rx buffer in time */
 } VsockMuxStats;
 
 /** VsockRxNotify: rx work appeared (called from a BH on the muxer's context). */
