@@ -7,110 +7,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <math.h>
-
 #include <json-glib/json-glib.h>
 
 #include "bench.h"
-
-#define JSON_MAX_DEPTH 8
-
-/* A minimal pretty-printing JSON writer. */
-typedef struct {
-    GString *s;
-    int depth;
-    gboolean first[JSON_MAX_DEPTH];
-} JsonOut;
-
-static void jo_newline(JsonOut *o)
-{
-    g_string_append_c(o->s, '\n');
-    for (int i = 0; i < o->depth; i++) {
-        g_string_append(o->s, "  ");
-    }
-}
-
-static void jo_quote(JsonOut *o, const char *text)
-{
-    g_string_append_c(o->s, '"');
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            g_string_append_c(o->s, '\\');
-            g_string_append_c(o->s, (char)*p);
-        } else if (*p < 0x20) {
-            g_string_append_printf(o->s, "\\u%04x", *p);
-        } else {
-            g_string_append_c(o->s, (char)*p);
-        }
-    }
-    g_string_append_c(o->s, '"');
-}
-
-/* the separator and, inside an object, the key of the next value */
-static void jo_key(JsonOut *o, const char *key)
-{
-    if (o->depth > 0) {
-        if (!o->first[o->depth]) {
-            g_string_append_c(o->s, ',');
-        }
-        o->first[o->depth] = FALSE;
-        jo_newline(o);
-    }
-    if (key) {
-        jo_quote(o, key);
-        g_string_append(o->s, ": ");
-    }
-}
-
-static void jo_open(JsonOut *o, const char *key, char bracket)
-{
-    jo_key(o, key);
-    g_string_append_c(o->s, bracket);
-    g_assert(o->depth + 1 < JSON_MAX_DEPTH);
-    o->first[++o->depth] = TRUE;
-}
-
-static void jo_close(JsonOut *o, char bracket)
-{
-    gboolean empty = o->first[o->depth];
-
-    o->depth--;
-    if (!empty) {
-        jo_newline(o);
-    }
-    g_string_append_c(o->s, bracket);
-}
-
-static void jo_str(JsonOut *o, const char *key, const char *v)
-{
-    jo_key(o, key);
-    jo_quote(o, v ? v : "");
-}
-
-static void jo_bool(JsonOut *o, const char *key, gboolean v)
-{
-    jo_key(o, key);
-    g_string_append(o->s, v ? "true" : "false");
-}
-
-static void jo_int(JsonOut *o, const char *key, gint64 v)
-{
-    jo_key(o, key);
-    g_string_append_printf(o->s, "%" G_GINT64_FORMAT, v);
-}
-
-/* 4 significant digits after the point is plenty for these measurements */
-static void jo_num(JsonOut *o, const char *key, double v)
-{
-    char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-    jo_key(o, key);
-    if (!isfinite(v)) {
-        g_string_append(o->s, "null");
-        return;
-    }
-    g_string_append(o->s, g_ascii_formatd(buf, sizeof(buf), "%.4f", v));
-}
 
 /* ------------------------------------------------------------------------ */
 
@@ -162,6 +61,22 @@ static void json_idle(JsonOut *o, const BenchIdleResult *r)
            r->ok && r->glib_one_ns > 0 ? r->aio_ns / r->glib_one_ns : 0);
     jo_num(o, "epoll_wait_ns", r->epoll_ns);
     jo_num(o, "ppoll_ns", r->ppoll_ns);
+    jo_close(o, '}');
+}
+
+static void json_timer(JsonOut *o, const BenchTimerResult *r)
+{
+    jo_open(o, NULL, '{');
+    jo_str(o, "driver", r->driver);
+    jo_bool(o, "ok", r->ok);
+    if (r->error) {
+        jo_str(o, "error", r->error);
+    }
+    jo_int(o, "n", (gint64)r->sum.n);
+    jo_num(o, "p50_us", r->sum.p50 / 1000.0);
+    jo_num(o, "p99_us", r->sum.p99 / 1000.0);
+    jo_num(o, "p99_9_us", r->sum.p999 / 1000.0);
+    jo_num(o, "max_us", r->sum.max / 1000.0);
     jo_close(o, '}');
 }
 
@@ -231,6 +146,11 @@ gboolean bench_report_json(const BenchRun *run)
     jo_open(&o, "idle_poll", '[');
     for (guint i = 0; run->idle && i < run->idle->len; i++) {
         json_idle(&o, &g_array_index(run->idle, BenchIdleResult, i));
+    }
+    jo_close(&o, ']');
+    jo_open(&o, "timer_lateness", '[');
+    for (guint i = 0; run->timers && i < run->timers->len; i++) {
+        json_timer(&o, &g_array_index(run->timers, BenchTimerResult, i));
     }
     jo_close(&o, ']');
     json_targets(&o, run);

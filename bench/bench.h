@@ -102,7 +102,8 @@ typedef struct BenchMechResult BenchMechResult;
 /** Which floor a mechanism is compared with. */
 typedef enum {
     BENCH_FLOOR_BLOCKING, /**< eventfd + epoll_wait */
-    BENCH_FLOOR_POLLING,  /**< busy-poll on an atomic */
+    BENCH_FLOOR_POLLING,  /**< busy-poll on an atomic (a round trip of two spinners) */
+    BENCH_FLOOR_PINGPONG, /**< eventfd + epoll_wait on both sides of the round trip */
 } BenchFloorKind;
 
 /**
@@ -120,6 +121,13 @@ typedef enum {
  *   @ping); return an opaque state or NULL with @errp set.
  * @begin/@end: optional, around each measured batch on A.
  * @signal: wake B (called on A for every round trip).
+ * @batch: for rows whose two threads X and Y time round trips themselves
+ *   (ping-pong rows, bench-wakeup-pingpong.c): run @warm unrecorded then
+ *   @count recorded round trips, pausing @gap_ns after each, and store the
+ *   durations in @samples.  FALSE with @errp set if it failed.  @signal,
+ *   @begin and @end are not used then.
+ * @a_tid: the kernel tid of the thread pinned like A (X of a ping-pong), or
+ *   NULL (A is the main thread).
  * @b_tid: the kernel tid of B (for --cpus), 0 if unknown.
  * @extra: optional; add mechanism-specific counters gathered since setup
  *   (e.g. poll hits) to @res with bench_result_add().  May be NULL.
@@ -135,6 +143,9 @@ typedef struct BenchMechOps {
     void (*begin)(void *state);
     void (*signal)(void *state);
     void (*end)(void *state);
+    gboolean (*batch)(void *state, size_t warm, size_t count, uint64_t gap_ns,
+                      uint64_t *samples, GError **errp);
+    int (*a_tid)(void *state);
     int (*b_tid)(void *state);
     void (*extra)(void *state, BenchMechResult *res);
     void (*teardown)(void *state);
@@ -148,6 +159,10 @@ extern const BenchMechOps bench_mech_libevent;  /* bench-peers.c */
 extern const BenchMechOps bench_mech_aio_block; /* bench-qcontext.c */
 extern const BenchMechOps bench_mech_aio_poll;  /* bench-qcontext.c */
 extern const BenchMechOps bench_mech_glib_qctx; /* bench-qcontext.c */
+/* bench-wakeup-pingpong.c */
+extern const BenchMechOps bench_mech_eventfd_pingpong;
+extern const BenchMechOps bench_mech_aio_pingpong_block;
+extern const BenchMechOps bench_mech_aio_pingpong_poll;
 
 /**
  * bench_thread_start: start a joinable pthread running @fn(@arg) named
@@ -175,6 +190,7 @@ typedef struct BenchOptions {
     char **only; /**< mechanism names to run (NULL = all) */
     gboolean no_idle;
     gboolean no_wakeup;
+    gboolean no_timer;
     char *plot_path; /**< --plot: the rows' latency distributions as a PNG */
     char *csv_path;  /**< --csv: the rows' percentiles as CSV */
 } BenchOptions;
@@ -244,11 +260,20 @@ typedef struct BenchIdleResult {
     char *error;
 } BenchIdleResult;
 
+/** How late a 1 ms periodic timer fired, through one driver. */
+typedef struct BenchTimerResult {
+    const char *driver; /**< "aio_poll" or "gsource" */
+    BenchSummary sum;   /**< lateness (now - deadline) in ns */
+    gboolean ok;
+    char *error;
+} BenchTimerResult;
+
 /** Everything a run produced. */
 typedef struct BenchRun {
     BenchOptions opt;
     GArray *mechs;  /**< BenchMechResult */
     GArray *idle;   /**< BenchIdleResult */
+    GArray *timers; /**< BenchTimerResult */
     double seconds; /**< wall time of the whole run */
 } BenchRun;
 
@@ -260,6 +285,12 @@ void bench_wakeup_run(BenchRun *run);
 
 /** bench_idle_run: the non-blocking poll benchmark at 1, 16, 64, 256 fds. */
 void bench_idle_run(BenchRun *run);
+
+/**
+ * bench_timer_run: the lateness of a 1 ms periodic timer through aio_poll()
+ * and through the GSource (bench-wakeup-timer.c).
+ */
+void bench_timer_run(BenchRun *run);
 
 /** bench_report_text: print the tables and targets to stdout. */
 void bench_report_text(const BenchRun *run);
@@ -292,7 +323,7 @@ typedef struct BenchTarget {
     BenchTargetStatus status;
 } BenchTarget;
 
-#define BENCH_N_TARGETS 4
+#define BENCH_N_TARGETS 8
 
 /** bench_compute_targets: evaluate the targets on @run. */
 void bench_compute_targets(const BenchRun *run, BenchTarget t[BENCH_N_TARGETS]);
@@ -363,6 +394,43 @@ gboolean bench_write_outputs(const BenchRun *run);
 
 /** bench_run_clear: free what bench_*_run allocated. */
 void bench_run_clear(BenchRun *run);
+
+/* ------------------------------------------------------------------------ */
+/* JSON writer (bench-jsonw.c), shared by every benchmark's --json          */
+/* ------------------------------------------------------------------------ */
+
+#define JSON_MAX_DEPTH 8
+
+/** A minimal pretty-printing JSON writer: start with {.s = g_string_new(NULL)}. */
+typedef struct {
+    GString *s;
+    int depth;
+    gboolean first[JSON_MAX_DEPTH];
+} JsonOut;
+
+/** jo_open: open an object ('{') or array ('[') as @key (NULL in arrays). */
+void jo_open(JsonOut *o, const char *key, char bracket);
+
+/** jo_close: close the innermost object ('}') or array (']'). */
+void jo_close(JsonOut *o, char bracket);
+
+/** jo_str: a string member (NULL prints ""). */
+void jo_str(JsonOut *o, const char *key, const char *v);
+
+/** jo_bool: a boolean member. */
+void jo_bool(JsonOut *o, const char *key, gboolean v);
+
+/** jo_int: an integer member. */
+void jo_int(JsonOut *o, const char *key, gint64 v);
+
+/** jo_num: a number member with 4 decimals (null if not finite). */
+void jo_num(JsonOut *o, const char *key, double v);
+
+/**
+ * bench_json_print: print the text of @o to stdout, check that it parses
+ * back, free it.  Returns FALSE if it did not parse (a bug).
+ */
+gboolean bench_json_print(JsonOut *o);
 
 G_END_DECLS
 

@@ -3,7 +3,9 @@
  *
  *   qcontext-bench wakeup [--quick] [--json] [--iterations N] [--rounds N]
  *                         [--gap-us N] [--poll-gap-ns N] [--cpus A,B] [--only NAME,...]
- *                         [--no-idle | --no-wakeup] [--plot FILE.png] [--csv FILE.csv]
+ *                         [--no-idle] [--no-wakeup] [--no-timer] [--plot FILE.png]
+ *                         [--csv FILE.csv]
+ *   qcontext-bench blk --socket PATH ...   (bench-blk.c; see --help there)
  *
  * Exit status: 0 when every selected row ran (targets may still MISS: they
  * are reported, not enforced), 1 when a row that is built in failed, 2 on
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 
 #include "bench.h"
+#include "bench-blk.h"
 
 #define BENCH_DEFAULT_ITERATIONS 50000
 #define BENCH_QUICK_ITERATIONS 2000
@@ -107,7 +110,9 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
         {"no-idle", 0, 0, G_OPTION_ARG_NONE, &opt->no_idle,
          "Skip the idle-fd non-blocking poll benchmark", NULL},
         {"no-wakeup", 0, 0, G_OPTION_ARG_NONE, &opt->no_wakeup,
-         "Skip the wakeup round trips (only the idle-fd benchmark)", NULL},
+         "Skip the wakeup round trips", NULL},
+        {"no-timer", 0, 0, G_OPTION_ARG_NONE, &opt->no_timer,
+         "Skip the timer lateness benchmark", NULL},
         {"plot", 0, 0, G_OPTION_ARG_FILENAME, &opt->plot_path,
          "Draw each row's latency distribution (CDF, log scale) into this PNG",
          "FILE.png"},
@@ -121,8 +126,9 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
 
     g_option_context_add_main_entries(oc, entries, NULL);
     g_option_context_set_description(
-        oc, "Rows: eventfd-epoll, busy-poll (the floors), aio-qcontext-blocking,\n"
-            "aio-qcontext-polling, glib-qcontext, glib-invoke, libuv-async, "
+        oc, "Rows: eventfd-epoll, busy-poll, eventfd-pingpong (the floors),\n"
+            "aio-qcontext-blocking, aio-qcontext-polling, aio-pingpong-blocking,\n"
+            "aio-pingpong-polling, glib-qcontext, glib-invoke, libuv-async, "
             "libevent-active.\n"
             "See docs/benchmarks.md for what each row measures.\n");
     if (!g_option_context_parse(oc, &argc, &argv, errp)) {
@@ -130,7 +136,7 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
     }
     if (argc != 2 || !g_str_equal(argv[1], "wakeup")) {
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                    "expected the benchmark name \"wakeup\" (see --help)");
+                    "expected the benchmark name \"wakeup\" or \"blk\" (see --help)");
         return FALSE;
     }
     opt->cpu_a = opt->cpu_b = -1;
@@ -160,6 +166,9 @@ int main(int argc, char **argv)
     uint64_t t0;
     int status;
 
+    if (argc >= 2 && g_str_equal(argv[1], "blk")) {
+        return bench_blk_main(argc - 1, argv + 1);
+    }
     if (!parse_options(argc, argv, &run.opt, &err)) {
         g_printerr("qcontext-bench: %s\n", err->message);
         g_error_free(err);
@@ -171,6 +180,9 @@ int main(int argc, char **argv)
     }
     if (!run.opt.no_idle) {
         bench_idle_run(&run);
+    }
+    if (!run.opt.no_timer) {
+        bench_timer_run(&run);
     }
     run.seconds = (double)(bench_now_ns() - t0) / 1e9;
     status = exit_status(&run);

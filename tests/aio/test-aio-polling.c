@@ -15,6 +15,7 @@
 
 #include "qcontext/aio/aio.h"
 #include "test-aio-loop.h"
+#include "../../aio/aio-internal.h" /* white box: notify_me */
 
 #define POLL_MAX_NS (50 * SCALE_MS)
 
@@ -248,9 +249,10 @@ static void test_stats(gconstpointer data)
 }
 
 /*
- * The wakeup latency is notify -> dispatch: it is recorded when the loop
- * wakes up, before the callbacks run, so a slow callback does not count
- * as wakeup latency (the BH sees its own wakeup recorded already).
+ * The wakeup latency is notify -> dispatch, for notifies that wake a
+ * sleeping loop: it is recorded when the loop wakes up, before the
+ * callbacks run, so a slow callback does not count as wakeup latency (the
+ * BH sees its own wakeup recorded already).
  */
 typedef struct {
     AioContext *ctx;
@@ -272,6 +274,13 @@ static void *latency_probe_thread(void *opaque)
 {
     LatencyProbe *p = opaque;
 
+    /*
+     * Only the wakeup of a sleeping loop is stamped: wait until the loop
+     * announced its sleep (white box: notify_me, see docs/aio.md).
+     */
+    while (!__atomic_load_n(&p->ctx->notify_me, __ATOMIC_SEQ_CST)) {
+        g_usleep(100);
+    }
     aio_bh_schedule_oneshot(p->ctx, latency_probe_cb, p);
     return NULL;
 }
