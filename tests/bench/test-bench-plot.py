@@ -13,9 +13,9 @@ import zlib
 
 bench = sys.argv[1]
 results = []
-ROWS = ["eventfd-epoll", "busy-poll", "aio-qcontext-blocking"]
-# bench-plot.c's first three colours (the rows' order)
-COLOURS = [(0, 114, 178), (213, 94, 0), (0, 158, 115)]
+ROWS = ["eventfd-epoll", "busy-poll", "aio-qcontext-blocking"]  # and other floors
+# bench-plot.c's first colours: row i of the CSV is drawn in COLOURS[i]
+COLOURS = [(0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (140, 115, 0)]
 
 
 def check(ok, what, detail=""):
@@ -75,28 +75,30 @@ with tempfile.TemporaryDirectory(prefix="qcontext-bench-plot-") as tmp:
     report = json.loads(p.stdout) if p.returncode == 0 else {}
     check(isinstance(report.get("warnings"), list), "the JSON report has 'warnings'")
 
+    with open(csvp) as f:
+        table = list(csv.reader(f))
+    header = table[0] if table else []
+    names = [r[0] for r in table[1:]]
+    check(header[:3] == ["row", "samples", "min_us"] and header[-1] == "max_us" and
+          "p50_us" in header and "p99.9_us" in header, "the CSV header", str(header))
+    check(all(r in names for r in ROWS) and len(names) <= len(COLOURS),
+          "one CSV line per row (the floors and the rows asked for)", str(names))
+    for r in table[1:]:
+        vals = [float(v) for v in r[2:]]
+        check(int(r[1]) == 2000 and vals == sorted(vals) and vals[0] > 0,
+              "%s: 2000 samples, percentiles increase" % r[0], str(r))
+
     size = os.path.getsize(png) if os.path.exists(png) else 0
     check(size > 10000, "the PNG is written and not empty (%d bytes)" % size)
     if size:
         w, h, rows = png_pixels(png)
         check((w, h) == (1100, 680), "the PNG is 1100x680 (%dx%d)" % (w, h))
-        for name, col in zip(ROWS, COLOURS):
+        for name, col in zip(names, COLOURS):
             n = sum(1 for row in rows for px in row
                     if sum((px[k] - col[k]) ** 2 for k in range(3)) < 40 ** 2)
             # the legend's swatch alone is ~75 pixels; a CDF from 0 to 100 %
             # spans the plot's height (570 pixels)
             check(n > 300, "%s is drawn in its colour (%d pixels)" % (name, n))
-
-    with open(csvp) as f:
-        table = list(csv.reader(f))
-    header = table[0] if table else []
-    check(header[:3] == ["row", "samples", "min_us"] and header[-1] == "max_us" and
-          "p50_us" in header and "p99.9_us" in header, "the CSV header", str(header))
-    check([r[0] for r in table[1:]] == ROWS, "one CSV line per row", str(table[1:]))
-    for r in table[1:]:
-        vals = [float(v) for v in r[2:]]
-        check(int(r[1]) == 2000 and vals == sorted(vals) and vals[0] > 0,
-              "%s: 2000 samples, percentiles increase" % r[0], str(r))
 
     p = subprocess.run([bench, "wakeup", "--quick", "--no-idle", "--only", "floors",
                         "--plot", os.path.join(tmp, "missing", "x.png")],
