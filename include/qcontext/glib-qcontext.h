@@ -24,6 +24,12 @@ G_BEGIN_DECLS
  * The GType of "glib-qcontext".
  */
 #define GLIB_QCONTEXT_TYPE (glib_qcontext_get_type())
+/**
+ * GlibQContext:
+ *
+ * "glib-qcontext": a QContext whose loop is a GMainContext (see the top of
+ * this header).
+ */
 G_DECLARE_FINAL_TYPE(GlibQContext, glib_qcontext, GLIB, QCONTEXT, QContext)
 
 /**

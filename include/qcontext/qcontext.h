@@ -18,9 +18,27 @@
 
 G_BEGIN_DECLS
 
+/**
+ * AioContext:
+ *
+ * The loop devices run on (qcontext/aio/aio.h); opaque here.
+ */
 typedef struct AioContext AioContext;
 
+/**
+ * QCONTEXT_TYPE:
+ *
+ * The GType of QContext.
+ */
 #define QCONTEXT_TYPE (qcontext_get_type())
+/**
+ * QContext:
+ *
+ * An event-loop context: a named, user-creatable object that runs a loop,
+ * on the thread that iterates it or, with threaded=yes, on a thread of its
+ * own ("qctx/ID").  Abstract: "glib-qcontext" and "aio-qcontext" are
+ * the concrete types.
+ */
 G_DECLARE_DERIVABLE_TYPE(QContext, qcontext, QCONTEXT, CONTEXT, QomObject)
 
 /**

@@ -17,7 +17,17 @@
 
 G_BEGIN_DECLS
 
+/**
+ * QSource:
+ *
+ * An event source that attaches to any QContext (opaque, refcounted).
+ */
 typedef struct QSource QSource;
+/**
+ * QContext:
+ *
+ * See qcontext/qcontext.h.
+ */
 typedef struct _QContext QContext;
 
 /**

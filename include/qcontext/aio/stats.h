@@ -14,9 +14,12 @@
 
 #include <stdint.h>
 
+/** Each power of two is split in 2^LAT_HIST_SUB_BITS buckets (~3% each). */
 #define LAT_HIST_SUB_BITS 5
+/** Buckets per power of two. */
 #define LAT_HIST_SUB (1u << LAT_HIST_SUB_BITS)
 /* 64-bit values: (64 - SUB_BITS + 1) groups of SUB buckets */
+/** Buckets of a LatencyHistogram (64-bit values). */
 #define LAT_HIST_BUCKETS ((64 - LAT_HIST_SUB_BITS + 1) * LAT_HIST_SUB)
 
 /** A log-linear histogram of nanosecond values. */

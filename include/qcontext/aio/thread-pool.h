@@ -22,8 +22,11 @@
 
 G_BEGIN_DECLS
 
+/** A context's pool of worker threads (opaque). */
 typedef struct ThreadPool ThreadPool;
+/** An asynchronous request in flight (see struct BlockAIOCB). */
 typedef struct BlockAIOCB BlockAIOCB;
+/** What a request type tells the pool (see struct AIOCBInfo). */
 typedef struct AIOCBInfo AIOCBInfo;
 
 /** Work run on a worker thread; its return value is passed to the callback. */

@@ -59,7 +59,19 @@
 
 G_BEGIN_DECLS
 
+/**
+ * DEVICE_TYPE:
+ *
+ * The GType of Device.
+ */
 #define DEVICE_TYPE (device_get_type())
+/**
+ * Device:
+ *
+ * The abstract device: a control plane and request queues, each on a
+ * context, started, stopped, moved and deleted by operations (see the top
+ * of this header).
+ */
 G_DECLARE_DERIVABLE_TYPE(Device, device, QDEV, DEVICE, QomObject)
 
 /**

@@ -62,7 +62,18 @@ typedef enum {
 /* QomObject: the abstract base of user-creatable objects                   */
 /* ------------------------------------------------------------------------ */
 
+/**
+ * QOM_TYPE_OBJECT:
+ *
+ * The GType of QomObject.
+ */
 #define QOM_TYPE_OBJECT (qom_object_get_type())
+/**
+ * QomObject:
+ *
+ * The abstract base of user-creatable objects (contexts, drives, devices):
+ * a construct-only "id" and a completion step that may fail (GInitable).
+ */
 G_DECLARE_DERIVABLE_TYPE(QomObject, qom_object, QOM, OBJECT, GObject)
 
 /**

@@ -35,6 +35,7 @@
 
 G_BEGIN_DECLS
 
+/** The virtio-blk request logic of one device (opaque). */
 typedef struct VirtioBlk VirtioBlk;
 
 /** What virtio-blk needs to know about its backend (constant). */

@@ -48,7 +48,9 @@ typedef enum {
     PIPE_OPEN_REFUSED = 2,
 } PipeOpenStatus;
 
+/** One open pipe between a guest and a service (opaque). */
 typedef struct PipeChannel PipeChannel;
+/** The pipe logic of one pipe device: a port and its channels (opaque). */
 typedef struct PipeHost PipeHost;
 
 /**
@@ -179,6 +181,7 @@ unsigned pipe_host_channels(PipeHost *ph);
 /** The longest qemud message: its length is 4 hex digits. */
 #define PIPE_QEMUD_MAX_MSG 0xffff
 
+/** A client of a qemud-framed service (opaque). */
 typedef struct QemudClient QemudClient;
 
 /**

@@ -74,9 +74,9 @@ typedef enum VhostUserRequest {
 #define VHOST_USER_REPLY_MASK (1u << 2)      /**< set in every reply */
 #define VHOST_USER_NEED_REPLY_MASK (1u << 3) /**< REPLY_ACK requested */
 
-/* The feature bit (in GET/SET_FEATURES) that enables the protocol features. */
+/** The feature bit (in GET/SET_FEATURES) that enables the protocol features. */
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
-/* Dirty-page logging during migration (not offered by this runtime). */
+/** Dirty-page logging during migration (not offered by this runtime). */
 #define VHOST_F_LOG_ALL 26
 
 /** Protocol feature bits (GET/SET_PROTOCOL_FEATURES). */
@@ -108,8 +108,8 @@ typedef enum VhostUserProtocolFeature {
 #define VHOST_USER_MAX_CONFIG_SIZE 256
 
 /* u64 payload of SET_VRING_KICK/CALL/ERR: the queue index and "no fd". */
-#define VHOST_USER_VRING_IDX_MASK 0xffu
-#define VHOST_USER_VRING_NOFD_MASK (1u << 8)
+#define VHOST_USER_VRING_IDX_MASK 0xffu      /**< the queue index */
+#define VHOST_USER_VRING_NOFD_MASK (1u << 8) /**< no fd is attached */
 
 /** Message header: 12 bytes. */
 typedef struct __attribute__((packed)) VhostUserHeader {
@@ -125,7 +125,7 @@ typedef struct VhostUserVringState {
 } VhostUserVringState;
 
 /* VhostUserVringAddr.flags */
-#define VHOST_VRING_F_LOG 0
+#define VHOST_VRING_F_LOG 0 /**< log_guest_addr is valid: log used ring writes */
 
 /** SET_VRING_ADDR: front-end virtual addresses of the ring parts. */
 typedef struct VhostUserVringAddr {
@@ -165,8 +165,8 @@ typedef struct VhostUserLog {
 } VhostUserLog;
 
 /* VhostUserConfig.flags */
-#define VHOST_SET_CONFIG_TYPE_FRONTEND 0
-#define VHOST_SET_CONFIG_TYPE_MIGRATION 1
+#define VHOST_SET_CONFIG_TYPE_FRONTEND 0  /**< a write of the driver */
+#define VHOST_SET_CONFIG_TYPE_MIGRATION 1 /**< restored by a migration */
 
 /** GET_CONFIG / SET_CONFIG: a window of the device's config space. */
 typedef struct VhostUserConfig {
@@ -220,8 +220,8 @@ typedef union VhostUserPayload {
 
 /** A whole message as laid out on the wire (header + largest payload). */
 typedef struct __attribute__((packed)) VhostUserMsg {
-    VhostUserHeader hdr;
-    VhostUserPayload payload;
+    VhostUserHeader hdr;      /**< the header */
+    VhostUserPayload payload; /**< hdr.size bytes of it follow */
 } VhostUserMsg;
 
 _Static_assert(sizeof(VhostUserHeader) == 12, "vhost-user header is 12 bytes");

@@ -51,7 +51,9 @@
 
 G_BEGIN_DECLS
 
+/** A vhost-user back-end device: its socket, memory and queues (opaque). */
 typedef struct VuDev VuDev;
+/** One virtqueue of a VuDev (opaque). */
 typedef struct VuQueue VuQueue;
 
 /** Error domain of devices/vhost-user/ (one-line messages). */

@@ -55,16 +55,18 @@ G_BEGIN_DECLS
 #endif
 
 /** Defaults of VsockMuxConfig (a zero field takes these). */
-#define VSOCK_DEFAULT_BUF_ALLOC (256 * 1024)
-#define VSOCK_DEFAULT_MAX_CONNS 4096
-#define VSOCK_DEFAULT_TIMEOUT_MS 2000
+#define VSOCK_DEFAULT_BUF_ALLOC (256 * 1024) /**< buf_alloc: bytes per connection */
+#define VSOCK_DEFAULT_MAX_CONNS 4096         /**< max_conns */
+#define VSOCK_DEFAULT_TIMEOUT_MS 2000        /**< request and close timeouts */
 
 /** Error domain of the vsock device logic. */
 #define VSOCK_ERROR (vsock_error_quark())
 /** vsock_error_quark: the GQuark behind VSOCK_ERROR. */
 GQuark vsock_error_quark(void);
 
+/** The vsock muxer of one device: guest packets to host sockets (opaque). */
 typedef struct VsockMux VsockMux;
+/** An in-process endpoint of a muxer (the pipe device's side; opaque). */
 typedef struct VsockLocal VsockLocal;
 
 /**
