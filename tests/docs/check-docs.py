@@ -165,10 +165,22 @@ class Page:
         return ABS_PATH_RE.sub(lambda m: self.dir + "/" + m.group(1) + "/", text)
 
     def python_wrapper(self):
-        """A directory whose python3 has gi (and the sanitizers' runtimes)."""
+        """A directory whose python3 has gi (and the sanitizers' runtimes),
+        and whose cc compiles with the build's sanitizers (a program linked
+        with a sanitized libqcontext must be sanitized too)."""
         bindir = os.path.join(self.dir, ".bin")
-        if self.args.python and not os.path.exists(bindir):
+        sanitized = self.args.sanitize and self.args.sanitize != "none"
+        if sanitized and not os.path.exists(bindir):
             os.makedirs(bindir)
+            for name in ("cc", "gcc"):
+                wrapper = os.path.join(bindir, name)
+                with open(wrapper, "w") as f:
+                    f.write("#!/bin/sh\nexec %s -fsanitize=%s \"$@\"\n" % (
+                        shlex.quote(shutil.which(self.args.cc) or self.args.cc),
+                        shlex.quote(self.args.sanitize)))
+                os.chmod(wrapper, 0o755)
+        if self.args.python and not os.path.exists(os.path.join(bindir, "python3")):
+            os.makedirs(bindir, exist_ok=True)
             wrapper = os.path.join(bindir, "python3")
             run = os.path.join(self.args.source_root, "tests", "gir", "run-python-gi.sh")
             san = []
@@ -179,7 +191,7 @@ class Page:
                     shlex.quote(run), " ".join(shlex.quote(a) for a in san),
                     shlex.quote(self.args.python)))
             os.chmod(wrapper, 0o755)
-        return [bindir] if self.args.python else []
+        return [bindir] if os.path.exists(bindir) else []
 
     def env(self):
         env = dict(os.environ)
