@@ -14,6 +14,36 @@
 
 #include "bench.h"
 
+size_t bench_series_count(const BenchSeries *s)
+{
+    return s->hist ? (size_t)s->hist->count : s->n;
+}
+
+double bench_series_percentile(const BenchSeries *s, double p)
+{
+    if (s->hist) {
+        return s->hist->count ? (double)lat_hist_percentile(s->hist, p) : 0;
+    }
+    return bench_percentile(s->samples, s->n, p);
+}
+
+/* The smallest and largest sample of @s (ns). */
+static void series_min_max(const BenchSeries *s, double *min, double *max)
+{
+    if (s->hist) {
+        unsigned b = 0;
+
+        while (b < LAT_HIST_BUCKETS && !s->hist->buckets[b]) {
+            b++;
+        }
+        *min = b < LAT_HIST_BUCKETS ? (double)lat_hist_bucket_low(b) : 0;
+        *max = (double)s->hist->max_ns;
+        return;
+    }
+    *min = (double)s->samples[0];
+    *max = (double)s->samples[s->n - 1];
+}
+
 static const double csv_percentiles[] = {1, 5, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99};
 
 gboolean bench_csv_write(const char *path, const BenchSeries *s, size_t n,
@@ -30,21 +60,21 @@ gboolean bench_csv_write(const char *path, const BenchSeries *s, size_t n,
     }
     g_string_append(out, ",max_us\n");
     for (size_t i = 0; i < n; i++) {
-        if (!s[i].n) {
+        double min, max;
+
+        if (!bench_series_count(&s[i])) {
             continue;
         }
-        g_string_append_printf(out, "%s,%zu,%s", s[i].name, s[i].n,
-                               g_ascii_formatd(buf, sizeof(buf), "%.3f",
-                                               (double)s[i].samples[0] / 1000.0));
+        series_min_max(&s[i], &min, &max);
+        g_string_append_printf(out, "%s,%zu,%s", s[i].name, bench_series_count(&s[i]),
+                               g_ascii_formatd(buf, sizeof(buf), "%.3f", min / 1000.0));
         for (size_t k = 0; k < G_N_ELEMENTS(csv_percentiles); k++) {
-            double v = bench_percentile(s[i].samples, s[i].n, csv_percentiles[k]);
+            double v = bench_series_percentile(&s[i], csv_percentiles[k]);
             g_string_append_printf(
                 out, ",%s", g_ascii_formatd(buf, sizeof(buf), "%.3f", v / 1000.0));
         }
-        g_string_append_printf(
-            out, ",%s\n",
-            g_ascii_formatd(buf, sizeof(buf), "%.3f",
-                            (double)s[i].samples[s[i].n - 1] / 1000.0));
+        g_string_append_printf(out, ",%s\n",
+                               g_ascii_formatd(buf, sizeof(buf), "%.3f", max / 1000.0));
     }
     ok = g_file_set_contents(path, out->str, (gssize)out->len, errp);
     if (!ok) {

@@ -64,9 +64,12 @@ static void plot_range(Plot *p, const BenchSeries *s, size_t n)
     double lo = INFINITY, hi = -INFINITY;
 
     for (size_t i = 0; i < n; i++) {
-        if (s[i].n) {
-            lo = MIN(lo, (double)s[i].samples[0] / 1000.0);
-            hi = MAX(hi, (double)s[i].samples[s[i].n - 1] / 1000.0);
+        if (bench_series_count(&s[i])) {
+            double max = s[i].hist ? (double)s[i].hist->max_ns
+                                   : (double)s[i].samples[s[i].n - 1];
+
+            lo = MIN(lo, bench_series_percentile(&s[i], 1e-9) / 1000.0);
+            hi = MAX(hi, max / 1000.0);
         }
     }
     p->lo = floor(log10(MAX(lo, 1e-3)));
@@ -130,6 +133,30 @@ static void plot_axes(const Plot *p, const char *title)
     text_at(cr, PLOT_W / 2.0, 24, title, 0.5);
 }
 
+/* A histogram's CDF: a point at the top of each non-empty bucket. */
+static void plot_hist(const Plot *p, const LatencyHistogram *h)
+{
+    uint64_t cum = 0;
+    unsigned b = 0;
+
+    while (b < LAT_HIST_BUCKETS && !h->buckets[b]) {
+        b++;
+    }
+    cairo_move_to(p->cr, plot_x(p, (double)lat_hist_bucket_low(b) / 1000.0), plot_y(0));
+    for (; b < LAT_HIST_BUCKETS && cum < h->count; b++) {
+        double top = b + 1 < LAT_HIST_BUCKETS ? (double)lat_hist_bucket_low(b + 1)
+                                              : (double)h->max_ns;
+
+        if (!h->buckets[b]) {
+            continue;
+        }
+        cum += h->buckets[b];
+        cairo_line_to(p->cr, plot_x(p, MIN(top, (double)h->max_ns) / 1000.0),
+                      plot_y((double)cum / (double)h->count));
+    }
+    cairo_stroke(p->cr);
+}
+
 /* One row's CDF: a point wherever it moves by at least half a pixel. */
 static void plot_series(const Plot *p, const BenchSeries *s, const double rgb[3])
 {
@@ -138,6 +165,10 @@ static void plot_series(const Plot *p, const BenchSeries *s, const double rgb[3]
 
     cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
     cairo_set_line_width(cr, 2);
+    if (s->hist) {
+        plot_hist(p, s->hist);
+        return;
+    }
     cairo_move_to(cr, plot_x(p, (double)s->samples[0] / 1000.0), plot_y(0));
     for (size_t i = 0; i < s->n; i++) {
         double x = plot_x(p, (double)s->samples[i] / 1000.0);
@@ -162,7 +193,7 @@ static void plot_legend(const Plot *p, const BenchSeries *s, size_t n)
     for (size_t i = 0, k = 0; i < n; i++) {
         const double *rgb = palette[i % G_N_ELEMENTS(palette)];
 
-        if (!s[i].n) {
+        if (!bench_series_count(&s[i])) {
             continue;
         }
         cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
@@ -173,8 +204,8 @@ static void plot_legend(const Plot *p, const BenchSeries *s, size_t n)
         cairo_set_source_rgb(cr, 0, 0, 0);
         text_at(cr, x + 32, y + k * 36, s[i].name, 0.0);
         g_snprintf(label, sizeof(label), "p50 %.2f  p99 %.2f us",
-                   bench_percentile(s[i].samples, s[i].n, 50) / 1000.0,
-                   bench_percentile(s[i].samples, s[i].n, 99) / 1000.0);
+                   bench_series_percentile(&s[i], 50) / 1000.0,
+                   bench_series_percentile(&s[i], 99) / 1000.0);
         cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
         text_at(cr, x + 32, y + k * 36 + 15, label, 0.0);
         k++;
@@ -192,7 +223,7 @@ gboolean bench_plot_png(const char *path, const char *title, const BenchSeries *
     plot_range(&p, s, n);
     plot_axes(&p, title);
     for (size_t i = 0; i < n; i++) {
-        if (s[i].n) {
+        if (bench_series_count(&s[i])) {
             plot_series(&p, &s[i], palette[i % G_N_ELEMENTS(palette)]);
         }
     }

@@ -24,6 +24,8 @@
 #include <pthread.h>
 #include <glib.h>
 
+#include "qcontext/aio/stats.h"
+
 G_BEGIN_DECLS
 
 /* ------------------------------------------------------------------------ */
@@ -344,12 +346,23 @@ char *bench_cpus_text(const BenchOptions *opt);
 /* Distributions and noise (bench-report.c, bench-plot.c), for any benchmark  */
 /* ------------------------------------------------------------------------ */
 
-/** One row's samples for bench_plot_png() and bench_csv_write(). */
+/**
+ * One row's latencies for bench_plot_png() and bench_csv_write(): every
+ * sample, or a histogram (the runtime's log-linear LatencyHistogram, within
+ * about 3 %, for runs too long to keep every sample).
+ */
 typedef struct BenchSeries {
     const char *name;
-    const uint64_t *samples; /**< nanoseconds, sorted ascending */
-    size_t n;                /**< 0: the row is left out */
+    const uint64_t *samples;      /**< nanoseconds, sorted ascending */
+    size_t n;                     /**< 0: the row is left out */
+    const LatencyHistogram *hist; /**< instead of @samples (then @n is ignored) */
 } BenchSeries;
+
+/** bench_series_count: the samples of @s (its histogram's count, if any). */
+size_t bench_series_count(const BenchSeries *s);
+
+/** bench_series_percentile: the @p-th percentile of @s in ns (0 if empty). */
+double bench_series_percentile(const BenchSeries *s, double p);
 
 /**
  * bench_plot_png: draw each series' cumulative distribution (latency on a

@@ -5,6 +5,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <math.h>
+
 #include <glib/gstdio.h>
 
 #include "bench.h"
@@ -85,10 +87,48 @@ static void test_csv(void)
     g_clear_error(&err);
 }
 
+/* A histogram row (qcontext-bench blk): its percentiles within a bucket. */
+static void test_hist(void)
+{
+    LatencyHistogram h;
+    BenchSeries s = {.name = "job 0", .hist = &h};
+    g_autofree char *dir = g_dir_make_tmp("bench-dist-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "x.csv", NULL);
+    g_autofree char *png = g_build_filename(dir, "x.png", NULL);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL, cols = NULL;
+    GError *err = NULL;
+
+    lat_hist_reset(&h);
+    for (int i = 1; i <= 1000; i++) {
+        lat_hist_record(&h, (uint64_t)i * 1000); /* 1 .. 1000 us */
+    }
+    g_assert_cmpuint(bench_series_count(&s), ==, 1000);
+    g_assert_cmpfloat(fabs(bench_series_percentile(&s, 50) - 500000), <, 500000 * 0.04);
+    g_assert_cmpfloat(fabs(bench_series_percentile(&s, 99) - 990000), <, 990000 * 0.04);
+    g_assert_true(bench_csv_write(path, &s, 1, &err));
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    cols = g_strsplit(lines[1], ",", -1);
+    g_assert_cmpstr(cols[0], ==, "job 0");
+    g_assert_cmpstr(cols[1], ==, "1000");
+    g_assert_cmpfloat(fabs(g_ascii_strtod(cols[7], NULL) - 500), <,
+                      500 * 0.04);             /* p50 */
+    g_assert_cmpstr(cols[14], ==, "1000.000"); /* max */
+#ifdef BENCH_HAVE_CAIRO
+    g_assert_true(bench_plot_png(png, "histogram", &s, 1, &err));
+    g_assert_true(g_file_test(png, G_FILE_TEST_IS_REGULAR));
+    g_unlink(png);
+#endif
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/bench-dist/noise", test_noise);
     g_test_add_func("/bench-dist/csv", test_csv);
+    g_test_add_func("/bench-dist/histogram", test_hist);
     return g_test_run();
 }
