@@ -86,8 +86,8 @@ typedef struct VblkConf {
      * a request / completed it (after its completion was published).
      */
     void (*request_begin)(void *opaque, unsigned qidx);
-    void (*request_end)(void *opaque, unsigned qidx, bool ok);
-    void *hook_opaque;
+    void (*request_end)(void *opaque, unsigned qidx, bool ok); /**< see request_begin */
+    void *hook_opaque; /**< the @opaque of both hooks */
 } VblkConf;
 
 /** Largest seg_max advertised (data segments per request). */
