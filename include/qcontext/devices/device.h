@@ -129,6 +129,10 @@ typedef void (*DeviceQuiescedFunc)(Device *dev, gpointer opaque);
  *   The control plane always starts at realize.
  * @default_queues: `num-queues` when not given (0 means 1).
  * @max_queues: the most `num-queues` accepts (0 means DEVICE_MAX_QUEUES).
+ * @check_move: main thread, before a move is queued: may queue @queue
+ *   (DEVICE_QUEUE_ALL: the whole device, control plane included) move to
+ *   @ctx?  Return FALSE with @errp set to refuse (e.g. a plane with sources
+ *   the base class does not track).  NULL: every move is allowed.
  */
 struct _DeviceClass {
     QomObjectClass parent_class;
@@ -144,8 +148,9 @@ struct _DeviceClass {
     gboolean manual_start;
     guint default_queues;
     guint max_queues;
+    gboolean (*check_move)(Device *dev, int queue, QContext *ctx, GError **errp);
 
-    gpointer padding[8];
+    gpointer padding[7];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -482,8 +487,8 @@ gboolean device_flush(Device *dev, DeviceDoneFunc done, gpointer opaque, GError 
  * if it was running; planes move in parallel.  No request is lost, doubled
  * or completed twice.  Then @done, then the "moved" signal (queue -1, from
  * the old control context) if anything moved.  Fails at once if @ctx is
- * not a completed context usable by devices, or the device is being
- * deleted.  Main thread.
+ * not a completed context usable by devices, the class's @check_move
+ * refuses, or the device is being deleted.  Main thread.
  */
 gboolean device_set_context(Device *dev, QContext *ctx, DeviceDoneFunc done,
                             gpointer opaque, GError **errp);
