@@ -301,6 +301,43 @@ char *bench_cpus_text(const BenchOptions *opt);
 /** bench_run_clear: free what bench_*_run allocated. */
 void bench_run_clear(BenchRun *run);
 
+/* ------------------------------------------------------------------------ */
+/* JSON writer (bench-jsonw.c), shared by every benchmark's --json          */
+/* ------------------------------------------------------------------------ */
+
+#define JSON_MAX_DEPTH 8
+
+/** A minimal pretty-printing JSON writer: start with {.s = g_string_new(NULL)}. */
+typedef struct {
+    GString *s;
+    int depth;
+    gboolean first[JSON_MAX_DEPTH];
+} JsonOut;
+
+/** jo_open: open an object ('{') or array ('[') as @key (NULL in arrays). */
+void jo_open(JsonOut *o, const char *key, char bracket);
+
+/** jo_close: close the innermost object ('}') or array (']'). */
+void jo_close(JsonOut *o, char bracket);
+
+/** jo_str: a string member (NULL prints ""). */
+void jo_str(JsonOut *o, const char *key, const char *v);
+
+/** jo_bool: a boolean member. */
+void jo_bool(JsonOut *o, const char *key, gboolean v);
+
+/** jo_int: an integer member. */
+void jo_int(JsonOut *o, const char *key, gint64 v);
+
+/** jo_num: a number member with 4 decimals (null if not finite). */
+void jo_num(JsonOut *o, const char *key, double v);
+
+/**
+ * bench_json_print: print the text of @o to stdout, check that it parses
+ * back, free it.  Returns FALSE if it did not parse (a bug).
+ */
+gboolean bench_json_print(JsonOut *o);
+
 G_END_DECLS
 
 #endif /* BENCH_BENCH_H */

@@ -24,6 +24,9 @@ for d in qom aio qcontext devices main-loop bench include tests; do
     check "$d" -- '.*block-internal\.h'
 done
 check devices include/qcontext/devices -- "qcontext/main-loop/"
+# frontend/ (the VMM side, a helper library for bench/ and tests/) stands
+# alone: only the header-only wire format and memory-ordering helpers.
+check frontend -- "qcontext/(qom|block|main-loop)/|qcontext/aio/(aio|block|thread-pool|event-notifier)\.h|$QC"
 # Pipes build on vsock, never the reverse; the guest program is libc only.
 check devices/vsock include/qcontext/devices/vsock -- "qcontext/devices/pipe/"
 check devices/pipe/guest -- "qcontext/"

@@ -2,10 +2,12 @@
 # Install the Debian packages qcontext needs to build, test and benchmark.
 # Does nothing when everything is already there.
 set -euo pipefail
+# qemu-system-common: qemu-storage-daemon, the reference vhost-user-blk back-end
+# of the front-end tests and of the blk benchmark (bench/bench-blk-compare.py).
 pkgs=(meson ninja-build pkg-config gcc libglib2.0-dev liburcu-dev libaio-dev
       liburing-dev libjson-glib-dev libuv1-dev libevent-dev python3
       curl xz-utils libedit-dev
-      clang libclang-rt-dev)
+      clang libclang-rt-dev qemu-system-common)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
