@@ -31,8 +31,14 @@
 
 typedef struct AioSource {
     GSource source;
-    AioContext *ctx;    /* strong reference */
-    gpointer mon_tag;   /* the monitor's fd, if it has one */
+    AioContext *ctx; /* strong reference */
+    /*
+     * The monitor's fd, if it has one: a GPollFD of our own (not a unix fd
+     * tag, which GLib dispatches whenever it polls readable), so that check
+     * decides (the monitor may find only completions that report nothing).
+     */
+    GPollFD mon_pfd;
+    bool mon_polled;
     GPtrArray *fd_tags; /* else one tag per handler fd */
     unsigned fdmon_gen_seen;
     unsigned handlers_gen_seen;
@@ -95,13 +101,15 @@ static void aio_source_sync_fds(AioSource *as)
     as->synced = true;
     as->fdmon_gen_seen = fdmon_gen;
     as->handlers_gen_seen = handlers_gen;
-    if (as->mon_tag) {
-        g_source_remove_unix_fd(&as->source, as->mon_tag);
-        as->mon_tag = NULL;
+    if (as->mon_polled) {
+        g_source_remove_poll(&as->source, &as->mon_pfd);
+        as->mon_polled = false;
     }
     aio_source_drop_fd_tags(as);
     if (fd >= 0) {
-        as->mon_tag = g_source_add_unix_fd(&as->source, fd, G_IO_IN);
+        as->mon_pfd = (GPollFD){.fd = fd, .events = G_IO_IN};
+        g_source_add_poll(&as->source, &as->mon_pfd);
+        as->mon_polled = true;
     } else {
         aio_source_add_handler_fds(as);
     }
@@ -166,8 +174,25 @@ static gboolean aio_source_prepare(GSource *source, gint *timeout_ms)
     __atomic_store_n(&ctx->notify_me, ctx->notify_me | 1, __ATOMIC_SEQ_CST);
 
     timeout = aio_compute_timeout_ns(ctx);
-    if (__atomic_load_n(&ctx->notified, __ATOMIC_SEQ_CST) || aio_fdmon_need_wait(ctx)) {
-        timeout = 0; /* notified, or the monitor must submit in wait() */
+    if (timeout != 0 && __atomic_load_n(&ctx->bh_list, __ATOMIC_RELAXED)) {
+        /* Only deleted, cancelled or idle BHs: free the deleted ones now. */
+        aio_bh_reap_deleted(ctx);
+        timeout = aio_compute_timeout_ns(ctx);
+    }
+    /*
+     * The monitor's queued changes (io_uring: re-arms and new POLL_ADDs)
+     * are submitted here, not by a round of their own.
+     */
+    if (aio_fdmon_need_wait(ctx) &&
+        !(ctx->fdmon_ops->gsource_submit && ctx->fdmon_ops->gsource_submit(ctx))) {
+        timeout = 0; /* the monitor must submit in wait() */
+    }
+    /*
+     * Seq_cst, after the seq_cst store of notify_me above: pairs with the
+     * seq_cst store of notified and load of notify_me in aio_notify() (B).
+     */
+    if (__atomic_load_n(&ctx->notified, __ATOMIC_SEQ_CST)) {
+        timeout = 0;
     }
     /* One clock read: the start of the wait and the base of the deadline. */
     as->blocking = timeout != 0;
@@ -211,7 +236,8 @@ static gboolean aio_source_check(GSource *source)
     }
     aio_source_ack_timer(as);
 
-    if (as->mon_tag && g_source_query_unix_fd(source, as->mon_tag)) {
+    if (as->mon_polled && as->mon_pfd.revents &&
+        (!ctx->fdmon_ops->gsource_check || ctx->fdmon_ops->gsource_check(ctx))) {
         return TRUE;
     }
     for (guint i = 0; i < as->fd_tags->len; i++) {

@@ -20,6 +20,24 @@
 
 #include "qcontext/aio/aio.h"
 
+/* Built with ThreadSanitizer (gcc defines the first, clang has the feature). */
+#if defined(__SANITIZE_THREAD__)
+#define AIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AIO_TSAN 1
+#endif
+#endif
+
+/* Built with AddressSanitizer. */
+#if defined(__SANITIZE_ADDRESS__)
+#define AIO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AIO_ASAN 1
+#endif
+#endif
+
 typedef struct AioHandler AioHandler;
 typedef struct AioHandlerList AioHandlerList;
 typedef struct FDMonOps FDMonOps;
@@ -187,6 +205,24 @@ struct FDMonOps {
      * every handler's fd itself.  Home thread.
      */
     int (*gsource_fd)(AioContext *ctx);
+
+    /*
+     * gsource_submit: for the GSource's prepare, which does not call
+     * wait(): make the queued changes (need_wait()) effective in the kernel
+     * without waiting or reaping.  Returns false if that failed (the
+     * GSource then asks for an iteration that calls wait()).  Home thread.
+     * NULL if need_wait is NULL.
+     */
+    bool (*gsource_submit)(AioContext *ctx);
+
+    /*
+     * gsource_check: for the GSource's check, when gsource_fd is readable:
+     * consume what wait() would consume without reporting any node (e.g.
+     * completions of cancelled requests) and return true if something is
+     * left that wait() will report.  Home thread.  NULL: readable means
+     * ready.
+     */
+    bool (*gsource_check)(AioContext *ctx);
 };
 
 extern const FDMonOps fdmon_epoll_ops;    /* fdmon-epoll.c */
@@ -200,68 +236,85 @@ extern const FDMonOps fdmon_poll_ops;     /* fdmon-poll.c */
 typedef struct AioTimerLists AioTimerLists; /* aio/timer-internal.h */
 typedef struct AioBHSlice AioBHSlice;
 
+/*
+ * The fields are grouped by who writes them, on cache lines of their own
+ * where it matters for a cross-thread wakeup: another thread that
+ * schedules a BH writes bh_list and notified and reads notify_me, all on
+ * one line (the mailbox), which the home thread then reads; the home
+ * thread's per-iteration writes (walkers, statistics) are on other lines,
+ * so that they do not bounce the mailbox between the two CPUs.
+ */
+#define AIO_CACHELINE 64
+
 struct AioContext {
+    /* --- read-mostly: identity, handlers, fd monitor --- */
     int refcnt;                /* atomic */
     unsigned long home_thread; /* atomic: pthread_self() of the home thread, 0: none */
     int home_tid;              /* atomic: its gettid(), 0: none */
-
-    /* --- fd handlers (fd monitors may read handlers / use list_lock) --- */
-    pthread_mutex_t list_lock;     /* writers of handlers, deleted_handlers */
+    pthread_mutex_t list_lock; /* writers of handlers, deleted_handlers */
     struct cds_list_head handlers; /* AioHandler.node, RCU-read by the loop */
+    GHashTable *handler_by_fd;     /* fd -> live AioHandler (list_lock) */
     AioHandler *deleted_handlers;  /* removed, to free (list_lock) */
-    unsigned walkers;              /* atomic: aio_poll/dispatch in progress */
     unsigned handlers_gen;         /* atomic: bumped on every handler change */
     const FDMonOps *fdmon_ops;     /* changed by the home thread only */
     void *fdmon_state;             /* the monitor's private state */
     unsigned fdmon_gen;            /* atomic: bumped when the monitor changes */
-
-    /* --- notify (see docs/aio.md, "The notify_me protocol") --- */
     EventNotifier notifier;
+    AioTimerLists *timer_lists;
+    struct ThreadPool *thread_pool; /* atomic; set under list_lock */
+    GSource *source;                /* weak; NULL until aio_get_g_source() */
+    unsigned bh_count; /* atomic: live BHs but oneshots, for the leak check */
+
+    /* --- the mailbox (see docs/aio.md, "The notify_me protocol") --- */
+    _Alignas(AIO_CACHELINE) QEMUBH *bh_list; /* atomic LIFO of BHs with BH_PENDING */
     unsigned notify_me; /* atomic; +2 by aio_poll, |1 by GSource prepare */
     bool notified;      /* atomic */
-    int64_t notify_ts;  /* atomic: aio_notify time, 0 if none pending */
+    int64_t notify_ts;  /* atomic: time of a sleeping loop's wakeup request, or 0 */
 
-    /* --- bottom halves --- */
-    QEMUBH *bh_list;           /* atomic LIFO of BHs with BH_PENDING */
+    /* --- the home thread's own, written every iteration --- */
+    /* walkers: atomic, aio_poll/dispatch in progress */
+    _Alignas(AIO_CACHELINE) unsigned walkers;
+    int dispatch_revents;      /* home thread: revents of the handler running */
     AioBHSlice *bh_slice_head; /* home thread: rounds being run, oldest first */
     AioBHSlice *bh_slice_tail;
-    unsigned bh_count; /* atomic: live BHs, for the leak check */
-
-    /* --- timers --- */
-    AioTimerLists *timer_lists;
-
-    /* --- thread pool (aio/thread-pool.c), created on first use --- */
-    struct ThreadPool *thread_pool; /* atomic; set under list_lock */
-
-    /* --- adaptive polling --- */
-    int64_t poll_max_ns;    /* atomic */
-    int64_t poll_grow;      /* atomic */
-    int64_t poll_shrink;    /* atomic */
-    unsigned poll_gen;      /* atomic: bumped by set_poll_params */
     unsigned poll_gen_seen; /* home thread */
     int64_t poll_ns;        /* home thread writes, atomic: current window */
     bool poll_started;      /* home thread */
 
-    /* --- GSource view --- */
-    GSource *source; /* weak; NULL until aio_get_g_source() */
+    /* --- adaptive polling parameters (any thread writes, rarely) --- */
+    _Alignas(AIO_CACHELINE) int64_t poll_max_ns; /* atomic */
+    int64_t poll_grow;                           /* atomic */
+    int64_t poll_shrink;                         /* atomic */
+    unsigned poll_gen;                           /* atomic: bumped by set_poll_params */
 
     /* --- batching and per-context slots (aio/context-slots.c) --- */
     int64_t aio_max_batch;              /* atomic */
     void *slots[AIO_CONTEXT_MAX_SLOTS]; /* home thread */
 
     /* --- statistics (home thread writes with relaxed atomics) --- */
-    AioContextStats stats;
+    _Alignas(AIO_CACHELINE) AioContextStats stats;
 };
 
 /* ------------------------------------------------------------------------ */
 /* Shared between the loop's files                                           */
 /* ------------------------------------------------------------------------ */
 
+/* Set once the calling thread is registered with urcu-memb (rcu-thread.c). */
+extern __thread bool aio_rcu_thread_registered;
+/* aio_rcu_register_thread_slow: the registration itself (rcu-thread.c). */
+void aio_rcu_register_thread_slow(void);
+
 /**
  * aio_rcu_register_thread: register the calling thread with urcu-memb once;
  * it is unregistered automatically when the thread exits (rcu-thread.c).
+ * Inlined: after the first call it is one thread-local load.
  */
-void aio_rcu_register_thread(void);
+static inline void aio_rcu_register_thread(void)
+{
+    if (G_UNLIKELY(!aio_rcu_thread_registered)) {
+        aio_rcu_register_thread_slow();
+    }
+}
 
 /* context-slots.c: destroy every slot value of @ctx (its final unref) */
 void aio_context_slots_destroy(AioContext *ctx);
@@ -271,13 +324,32 @@ bool aio_bh_poll(AioContext *ctx);
 void aio_bh_free_all(AioContext *ctx);
 void aio_notify_accept(AioContext *ctx);
 void aio_context_add_notifier(AioContext *ctx);
-/* aio_compute_timeout_ns: the blocking timeout from BHs and timers (-1 = none) */
+/*
+ * aio_compute_timeout_ns: the blocking timeout from BHs and timers (-1 =
+ * none).  Deleted BHs are not work (they are freed by the next round).
+ */
 int64_t aio_compute_timeout_ns(AioContext *ctx);
+/* aio_bh_reap_deleted: free deleted BHs now, running no callback (home thread). */
+void aio_bh_reap_deleted(AioContext *ctx);
+/* aio_bh_timeout_ns: 0 if a BH is scheduled, 10 ms if only idle ones, else -1. */
+int64_t aio_bh_timeout_ns(AioContext *ctx);
 /*
  * aio_stats_record_wakeup: home thread, after the wait, before dispatch:
- * notify -> @now (the clock after the wait; 0: read it if needed).
+ * notify -> @now (the latest clock read; read again if the stamp is newer).
  */
 void aio_stats_record_wakeup(AioContext *ctx, int64_t now);
+
+/**
+ * aio_in_home_thread: in_aio_context_home_thread() for the loop's own use,
+ * inlined (it is on the path of every iteration and notify).
+ */
+static inline bool aio_in_home_thread(AioContext *ctx)
+{
+    /* Acquire: pairs with the release store in aio_context_store_home(). */
+    unsigned long home = __atomic_load_n(&ctx->home_thread, __ATOMIC_ACQUIRE);
+
+    return home != 0 && pthread_equal((pthread_t)home, pthread_self());
+}
 
 /** aio_timeout_min: the sooner of two timeouts where -1 is infinite. */
 static inline int64_t aio_timeout_min(int64_t a, int64_t b)

@@ -129,8 +129,9 @@ static void aio_free_deleted_handlers(AioContext *ctx)
 void aio_walkers_dec(AioContext *ctx)
 {
     /*
-     * Release: our reads of removed nodes happen before a remover that sees
-     * walkers == 0 frees them (the RMW in handler_retire_locked()).
+     * Release, pairing with the seq_cst RMW of walkers in
+     * handler_retire_locked() and aio_free_deleted_handlers(): our reads of
+     * removed nodes happen before a remover that sees walkers == 0 frees them.
      */
     if (__atomic_sub_fetch(&ctx->walkers, 1, __ATOMIC_RELEASE) == 0 &&
         __atomic_load_n(&ctx->deleted_handlers, __ATOMIC_RELAXED)) {
@@ -185,18 +186,14 @@ static AioHandler *handler_new(int fd, IOHandler *io_read, IOHandler *io_write,
     return node;
 }
 
-/* The live node of @fd, or NULL.  list_lock held. */
+/*
+ * The live node of @fd, or NULL.  list_lock held.  A table by fd, not a walk
+ * of the list: a device with thousands of sockets (vsock connections)
+ * changes one fd's interest at a time, and each change must not cost O(n).
+ */
 static AioHandler *find_handler_locked(AioContext *ctx, int fd)
 {
-    AioHandler *node;
-
-    cds_list_for_each_entry(node, &ctx->handlers, node)
-    {
-        if (node->fd == fd) {
-            return node;
-        }
-    }
-    return NULL;
+    return g_hash_table_lookup(ctx->handler_by_fd, GINT_TO_POINTER(fd));
 }
 
 /*
@@ -214,6 +211,12 @@ static bool handler_install_locked(AioContext *ctx, AioHandler *old,
     } else {
         handler_list_del(&old->node);
     }
+    if (new_node) {
+        g_hash_table_insert(ctx->handler_by_fd, GINT_TO_POINTER(new_node->fd),
+                            new_node);
+    } else {
+        g_hash_table_remove(ctx->handler_by_fd, GINT_TO_POINTER(old->fd));
+    }
     __atomic_fetch_add(&ctx->handlers_gen, 1, __ATOMIC_RELAXED);
     return old ? handler_retire_locked(ctx, old) : false;
 }
@@ -225,7 +228,7 @@ static void handler_change_done(AioContext *ctx, AioHandler *old, bool free_old)
         g_free(old);
     }
     /* The change takes effect at the next iteration; wake a sleeping loop. */
-    if (!in_aio_context_home_thread(ctx)) {
+    if (!aio_in_home_thread(ctx)) {
         aio_notify(ctx);
     }
 }
@@ -356,7 +359,7 @@ bool aio_context_set_fdmon(AioContext *ctx, AioFdMonKind kind, GError **errp)
         g_set_error(errp, AIO_ERROR, 0, "Unknown fd monitor kind %d", (int)kind);
         return false;
     }
-    if (!in_aio_context_home_thread(ctx) ||
+    if (!aio_in_home_thread(ctx) ||
         __atomic_load_n(&ctx->walkers, __ATOMIC_RELAXED) != 0) {
         g_set_error(
             errp, AIO_ERROR, 0,
@@ -435,6 +438,7 @@ static bool aio_dispatch_handler(AioContext *ctx, AioHandler *node)
     int revents = node->revents;
     bool poll_ready = node->poll_ready;
     bool progress = false;
+    int prev_revents;
 
     node->revents = 0;
     node->poll_ready = false;
@@ -442,6 +446,8 @@ static bool aio_dispatch_handler(AioContext *ctx, AioHandler *node)
         return false; /* an outer aio_poll() is running this handler */
     }
     node->dispatching++;
+    prev_revents = ctx->dispatch_revents; /* a nested aio_poll() may be running */
+    ctx->dispatch_revents = revents;
     /* A callback may remove its own or another handler: recheck "deleted". */
     if (poll_ready && revents == 0 && node->io_poll_ready &&
         !handler_is_deleted(node)) {
@@ -458,8 +464,15 @@ static bool aio_dispatch_handler(AioContext *ctx, AioHandler *node)
         node->io_write(node->opaque);
         progress = true;
     }
+    ctx->dispatch_revents = prev_revents;
     node->dispatching--;
     return progress;
+}
+
+int aio_fd_handler_revents(AioContext *ctx)
+{
+    g_return_val_if_fail(ctx != NULL, 0);
+    return ctx->dispatch_revents;
 }
 
 bool aio_dispatch_ready(AioContext *ctx, AioHandlerList *ready)
@@ -513,17 +526,22 @@ static bool run_poll_handlers_once(AioContext *ctx, AioHandlerList *ready,
     return progress;
 }
 
-/* Busy-poll for up to @max_ns; *timeout shrinks by the time spent. */
+/*
+ * Busy-poll for up to @max_ns; *timeout shrinks by the time spent.  *@now
+ * is the clock when polling starts and, on return, when it ended (one read
+ * per round of io_poll calls, none more).
+ */
 static bool run_poll_handlers(AioContext *ctx, AioHandlerList *ready, int64_t max_ns,
-                              int64_t *timeout)
+                              int64_t *timeout, int64_t *now)
 {
-    int64_t start = aio_now_ns();
+    int64_t start = *now;
     int64_t elapsed;
     bool progress;
 
     do {
         progress = run_poll_handlers_once(ctx, ready, timeout);
-        elapsed = aio_now_ns() - start;
+        *now = aio_now_ns();
+        elapsed = *now - start;
         max_ns = aio_timeout_min(*timeout, max_ns);
     } while (elapsed < max_ns && !aio_fdmon_need_wait(ctx));
 
@@ -571,13 +589,14 @@ static bool poll_set_started(AioContext *ctx, AioHandlerList *ready, bool starte
 }
 
 /* Busy-poll before blocking if the window allows.  True if work was found. */
-static bool try_poll_mode(AioContext *ctx, AioHandlerList *ready, int64_t *timeout)
+static bool try_poll_mode(AioContext *ctx, AioHandlerList *ready, int64_t *timeout,
+                          int64_t *now)
 {
     int64_t max_ns = aio_timeout_min(*timeout, ctx->poll_ns);
 
     if (max_ns && !aio_fdmon_need_wait(ctx)) {
         poll_set_started(ctx, ready, true);
-        if (run_poll_handlers(ctx, ready, max_ns, timeout)) {
+        if (run_poll_handlers(ctx, ready, max_ns, timeout, now)) {
             return true;
         }
     }
@@ -615,7 +634,7 @@ static void adjust_polling_time(AioContext *ctx, int64_t block_ns)
 /* New poll parameters restart the window from 0. */
 static void poll_params_refresh(AioContext *ctx)
 {
-    /* Acquire: pairs with the release increment in set_poll_params. */
+    /* Acquire: pairs with the release increment in aio_context_set_poll_params(). */
     unsigned gen = __atomic_load_n(&ctx->poll_gen, __ATOMIC_ACQUIRE);
 
     if (gen != ctx->poll_gen_seen) {
@@ -630,11 +649,13 @@ static void poll_params_refresh(AioContext *ctx)
 
 /*
  * The blocking part: compute the timeout, busy-poll, announce the sleep
- * (notify_me) and wait.  Returns the ns spent blocked in the fd monitor;
- * *@woke is the clock after the wait if it was read, else 0.
+ * (notify_me) and wait.  Returns the ns spent blocked in the fd monitor.
+ * *@now is the latest clock read: aio_poll()'s start on entry, updated by
+ * polling and after a wait (the clock is read only where a figure needs it:
+ * the poll window, the wait's end).
  */
 static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocking,
-                             int64_t *woke)
+                             bool home, int64_t *now)
 {
     int64_t timeout = 0;
     int64_t waited = 0;
@@ -642,12 +663,12 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
     bool use_notify_me = false;
     int ret;
 
-    if (blocking || in_aio_context_home_thread(ctx)) {
+    if (home) {
         poll_params_refresh(ctx);
     }
     if (blocking) {
         timeout = aio_compute_timeout_ns(ctx);
-        poll_ready = try_poll_mode(ctx, ready, &timeout);
+        poll_ready = try_poll_mode(ctx, ready, &timeout, now);
         use_notify_me = timeout != 0;
     }
     if (use_notify_me) {
@@ -663,7 +684,7 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
         }
     }
     if (!poll_ready || aio_fdmon_need_wait(ctx)) {
-        int64_t t0 = timeout ? aio_now_ns() : 0;
+        int64_t t0 = *now;
 
         ret = ctx->fdmon_ops->wait(ctx, ready, timeout);
         if (ret < 0) {
@@ -671,8 +692,8 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
                       g_strerror(-ret));
         }
         if (timeout) {
-            *woke = aio_now_ns();
-            waited = *woke - t0;
+            *now = aio_now_ns();
+            waited = *now - t0;
             aio_stat_add(&ctx->stats.wakeups, 1);
             aio_stat_add(&ctx->stats.wait_ns, waited);
         }
@@ -693,44 +714,47 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
 bool aio_poll(AioContext *ctx, bool blocking)
 {
     AioHandlerList ready;
-    int64_t start, waited, end, woke = 0;
-    bool progress;
+    int64_t start, waited, now;
+    bool progress, home;
 
     g_return_val_if_fail(ctx != NULL, false);
+    home = aio_in_home_thread(ctx);
     /* Only the home thread may block. */
-    g_assert(!blocking || in_aio_context_home_thread(ctx));
+    if (G_UNLIKELY(blocking && !home)) {
+        g_error("aio_poll: blocking outside the context's home thread "
+                "(in_aio_context_home_thread() is false)");
+    }
     aio_rcu_register_thread();
     aio_handler_list_init(&ready);
     aio_walkers_inc(ctx);
-    start = aio_now_ns();
+    start = now = aio_now_ns();
 
-    waited = aio_poll_wait(ctx, &ready, blocking, &woke);
+    waited = aio_poll_wait(ctx, &ready, blocking, home, &now);
     if (blocking) {
-        if (!woke) {
-            woke = aio_now_ns();
-        }
-        adjust_polling_time(ctx, woke - start);
+        /* Ready at once (neither polled nor waited): block_ns 0, no change. */
+        adjust_polling_time(ctx, now - start);
     }
     /*
      * Wakeup latency is notify -> dispatch: record it now, before the
      * callbacks run (their duration is not wakeup latency), and consume
      * only stamps of notifies made before this wakeup.  The clock read
-     * after the wait serves (one read less per wakeup).
+     * after the wait serves.
      */
-    aio_stats_record_wakeup(ctx, woke);
+    aio_stats_record_wakeup(ctx, now);
 
     /* Order: bottom halves, timers, ready handlers. */
     progress = aio_bh_poll(ctx);
-    if (aio_timer_lists_run_expired(ctx->timer_lists)) {
+    if (!aio_timer_lists_idle(ctx->timer_lists) &&
+        aio_timer_lists_run_expired(ctx->timer_lists)) {
         aio_stat_add(&ctx->stats.dispatches, 1);
         progress = true;
     }
     progress |= aio_dispatch_ready(ctx, &ready);
 
     aio_walkers_dec(ctx);
-    end = aio_now_ns();
+    now = aio_now_ns();
     aio_stat_add(&ctx->stats.iterations, 1);
-    aio_stat_add(&ctx->stats.busy_ns, end - start - waited);
+    aio_stat_add(&ctx->stats.busy_ns, now - start - waited);
     return progress;
 }
 

@@ -1,5 +1,6 @@
 /*
- * aio/async.c - AioContext lifetime, aio_notify() and bottom halves.
+ * aio/async.c - AioContext lifetime, home thread, aio_notify(), timeouts,
+ * poll parameters and statistics (bottom halves: aio/bh.c).
  *
  * The notify_me protocol and the BH state machine are described with
  * diagrams in docs/aio.md; the comments here name the barrier each barrier
@@ -9,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,7 +41,7 @@ static __thread AioContext *current_aio_context;
 static void aio_context_store_home(AioContext *ctx, unsigned long thread, int tid)
 {
     __atomic_store_n(&ctx->home_tid, tid, __ATOMIC_RELAXED);
-    /* Release: pairs with the acquire in in_aio_context_home_thread(). */
+    /* Release: pairs with the acquire in aio_in_home_thread(). */
     __atomic_store_n(&ctx->home_thread, thread, __ATOMIC_RELEASE);
 }
 
@@ -62,10 +64,7 @@ void aio_context_clear_home_thread(AioContext *ctx)
 
 bool in_aio_context_home_thread(AioContext *ctx)
 {
-    /* Acquire: pairs with the release in aio_context_store_home(). */
-    unsigned long home = __atomic_load_n(&ctx->home_thread, __ATOMIC_ACQUIRE);
-
-    return home != 0 && pthread_equal((pthread_t)home, pthread_self());
+    return aio_in_home_thread(ctx);
 }
 
 int aio_context_get_home_tid(AioContext *ctx)
@@ -94,22 +93,35 @@ static void aio_context_free_base(AioContext *ctx)
         aio_timer_lists_free(ctx->timer_lists);
     }
     event_notifier_cleanup(&ctx->notifier);
+    g_clear_pointer(&ctx->handler_by_fd, g_hash_table_destroy);
     pthread_mutex_destroy(&ctx->list_lock);
     if (current_aio_context == ctx) {
         current_aio_context = NULL;
     }
-    g_free(ctx);
+    free(ctx); /* posix_memalign() */
+}
+
+/* Zeroed, aligned to a cache line (the struct's field groups are). */
+static AioContext *aio_context_alloc(void)
+{
+    void *mem = NULL;
+
+    if (posix_memalign(&mem, AIO_CACHELINE, sizeof(AioContext)) != 0) {
+        g_error("aio: out of memory");
+    }
+    return memset(mem, 0, sizeof(AioContext));
 }
 
 AioContext *aio_context_new(GError **errp)
 {
-    AioContext *ctx = g_new0(AioContext, 1);
+    AioContext *ctx = aio_context_alloc();
     int ret;
 
     ctx->refcnt = 1;
     ctx->notifier.rfd = ctx->notifier.wfd = -1;
     pthread_mutex_init(&ctx->list_lock, NULL);
     CDS_INIT_LIST_HEAD(&ctx->handlers);
+    ctx->handler_by_fd = g_hash_table_new(NULL, NULL);
     /* At home here; the thread's current context stays what it was. */
     aio_rcu_register_thread();
     aio_context_store_home(ctx, (unsigned long)pthread_self(), (int)gettid());
@@ -162,8 +174,9 @@ void aio_context_unref(AioContext *ctx)
         return;
     }
     /*
-     * Acq_rel: each unref releases its owner's accesses; the last one
-     * acquires them all (the decrements form one release sequence).
+     * Acq_rel, pairing with the same decrement of every other unref: each
+     * releases its owner's accesses; the last one acquires them all (the
+     * decrements form one release sequence).
      */
     if (__atomic_sub_fetch(&ctx->refcnt, 1, __ATOMIC_ACQ_REL) == 0) {
         aio_context_free(ctx);
@@ -174,7 +187,12 @@ void aio_context_unref(AioContext *ctx)
 /* aio_notify (see docs/aio.md, "The notify_me protocol")                    */
 /* ------------------------------------------------------------------------ */
 
-/* Remember when a wakeup was requested, for the wakeup-latency histogram. */
+/*
+ * Remember when the wakeup of a sleeping loop was requested, for the
+ * wakeup-latency histogram.  Only then: its clock read and CAS ride on the
+ * eventfd write that follows, and a loop that is busy or polling (where the
+ * notify costs two atomics) pays nothing for statistics.
+ */
 static void aio_notify_stamp(AioContext *ctx)
 {
     int64_t expected = 0;
@@ -189,10 +207,6 @@ static void aio_notify_stamp(AioContext *ctx)
 
 void aio_notify(AioContext *ctx)
 {
-    if (!in_aio_context_home_thread(ctx)) {
-        aio_notify_stamp(ctx);
-    }
-
     /*
      * (A) Publish notified after the work (BH list, timers, handlers): the
      * seq_cst store is a release, acquired by the exchange in
@@ -204,6 +218,7 @@ void aio_notify(AioContext *ctx)
      */
     __atomic_store_n(&ctx->notified, true, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&ctx->notify_me, __ATOMIC_SEQ_CST)) {
+        aio_notify_stamp(ctx);
         event_notifier_set(&ctx->notifier);
     }
 }
@@ -251,282 +266,6 @@ void aio_context_add_notifier(AioContext *ctx)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Bottom halves (see docs/aio.md, "Bottom halves")                          */
-/* ------------------------------------------------------------------------ */
-
-enum {
-    BH_PENDING = 1,   /* in ctx->bh_list or in a slice being run */
-    BH_SCHEDULED = 2, /* run the callback when dequeued */
-    BH_DELETED = 4,   /* free when dequeued */
-    BH_ONESHOT = 8,   /* free after running */
-    BH_IDLE = 16,     /* scheduled without notify; not progress */
-};
-
-struct QEMUBH {
-    AioContext *ctx;
-    QEMUBHFunc *cb;
-    void *opaque;
-    QEMUBH *next;   /* ctx->bh_list or a slice */
-    unsigned flags; /* atomic */
-};
-
-/* A round of BHs taken from ctx->bh_list, in scheduling order. */
-struct AioBHSlice {
-    QEMUBH *head;
-    AioBHSlice *next; /* newer slice (nested aio_poll) */
-};
-
-static QEMUBH *aio_bh_alloc(AioContext *ctx, QEMUBHFunc *cb, void *opaque)
-{
-    QEMUBH *bh = g_new0(QEMUBH, 1);
-
-    bh->ctx = ctx;
-    bh->cb = cb;
-    bh->opaque = opaque;
-    __atomic_fetch_add(&ctx->bh_count, 1, __ATOMIC_RELAXED);
-    return bh;
-}
-
-static void aio_bh_free(QEMUBH *bh)
-{
-    __atomic_fetch_sub(&bh->ctx->bh_count, 1, __ATOMIC_RELAXED);
-    g_free(bh);
-}
-
-/*
- * Set @new_flags and BH_PENDING; the thread that sets BH_PENDING pushes the
- * BH on ctx->bh_list.  Lock-free, any thread.
- */
-static void aio_bh_enqueue(QEMUBH *bh, unsigned new_flags, bool notify)
-{
-    AioContext *ctx = bh->ctx;
-    unsigned old_flags;
-
-    /*
-     * Pairs with the fetch_and in aio_bh_dequeue(): the push below starts
-     * only after the dequeuer has finished with bh->next.
-     */
-    old_flags = __atomic_fetch_or(&bh->flags, BH_PENDING | new_flags, __ATOMIC_SEQ_CST);
-    if (!(old_flags & BH_PENDING)) {
-        QEMUBH *head = __atomic_load_n(&ctx->bh_list, __ATOMIC_RELAXED);
-
-        /*
-         * Release: bh->next and everything the callback will read are
-         * visible to the home thread's acquire exchange in aio_bh_poll()
-         * and acquire load in aio_bh_timeout_ns().
-         */
-        do {
-            bh->next = head;
-        } while (!__atomic_compare_exchange_n(&ctx->bh_list, &head, bh, true,
-                                              __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-    }
-    if (notify) {
-        aio_notify(ctx);
-    }
-}
-
-/* Pop the first BH of @slice; *flags gets its flags before they were reset. */
-static QEMUBH *aio_bh_dequeue(AioBHSlice *slice, unsigned *flags)
-{
-    QEMUBH *bh = slice->head;
-
-    if (!bh) {
-        return NULL;
-    }
-    slice->head = bh->next;
-    /*
-     * Pairs with the fetch_or in aio_bh_enqueue(): bh->next was read above,
-     * before BH_PENDING is cleared and another thread may push @bh again.
-     */
-    *flags = __atomic_fetch_and(&bh->flags, ~(BH_PENDING | BH_SCHEDULED | BH_IDLE),
-                                __ATOMIC_SEQ_CST);
-    return bh;
-}
-
-QEMUBH *aio_bh_new(AioContext *ctx, QEMUBHFunc *cb, void *opaque)
-{
-    g_return_val_if_fail(ctx != NULL && cb != NULL, NULL);
-    return aio_bh_alloc(ctx, cb, opaque);
-}
-
-void aio_bh_schedule_oneshot(AioContext *ctx, QEMUBHFunc *cb, void *opaque)
-{
-    g_return_if_fail(ctx != NULL && cb != NULL);
-    aio_bh_enqueue(aio_bh_alloc(ctx, cb, opaque), BH_SCHEDULED | BH_ONESHOT, true);
-}
-
-void qemu_bh_schedule(QEMUBH *bh)
-{
-    g_return_if_fail(bh != NULL);
-    aio_bh_enqueue(bh, BH_SCHEDULED, true);
-}
-
-void qemu_bh_schedule_idle(QEMUBH *bh)
-{
-    g_return_if_fail(bh != NULL);
-    /*
-     * The home thread computes its next timeout after this and sees the
-     * idle BH (10 ms cap).  Another thread cannot change the timeout of a
-     * poller that is already asleep, so it notifies (cheap unless the
-     * poller sleeps) to keep the 10 ms promise.
-     */
-    aio_bh_enqueue(bh, BH_SCHEDULED | BH_IDLE, !in_aio_context_home_thread(bh->ctx));
-}
-
-void qemu_bh_cancel(QEMUBH *bh)
-{
-    g_return_if_fail(bh != NULL);
-    /* The BH stays queued if pending; the dequeuer skips it. */
-    __atomic_fetch_and(&bh->flags, ~BH_SCHEDULED, __ATOMIC_RELAXED);
-}
-
-void qemu_bh_delete(QEMUBH *bh)
-{
-    if (!bh) {
-        return;
-    }
-    /* Freed by the home thread when dequeued: never while being walked. */
-    __atomic_fetch_and(&bh->flags, ~BH_SCHEDULED, __ATOMIC_RELAXED);
-    aio_bh_enqueue(bh, BH_DELETED, !in_aio_context_home_thread(bh->ctx));
-}
-
-/* Take ctx->bh_list as a new slice in scheduling (FIFO) order. */
-static QEMUBH *aio_bh_take_list(AioContext *ctx)
-{
-    QEMUBH *lifo, *fifo = NULL;
-
-    /*
-     * No atomic exchange while the list is empty (most iterations): a BH
-     * pushed right after this load is as one pushed right after the
-     * exchange, its aio_notify() brings the loop round again.
-     */
-    if (!__atomic_load_n(&ctx->bh_list, __ATOMIC_RELAXED)) {
-        return NULL;
-    }
-    /* Acquire: pairs with the release CAS in aio_bh_enqueue(). */
-    lifo = __atomic_exchange_n(&ctx->bh_list, NULL, __ATOMIC_ACQUIRE);
-
-    while (lifo) {
-        QEMUBH *next = lifo->next;
-
-        lifo->next = fifo;
-        fifo = lifo;
-        lifo = next;
-    }
-    return fifo;
-}
-
-bool aio_bh_poll(AioContext *ctx)
-{
-    AioBHSlice slice = {.head = aio_bh_take_list(ctx)};
-    AioBHSlice *s;
-    bool progress = false;
-    uint64_t ran = 0;
-
-    if (!slice.head && !ctx->bh_slice_head) {
-        return false;
-    }
-    if (ctx->bh_slice_tail) {
-        ctx->bh_slice_tail->next = &slice;
-    } else {
-        ctx->bh_slice_head = &slice;
-    }
-    ctx->bh_slice_tail = &slice;
-
-    /*
-     * Run the oldest slices first: a nested aio_poll() from a BH finishes
-     * the rounds of the outer calls, which then find nothing left.
-     */
-    while ((s = ctx->bh_slice_head) != NULL) {
-        unsigned flags;
-        QEMUBH *bh = aio_bh_dequeue(s, &flags);
-
-        if (!bh) {
-            ctx->bh_slice_head = s->next;
-            if (!ctx->bh_slice_head) {
-                ctx->bh_slice_tail = NULL;
-            }
-            continue;
-        }
-        if ((flags & (BH_SCHEDULED | BH_DELETED)) == BH_SCHEDULED) {
-            if (!(flags & BH_IDLE)) {
-                progress = true;
-            }
-            ran++;
-            bh->cb(bh->opaque);
-        }
-        if (flags & (BH_DELETED | BH_ONESHOT)) {
-            aio_bh_free(bh);
-        }
-    }
-    if (ran) {
-        aio_stat_add(&ctx->stats.dispatches, ran);
-    }
-    return progress;
-}
-
-/* The timeout a list of BHs asks for: 0, 10 ms for idle ones, or -1. */
-static int64_t aio_bh_list_timeout(QEMUBH *bh, int64_t timeout)
-{
-    for (; bh; bh = bh->next) {
-        unsigned flags = __atomic_load_n(&bh->flags, __ATOMIC_RELAXED);
-
-        if (flags & BH_DELETED) {
-            return 0; /* free it soon (a round with no progress) */
-        }
-        if (flags & BH_SCHEDULED) {
-            if (!(flags & BH_IDLE)) {
-                return 0;
-            }
-            timeout = 10 * SCALE_MS;
-        }
-    }
-    return timeout;
-}
-
-/* 0 if a BH is scheduled, 10 ms if only idle ones, else -1.  Home thread. */
-static int64_t aio_bh_timeout_ns(AioContext *ctx)
-{
-    /*
-     * Only the home thread unlinks BHs, and pushers only change the head, so the chain
-     * below the head is stable.  Acquire: pairs with the release CAS in
-     * aio_bh_enqueue().
-     */
-    int64_t timeout =
-        aio_bh_list_timeout(__atomic_load_n(&ctx->bh_list, __ATOMIC_ACQUIRE), -1);
-
-    for (AioBHSlice *s = ctx->bh_slice_head; s && timeout != 0; s = s->next) {
-        timeout = aio_bh_list_timeout(s->head, timeout);
-    }
-    return timeout;
-}
-
-void aio_bh_free_all(AioContext *ctx)
-{
-    QEMUBH *bh = aio_bh_take_list(ctx);
-    unsigned leaked;
-
-    while (bh) {
-        QEMUBH *next = bh->next;
-        unsigned flags = __atomic_load_n(&bh->flags, __ATOMIC_RELAXED);
-
-        /* Deleted BHs and unrun oneshots belong to us; others to their owner. */
-        if (flags & (BH_DELETED | BH_ONESHOT)) {
-            aio_bh_free(bh);
-        } else {
-            __atomic_fetch_and(&bh->flags, ~(BH_PENDING | BH_SCHEDULED),
-                               __ATOMIC_RELAXED);
-        }
-        bh = next;
-    }
-    leaked = __atomic_load_n(&ctx->bh_count, __ATOMIC_RELAXED);
-    if (leaked) {
-        g_warning("AioContext %p freed with %u bottom half(s) not deleted", (void *)ctx,
-                  leaked);
-    }
-}
-
-/* ------------------------------------------------------------------------ */
 /* Timeout, poll parameters, statistics                                      */
 /* ------------------------------------------------------------------------ */
 
@@ -555,7 +294,7 @@ bool aio_context_set_poll_params(AioContext *ctx, int64_t max_ns, int64_t grow,
     __atomic_store_n(&ctx->poll_max_ns, max_ns, __ATOMIC_RELAXED);
     __atomic_store_n(&ctx->poll_grow, grow, __ATOMIC_RELAXED);
     __atomic_store_n(&ctx->poll_shrink, shrink, __ATOMIC_RELAXED);
-    /* Release: pairs with the acquire load of poll_gen in aio_poll(). */
+    /* Release: pairs with the acquire load of poll_gen in poll_params_refresh(). */
     __atomic_fetch_add(&ctx->poll_gen, 1, __ATOMIC_RELEASE);
     aio_notify(ctx);
     return true;
@@ -598,7 +337,7 @@ void aio_stats_record_wakeup(AioContext *ctx, int64_t now)
     int64_t ts;
 
     if (__atomic_load_n(&ctx->notify_ts, __ATOMIC_RELAXED) == 0 ||
-        !in_aio_context_home_thread(ctx)) {
+        !aio_in_home_thread(ctx)) {
         return;
     }
     ts = __atomic_exchange_n(&ctx->notify_ts, 0, __ATOMIC_RELAXED);

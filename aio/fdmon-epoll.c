@@ -54,26 +54,40 @@ static void fdmon_epoll_destroy(AioContext *ctx)
     }
 }
 
+/*
+ * A node without events (io_poll only) is not given to epoll: epoll reports
+ * HUP and ERR whatever the mask, nothing would consume them, and a blocking
+ * aio_poll() on a hung-up fd would return at once forever (io_uring and
+ * ppoll do not watch such nodes either).
+ */
 static void fdmon_epoll_update(AioContext *ctx, AioHandler *old_node,
                                AioHandler *new_node)
 {
     FDMonEpoll *ep = ctx->fdmon_state;
+    bool was_watched = old_node && old_node->events;
+    bool watched = new_node && new_node->events;
     struct epoll_event event = {0};
-    int op, fd, r;
+    int fd = new_node ? new_node->fd : old_node->fd;
+    int op, r;
 
-    if (new_node) {
+    if (!was_watched && !watched) {
+        return;
+    }
+    if (watched) {
         /* G_IO_IN/G_IO_OUT equal EPOLLIN/EPOLLOUT on Linux. */
         event.events = (uint32_t)new_node->events;
         event.data.ptr = new_node;
-        op = old_node ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-        fd = new_node->fd;
+        op = was_watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     } else {
         op = EPOLL_CTL_DEL;
-        fd = old_node->fd;
     }
     r = epoll_ctl(ep->epfd, op, fd, &event);
+    /* MOD of a file epoll dropped (closed, number reused): add it. */
     if (r < 0 && errno == ENOENT && op == EPOLL_CTL_MOD) {
         r = epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &event);
+    }
+    if (r < 0 && errno == EEXIST && op == EPOLL_CTL_ADD) {
+        r = epoll_ctl(ep->epfd, EPOLL_CTL_MOD, fd, &event);
     }
     if (r < 0 && !(op == EPOLL_CTL_DEL && (errno == ENOENT || errno == EBADF))) {
         g_warning("aio: cannot %s fd %d in epoll: %s",
@@ -107,17 +121,18 @@ static int fdmon_epoll_wait(AioContext *ctx, AioHandlerList *ready, int64_t time
     if (n < 0) {
         return errno == EINTR ? 0 : -errno;
     }
+#ifdef AIO_TSAN
     if (n > 0) {
         /*
          * A node reported by the kernel was registered by epoll_ctl() inside
-         * a list_lock critical section that began before; taking the lock
-         * once orders that thread's initialization of the node before our
-         * accesses in a way ThreadSanitizer can see (the kernel's own
-         * ordering through epoll is invisible to it).  Uncontended: ~20 ns.
+         * a list_lock critical section that began before, and the kernel
+         * orders that for us; ThreadSanitizer cannot see through epoll, so
+         * under it we take the lock once to show it the edge.
          */
         pthread_mutex_lock(&ctx->list_lock);
         pthread_mutex_unlock(&ctx->list_lock);
     }
+#endif
     for (int i = 0; i < n; i++) {
         /* EPOLLIN/OUT/ERR/HUP equal G_IO_IN/OUT/ERR/HUP on Linux. */
         aio_add_ready_handler(

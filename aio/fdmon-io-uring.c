@@ -95,6 +95,8 @@ static void fdmon_uring_destroy(AioContext *ctx)
     while (g_hash_table_iter_next(&iter, &key, NULL)) {
         AioHandler *node = key;
         node->fdmon_next = NULL;
+        /* As in uring_release(): pairs with the acquire loads of fdmon_busy
+         * in aio_free_deleted_handlers() and handler_retire_locked(). */
         __atomic_store_n(&node->fdmon_busy, false, __ATOMIC_RELEASE);
     }
     g_hash_table_destroy(s->held);
@@ -286,6 +288,61 @@ static int fdmon_uring_wait(AioContext *ctx, AioHandlerList *ready, int64_t time
     return added;
 }
 
+static bool fdmon_uring_gsource_submit(AioContext *ctx)
+{
+    FdmonUring *s = ctx->fdmon_state;
+    int ret;
+
+    pthread_mutex_lock(&ctx->list_lock);
+    uring_flush_pending(s);
+    pthread_mutex_unlock(&ctx->list_lock);
+    ret = io_uring_submit(&s->ring);
+    return ret >= 0 || ret == -EINTR;
+}
+
+/* Would uring_complete() report this completion (else it only tidies up)? */
+static bool uring_cqe_reports(struct io_uring_cqe *cqe)
+{
+    uint64_t data = io_uring_cqe_get_data64(cqe);
+    AioHandler *node = (AioHandler *)(uintptr_t)data;
+
+    if (data == URING_CANCEL_TAG || data == LIBURING_UDATA_TIMEOUT ||
+        (node->fdmon_flags & URING_REMOVED) || cqe->res < 0 || (cqe->res & POLLNVAL)) {
+        return false;
+    }
+    return (cqe->res & (POLLIN | POLLOUT | POLLERR | POLLHUP)) != 0;
+}
+
+/*
+ * Consume, in order, the completions that report nothing (cancellations and
+ * the POLL_ADDs they cancelled, bad fds): each costs the GSource an
+ * iteration with no progress otherwise.  Stops at the first one wait() will
+ * report.
+ */
+static bool fdmon_uring_gsource_check(AioContext *ctx)
+{
+    FdmonUring *s = ctx->fdmon_state;
+    struct io_uring_cqe *cqe;
+    bool reports = false;
+
+    pthread_mutex_lock(&ctx->list_lock);
+    while (!reports && io_uring_peek_cqe(&s->ring, &cqe) == 0) {
+        uint64_t data = io_uring_cqe_get_data64(cqe);
+        int revents = 0;
+
+        reports = uring_cqe_reports(cqe);
+        if (reports) {
+            break;
+        }
+        if (data != URING_CANCEL_TAG && data != LIBURING_UDATA_TIMEOUT) {
+            uring_complete(s, (AioHandler *)(uintptr_t)data, cqe->res, &revents);
+        }
+        io_uring_cqe_seen(&s->ring, cqe);
+    }
+    pthread_mutex_unlock(&ctx->list_lock);
+    return reports;
+}
+
 static bool fdmon_uring_need_wait(AioContext *ctx)
 {
     FdmonUring *s = ctx->fdmon_state;
@@ -309,4 +366,6 @@ const FDMonOps fdmon_io_uring_ops = {
     .wait = fdmon_uring_wait,
     .need_wait = fdmon_uring_need_wait,
     .gsource_fd = fdmon_uring_gsource_fd,
+    .gsource_submit = fdmon_uring_gsource_submit,
+    .gsource_check = fdmon_uring_gsource_check,
 };

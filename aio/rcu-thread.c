@@ -19,15 +19,15 @@
 
 static pthread_key_t rcu_thread_key;
 static pthread_once_t rcu_thread_once = PTHREAD_ONCE_INIT;
-static __thread bool rcu_thread_registered;
+__thread bool aio_rcu_thread_registered;
 
 /* Runs at thread exit for every thread that registered. */
 static void rcu_thread_exit(void *value)
 {
     (void)value;
-    if (rcu_thread_registered) {
+    if (aio_rcu_thread_registered) {
         urcu_memb_unregister_thread();
-        rcu_thread_registered = false;
+        aio_rcu_thread_registered = false;
     }
 }
 
@@ -38,14 +38,11 @@ static void rcu_thread_key_init(void)
     }
 }
 
-void aio_rcu_register_thread(void)
+void aio_rcu_register_thread_slow(void)
 {
-    if (G_LIKELY(rcu_thread_registered)) {
-        return;
-    }
     pthread_once(&rcu_thread_once, rcu_thread_key_init);
     urcu_memb_register_thread();
-    rcu_thread_registered = true;
+    aio_rcu_thread_registered = true;
     /* A non-NULL value makes the destructor run when the thread exits. */
-    pthread_setspecific(rcu_thread_key, &rcu_thread_registered);
+    pthread_setspecific(rcu_thread_key, &aio_rcu_thread_registered);
 }

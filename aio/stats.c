@@ -7,7 +7,7 @@
  * width 2^(h - LAT_HIST_SUB_BITS).  The sub-bucket is given by the
  * LAT_HIST_SUB_BITS bits below the highest one.
  *
- * One thread writes with relaxed atomic read-modify-writes; readers use
+ * One thread writes with relaxed atomic loads and stores; readers use
  * relaxed atomic loads.  No ordering between fields is promised, so no
  * barrier is needed: each field is read whole (never torn).
  *
@@ -61,13 +61,20 @@ void lat_hist_reset(LatencyHistogram *h)
     memset(h, 0, sizeof(*h));
 }
 
+/* Single writer: a relaxed load and store, no read-modify-write needed. */
+static inline void hist_add(uint64_t *field, uint64_t n)
+{
+    __atomic_store_n(field, __atomic_load_n(field, __ATOMIC_RELAXED) + n,
+                     __ATOMIC_RELAXED);
+}
+
 void lat_hist_record(LatencyHistogram *h, uint64_t ns)
 {
     unsigned b = lat_hist_bucket_of(ns);
 
-    __atomic_fetch_add(&h->buckets[b], 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&h->sum_ns, ns, __ATOMIC_RELAXED);
+    hist_add(&h->buckets[b], 1);
+    hist_add(&h->count, 1);
+    hist_add(&h->sum_ns, ns);
     /* Single writer: nobody else stores max_ns between the load and store. */
     if (ns > __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED)) {
         __atomic_store_n(&h->max_ns, ns, __ATOMIC_RELAXED);

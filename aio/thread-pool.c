@@ -20,6 +20,7 @@
 
 #include "qcontext/aio/thread-pool.h"
 #include "aio-internal.h"
+#include "qcontext/aio/atomic.h"
 
 #define THREAD_POOL_DEFAULT_MAX 64
 #define THREAD_POOL_IDLE_SEC 10
@@ -344,7 +345,12 @@ static void pool_detach(ThreadPool *pool)
 
     pthread_mutex_lock(&ctx->list_lock);
     if (ctx->thread_pool == pool) {
-        __atomic_store_n(&ctx->thread_pool, NULL, __ATOMIC_RELEASE);
+        /*
+         * Relaxed: NULL publishes nothing for pool_of()'s acquire load to
+         * pair with; a reader that sees it creates a pool under list_lock
+         * (thread_pool_new()), which orders it after this unlock.
+         */
+        qatomic_set(&ctx->thread_pool, NULL);
     }
     pthread_mutex_unlock(&ctx->list_lock);
 }

@@ -15,12 +15,32 @@
 #ifndef AIO_TIMER_INTERNAL_H
 #define AIO_TIMER_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "qcontext/aio/aio.h"
 
 typedef struct AioTimerLists AioTimerLists;
+
+struct AioTimerLists {
+    AioContext *ctx;
+    pthread_mutex_t lock;
+    QEMUTimer *active[QEMU_CLOCK_MAX]; /* armed timers, earliest first */
+    unsigned armed; /* atomic, written under the lock: timers in active[] */
+};
+
+/*
+ * aio_timer_lists_idle: no timer armed (the loop's fast path: no lock and
+ * no clock read; inlined, it is on every iteration's path).  A timer armed
+ * meanwhile by another thread is seen on the next iteration: timer_mod()
+ * notifies after the insertion, and the poller's acquire of 'notified'
+ * (aio_notify_accept) orders it before the next load here.
+ */
+static inline bool aio_timer_lists_idle(AioTimerLists *tl)
+{
+    return __atomic_load_n(&tl->armed, __ATOMIC_RELAXED) == 0;
+}
 
 /** aio_timer_lists_new: empty timer lists for @ctx (called by aio_context_new). */
 AioTimerLists *aio_timer_lists_new(AioContext *ctx);

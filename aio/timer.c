@@ -25,34 +25,6 @@
 #include "aio-internal.h"
 #include "timer-internal.h"
 
-struct QEMUTimer {
-    AioTimerLists *tl;
-    QEMUClockType type;
-    int scale;
-    QEMUTimerCB *cb;
-    void *opaque;
-    int64_t expire_time; /* ns on the timer's clock; -1 when not armed */
-    QEMUTimer *next;     /* next armed timer of the same clock */
-};
-
-struct AioTimerLists {
-    AioContext *ctx;
-    pthread_mutex_t lock;
-    QEMUTimer *active[QEMU_CLOCK_MAX]; /* armed timers, earliest first */
-    unsigned armed; /* atomic, written under the lock: timers in active[] */
-};
-
-/*
- * The loop's fast path: no armed timer, no lock and no clock read.  A
- * timer armed meanwhile by another thread is seen on the next iteration:
- * timer_mod() notifies after the insertion, and the poller's acquire of
- * 'notified' (aio_notify_accept) orders it before the next load here.
- */
-static bool timer_lists_idle(AioTimerLists *tl)
-{
-    return __atomic_load_n(&tl->armed, __ATOMIC_RELAXED) == 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Clocks                                                                     */
 /* ------------------------------------------------------------------------ */
@@ -158,7 +130,7 @@ int64_t aio_timer_lists_deadline_ns(AioTimerLists *tl)
 {
     int64_t deadline = -1;
 
-    if (timer_lists_idle(tl)) {
+    if (aio_timer_lists_idle(tl)) {
         return -1;
     }
     pthread_mutex_lock(&tl->lock);
@@ -217,7 +189,7 @@ bool aio_timer_lists_run_expired(AioTimerLists *tl)
 {
     bool progress = false;
 
-    if (timer_lists_idle(tl)) {
+    if (aio_timer_lists_idle(tl)) {
         return false;
     }
     for (int type = 0; type < QEMU_CLOCK_MAX; type++) {
@@ -243,6 +215,24 @@ bool aio_timer_lists_run_expired(AioTimerLists *tl)
 /* Public timer API                                                           */
 /* ------------------------------------------------------------------------ */
 
+void aio_timer_init(AioContext *ctx, QEMUTimer *ts, QEMUClockType type, int scale,
+                    QEMUTimerCB *cb, void *opaque)
+{
+    g_return_if_fail(ctx != NULL && ts != NULL);
+    g_return_if_fail(type >= 0 && type < QEMU_CLOCK_MAX);
+    g_return_if_fail(scale > 0);
+    g_return_if_fail(cb != NULL);
+
+    *ts = (QEMUTimer){
+        .tl = ctx->timer_lists,
+        .type = type,
+        .scale = scale,
+        .cb = cb,
+        .opaque = opaque,
+        .expire_time = -1,
+    };
+}
+
 QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
                          QEMUTimerCB *cb, void *opaque)
 {
@@ -253,14 +243,16 @@ QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
     g_return_val_if_fail(scale > 0, NULL);
     g_return_val_if_fail(cb != NULL, NULL);
 
-    ts = g_new0(QEMUTimer, 1);
-    ts->tl = ctx->timer_lists;
-    ts->type = type;
-    ts->scale = scale;
-    ts->cb = cb;
-    ts->opaque = opaque;
-    ts->expire_time = -1;
+    ts = g_new(QEMUTimer, 1);
+    aio_timer_init(ctx, ts, type, scale, cb, opaque);
     return ts;
+}
+
+void timer_deinit(QEMUTimer *ts)
+{
+    g_return_if_fail(ts != NULL);
+    timer_del(ts);
+    ts->tl = NULL;
 }
 
 /*
@@ -277,7 +269,7 @@ QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
  */
 static void timer_notify(AioTimerLists *tl)
 {
-    if (!in_aio_context_home_thread(tl->ctx)) {
+    if (!aio_in_home_thread(tl->ctx)) {
         aio_notify(tl->ctx);
     }
 }
@@ -288,7 +280,7 @@ void timer_mod_ns(QEMUTimer *ts, int64_t expire_time)
     int64_t old_head;
     bool earliest;
 
-    g_return_if_fail(ts != NULL);
+    g_return_if_fail(ts != NULL && ts->tl != NULL);
     tl = ts->tl;
     if (expire_time < 0) {
         expire_time = 0;
@@ -318,7 +310,7 @@ static int64_t timer_scale_to_ns(QEMUTimer *ts, int64_t expire_time)
 
 void timer_mod(QEMUTimer *ts, int64_t expire_time)
 {
-    g_return_if_fail(ts != NULL);
+    g_return_if_fail(ts != NULL && ts->tl != NULL);
     timer_mod_ns(ts, timer_scale_to_ns(ts, expire_time));
 }
 
@@ -328,7 +320,7 @@ void timer_mod_anticipate(QEMUTimer *ts, int64_t expire_time)
     int64_t expire_ns;
     bool earliest = false;
 
-    g_return_if_fail(ts != NULL);
+    g_return_if_fail(ts != NULL && ts->tl != NULL);
     tl = ts->tl;
     expire_ns = timer_scale_to_ns(ts, expire_time);
     if (expire_ns < 0) {
@@ -351,6 +343,9 @@ void timer_del(QEMUTimer *ts)
 
     g_return_if_fail(ts != NULL);
     tl = ts->tl;
+    if (!tl) {
+        return; /* deinit: never armed since */
+    }
     pthread_mutex_lock(&tl->lock);
     timer_del_locked(tl, ts);
     pthread_mutex_unlock(&tl->lock);
@@ -361,6 +356,9 @@ int64_t timer_expire_time_ns(QEMUTimer *ts)
     int64_t expire;
 
     g_return_val_if_fail(ts != NULL, -1);
+    if (!ts->tl) {
+        return -1;
+    }
     pthread_mutex_lock(&ts->tl->lock);
     expire = ts->expire_time;
     pthread_mutex_unlock(&ts->tl->lock);

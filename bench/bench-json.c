@@ -62,6 +62,22 @@ static void json_idle(JsonOut *o, const BenchIdleResult *r)
     jo_close(o, '}');
 }
 
+static void json_timer(JsonOut *o, const BenchTimerResult *r)
+{
+    jo_open(o, NULL, '{');
+    jo_str(o, "driver", r->driver);
+    jo_bool(o, "ok", r->ok);
+    if (r->error) {
+        jo_str(o, "error", r->error);
+    }
+    jo_int(o, "n", (gint64)r->sum.n);
+    jo_num(o, "p50_us", r->sum.p50 / 1000.0);
+    jo_num(o, "p99_us", r->sum.p99 / 1000.0);
+    jo_num(o, "p99_9_us", r->sum.p999 / 1000.0);
+    jo_num(o, "max_us", r->sum.max / 1000.0);
+    jo_close(o, '}');
+}
+
 static void json_config(JsonOut *o, const BenchRun *run)
 {
     const BenchOptions *opt = &run->opt;
@@ -116,6 +132,11 @@ gboolean bench_report_json(const BenchRun *run)
     jo_open(&o, "idle_poll", '[');
     for (guint i = 0; run->idle && i < run->idle->len; i++) {
         json_idle(&o, &g_array_index(run->idle, BenchIdleResult, i));
+    }
+    jo_close(&o, ']');
+    jo_open(&o, "timer_lateness", '[');
+    for (guint i = 0; run->timers && i < run->timers->len; i++) {
+        json_timer(&o, &g_array_index(run->timers, BenchTimerResult, i));
     }
     jo_close(&o, ']');
     json_targets(&o, run);

@@ -30,8 +30,15 @@ static const BenchMechResult *find_mech(const BenchRun *run, const BenchMechOps 
 
 const BenchMechResult *bench_floor_of(const BenchRun *run, const BenchMechOps *ops)
 {
-    return find_mech(run, ops->floor == BENCH_FLOOR_BLOCKING ? &bench_mech_eventfd
-                                                             : &bench_mech_busypoll);
+    switch (ops->floor) {
+    case BENCH_FLOOR_BLOCKING:
+        return find_mech(run, &bench_mech_eventfd);
+    case BENCH_FLOOR_POLLING:
+        return find_mech(run, &bench_mech_busypoll);
+    case BENCH_FLOOR_PINGPONG:
+        return find_mech(run, &bench_mech_eventfd_pingpong);
+    }
+    return NULL;
 }
 
 gboolean bench_usable(const BenchMechResult *r)
@@ -75,8 +82,12 @@ void bench_compute_targets(const BenchRun *run, BenchTarget t[BENCH_N_TARGETS])
     const BenchMechResult *blk = find_mech(run, &bench_mech_aio_block);
     const BenchMechResult *pol = find_mech(run, &bench_mech_aio_poll);
     const BenchIdleResult *i1 = find_idle(run, 1), *i256 = find_idle(run, 256);
+    const BenchMechResult *ppb = find_mech(run, &bench_mech_aio_pingpong_block);
+    const BenchMechResult *ppp = find_mech(run, &bench_mech_aio_pingpong_poll);
     double rb = blk ? bench_mech_ratio(run, blk, FALSE) : 0;
     double rp = pol ? bench_mech_ratio(run, pol, FALSE) : 0;
+    double rppb = ppb ? bench_mech_ratio(run, ppb, FALSE) : 0;
+    double rppp = ppp ? bench_mech_ratio(run, ppp, FALSE) : 0;
 
     t[0] = (BenchTarget){"blocking aio-qcontext p50 <= 1.10x eventfd-epoll floor",
                          "x floor", 0, 1.10, BENCH_TARGET_NA};
@@ -86,7 +97,22 @@ void bench_compute_targets(const BenchRun *run, BenchTarget t[BENCH_N_TARGETS])
                          BENCH_TARGET_NA};
     t[3] = (BenchTarget){"non-blocking aio_poll, 256 idle fds <= 1000 ns", "ns", 0,
                          1000, BENCH_TARGET_NA};
+    t[4] = (BenchTarget){"blocking BH ping-pong p50 <= 1.10x eventfd-pingpong floor",
+                         "x floor", 0, 1.10, BENCH_TARGET_NA};
+    t[5] = (BenchTarget){"polling BH ping-pong p50 <= 3x busy-poll round trip",
+                         "x floor", 0, 3.0, BENCH_TARGET_NA};
+    t[6] = (BenchTarget){"1 ms timer through aio_poll, p99 lateness <= 200 us", "ns", 0,
+                         200000, BENCH_TARGET_NA};
+    t[7] = (BenchTarget){"1 ms timer through the GSource, p99 lateness <= 200 us", "ns",
+                         0, 200000, BENCH_TARGET_NA};
+    for (guint i = 0; run->timers && i < run->timers->len && i < 2; i++) {
+        const BenchTimerResult *r = &g_array_index(run->timers, BenchTimerResult, i);
+
+        target_set(&t[6 + i], r->ok, r->sum.p99);
+    }
     target_set(&t[0], rb > 0, rb);
+    target_set(&t[4], rppb > 0, rppb);
+    target_set(&t[5], rppp > 0, rppp);
     target_set(&t[1], rp > 0, rp);
     target_set(&t[2], i1 && i1->ok, i1 ? i1->aio_ns : 0);
     target_set(&t[3], i256 && i256->ok, i256 ? i256->aio_ns : 0);
@@ -188,6 +214,23 @@ static void text_idle(const BenchRun *run)
     }
 }
 
+static void text_timers(const BenchRun *run)
+{
+    g_print("\ntimer lateness: a 1 ms periodic timer on A's thread (us after the "
+            "deadline)\n");
+    g_print("%-10s %8s %8s %9s %8s\n", "driver", "p50", "p99", "p99.9", "max");
+    for (guint i = 0; i < run->timers->len; i++) {
+        const BenchTimerResult *r = &g_array_index(run->timers, BenchTimerResult, i);
+
+        if (!r->ok) {
+            g_print("%-10s %s\n", r->driver, r->error ? r->error : "failed");
+            continue;
+        }
+        g_print("%-10s %8.1f %8.1f %9.1f %8.1f\n", r->driver, r->sum.p50 / 1000.0,
+                r->sum.p99 / 1000.0, r->sum.p999 / 1000.0, r->sum.max / 1000.0);
+    }
+}
+
 void bench_report_text(const BenchRun *run)
 {
     BenchTarget t[BENCH_N_TARGETS];
@@ -197,6 +240,9 @@ void bench_report_text(const BenchRun *run)
     }
     if (run->idle) {
         text_idle(run);
+    }
+    if (run->timers) {
+        text_timers(run);
     }
     bench_compute_targets(run, t);
     g_print("\ntargets\n");

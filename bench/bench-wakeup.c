@@ -31,9 +31,17 @@
 #define BENCH_REPLY_TIMEOUT_NS (2ull * 1000 * 1000 * 1000)
 
 static const BenchMechOps *const bench_all_mechs[] = {
-    &bench_mech_eventfd,  &bench_mech_busypoll,  &bench_mech_aio_block,
-    &bench_mech_aio_poll, &bench_mech_glib_qctx, &bench_mech_glib,
-    &bench_mech_libuv,    &bench_mech_libevent,
+    &bench_mech_eventfd,
+    &bench_mech_busypoll,
+    &bench_mech_eventfd_pingpong,
+    &bench_mech_aio_block,
+    &bench_mech_aio_poll,
+    &bench_mech_aio_pingpong_block,
+    &bench_mech_aio_pingpong_poll,
+    &bench_mech_glib_qctx,
+    &bench_mech_glib,
+    &bench_mech_libuv,
+    &bench_mech_libevent,
 };
 
 gboolean bench_mech_known(const char *name)
@@ -99,9 +107,28 @@ static void spin_until(uint64_t deadline)
     }
 }
 
+/* A row that times its own round trips (ping-pong). */
+static gboolean measure_own_batch(MechRun *m, size_t warm, size_t count,
+                                  uint64_t gap_ns)
+{
+    GError *err = NULL;
+
+    if (!m->ops->batch(m->state, warm, count, gap_ns, m->samples + m->n, &err)) {
+        m->res->error = g_strdup(err->message);
+        m->res->ok = FALSE;
+        g_error_free(err);
+        return FALSE;
+    }
+    m->n += count;
+    return TRUE;
+}
+
 /* @warm unrecorded then @count recorded round trips */
 static gboolean measure_batch(MechRun *m, size_t warm, size_t count, uint64_t gap_ns)
 {
+    if (m->ops->batch) {
+        return measure_own_batch(m, warm, count, gap_ns);
+    }
     if (m->ops->begin) {
         m->ops->begin(m->state);
     }
@@ -148,6 +175,12 @@ static void mech_setup(BenchRun *run, MechRun *m)
         return;
     }
     m->res->ok = TRUE;
+    if (run->opt.cpu_a >= 0 && m->ops->a_tid) {
+        if (!bench_pin_tid(m->ops->a_tid(m->state), run->opt.cpu_a, &err)) {
+            g_printerr("qcontext-bench: %s: %s\n", m->ops->name, err->message);
+            g_clear_error(&err);
+        }
+    }
     if (run->opt.cpu_b >= 0 && m->ops->b_tid) {
         if (!bench_pin_tid(m->ops->b_tid(m->state), run->opt.cpu_b, &err)) {
             g_printerr("qcontext-bench: %s: %s\n", m->ops->name, err->message);
@@ -245,6 +278,10 @@ void bench_run_clear(BenchRun *run)
         g_free(g_array_index(run->idle, BenchIdleResult, i).error);
         g_free(g_array_index(run->idle, BenchIdleResult, i).fdmon);
     }
+    for (guint i = 0; run->timers && i < run->timers->len; i++) {
+        g_free(g_array_index(run->timers, BenchTimerResult, i).error);
+    }
+    g_clear_pointer(&run->timers, g_array_unref);
     g_clear_pointer(&run->mechs, g_array_unref);
     g_clear_pointer(&run->idle, g_array_unref);
     g_strfreev(run->opt.only);

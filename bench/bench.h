@@ -96,7 +96,8 @@ typedef struct BenchMechResult BenchMechResult;
 /** Which floor a mechanism is compared with. */
 typedef enum {
     BENCH_FLOOR_BLOCKING, /**< eventfd + epoll_wait */
-    BENCH_FLOOR_POLLING,  /**< busy-poll on an atomic */
+    BENCH_FLOOR_POLLING,  /**< busy-poll on an atomic (a round trip of two spinners) */
+    BENCH_FLOOR_PINGPONG, /**< eventfd + epoll_wait on both sides of the round trip */
 } BenchFloorKind;
 
 /**
@@ -114,6 +115,13 @@ typedef enum {
  *   @ping); return an opaque state or NULL with @errp set.
  * @begin/@end: optional, around each measured batch on A.
  * @signal: wake B (called on A for every round trip).
+ * @batch: for rows whose two threads X and Y time round trips themselves
+ *   (ping-pong rows, bench-wakeup-pingpong.c): run @warm unrecorded then
+ *   @count recorded round trips, pausing @gap_ns after each, and store the
+ *   durations in @samples.  FALSE with @errp set if it failed.  @signal,
+ *   @begin and @end are not used then.
+ * @a_tid: the kernel tid of the thread pinned like A (X of a ping-pong), or
+ *   NULL (A is the main thread).
  * @b_tid: the kernel tid of B (for --cpus), 0 if unknown.
  * @extra: optional; add mechanism-specific counters gathered since setup
  *   (e.g. poll hits) to @res with bench_result_add().  May be NULL.
@@ -129,6 +137,9 @@ typedef struct BenchMechOps {
     void (*begin)(void *state);
     void (*signal)(void *state);
     void (*end)(void *state);
+    gboolean (*batch)(void *state, size_t warm, size_t count, uint64_t gap_ns,
+                      uint64_t *samples, GError **errp);
+    int (*a_tid)(void *state);
     int (*b_tid)(void *state);
     void (*extra)(void *state, BenchMechResult *res);
     void (*teardown)(void *state);
@@ -142,6 +153,10 @@ extern const BenchMechOps bench_mech_libevent;  /* bench-peers.c */
 extern const BenchMechOps bench_mech_aio_block; /* bench-qcontext.c */
 extern const BenchMechOps bench_mech_aio_poll;  /* bench-qcontext.c */
 extern const BenchMechOps bench_mech_glib_qctx; /* bench-qcontext.c */
+/* bench-wakeup-pingpong.c */
+extern const BenchMechOps bench_mech_eventfd_pingpong;
+extern const BenchMechOps bench_mech_aio_pingpong_block;
+extern const BenchMechOps bench_mech_aio_pingpong_poll;
 
 /**
  * bench_thread_start: start a joinable pthread running @fn(@arg) named
@@ -169,6 +184,7 @@ typedef struct BenchOptions {
     char **only; /**< mechanism names to run (NULL = all) */
     gboolean no_idle;
     gboolean no_wakeup;
+    gboolean no_timer;
 } BenchOptions;
 
 /** The result of one mechanism. */
@@ -233,11 +249,20 @@ typedef struct BenchIdleResult {
     char *error;
 } BenchIdleResult;
 
+/** How late a 1 ms periodic timer fired, through one driver. */
+typedef struct BenchTimerResult {
+    const char *driver; /**< "aio_poll" or "gsource" */
+    BenchSummary sum;   /**< lateness (now - deadline) in ns */
+    gboolean ok;
+    char *error;
+} BenchTimerResult;
+
 /** Everything a run produced. */
 typedef struct BenchRun {
     BenchOptions opt;
     GArray *mechs;  /**< BenchMechResult */
     GArray *idle;   /**< BenchIdleResult */
+    GArray *timers; /**< BenchTimerResult */
     double seconds; /**< wall time of the whole run */
 } BenchRun;
 
@@ -249,6 +274,12 @@ void bench_wakeup_run(BenchRun *run);
 
 /** bench_idle_run: the non-blocking poll benchmark at 1, 16, 64, 256 fds. */
 void bench_idle_run(BenchRun *run);
+
+/**
+ * bench_timer_run: the lateness of a 1 ms periodic timer through aio_poll()
+ * and through the GSource (bench-wakeup-timer.c).
+ */
+void bench_timer_run(BenchRun *run);
 
 /** bench_report_text: print the tables and targets to stdout. */
 void bench_report_text(const BenchRun *run);
@@ -281,7 +312,7 @@ typedef struct BenchTarget {
     BenchTargetStatus status;
 } BenchTarget;
 
-#define BENCH_N_TARGETS 4
+#define BENCH_N_TARGETS 8
 
 /** bench_compute_targets: evaluate the targets on @run. */
 void bench_compute_targets(const BenchRun *run, BenchTarget t[BENCH_N_TARGETS]);

@@ -3,7 +3,7 @@
  *
  *   qcontext-bench wakeup [--quick] [--json] [--iterations N] [--rounds N]
  *                         [--gap-us N] [--poll-gap-ns N] [--cpus A,B] [--only NAME,...]
- *                         [--no-idle | --no-wakeup]
+ *                         [--no-idle] [--no-wakeup] [--no-timer]
  *   qcontext-bench blk --socket PATH ...   (bench-blk.c; see --help there)
  *
  * Exit status: 0 when every selected row ran (targets may still MISS: they
@@ -107,7 +107,9 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
         {"no-idle", 0, 0, G_OPTION_ARG_NONE, &opt->no_idle,
          "Skip the idle-fd non-blocking poll benchmark", NULL},
         {"no-wakeup", 0, 0, G_OPTION_ARG_NONE, &opt->no_wakeup,
-         "Skip the wakeup round trips (only the idle-fd benchmark)", NULL},
+         "Skip the wakeup round trips", NULL},
+        {"no-timer", 0, 0, G_OPTION_ARG_NONE, &opt->no_timer,
+         "Skip the timer lateness benchmark", NULL},
         {NULL},
     };
     g_autoptr(GOptionContext) oc =
@@ -115,8 +117,9 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
 
     g_option_context_add_main_entries(oc, entries, NULL);
     g_option_context_set_description(
-        oc, "Rows: eventfd-epoll, busy-poll (the floors), aio-qcontext-blocking,\n"
-            "aio-qcontext-polling, glib-qcontext, glib-invoke, libuv-async, "
+        oc, "Rows: eventfd-epoll, busy-poll, eventfd-pingpong (the floors),\n"
+            "aio-qcontext-blocking, aio-qcontext-polling, aio-pingpong-blocking,\n"
+            "aio-pingpong-polling, glib-qcontext, glib-invoke, libuv-async, "
             "libevent-active.\n"
             "See docs/benchmarks.md for what each row measures.\n");
     if (!g_option_context_parse(oc, &argc, &argv, errp)) {
@@ -168,6 +171,9 @@ int main(int argc, char **argv)
     }
     if (!run.opt.no_idle) {
         bench_idle_run(&run);
+    }
+    if (!run.opt.no_timer) {
+        bench_timer_run(&run);
     }
     run.seconds = (double)(bench_now_ns() - t0) / 1e9;
     status = exit_status(&run);

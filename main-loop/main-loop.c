@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qcontext/aio/atomic.h"
 #include "qcontext/main-loop/main-loop.h"
 #include "main-loop-internal.h"
 #include "qcontext/qom/object.h"
@@ -120,6 +121,7 @@ void main_loop_request_shutdown(ShutdownCause cause)
 
 ShutdownCause main_loop_shutdown_requested(void)
 {
+    /* Seq_cst: pairs with the CAS in main_loop_request_shutdown(). */
     return (ShutdownCause)__atomic_load_n(&shutdown_cause, __ATOMIC_SEQ_CST);
 }
 
@@ -207,8 +209,10 @@ static void shutdown_signal_handler(int sig)
 {
     int saved_errno = errno;
     uint64_t one = 1;
-    int seen = __atomic_fetch_add(&signals_seen, 1, __ATOMIC_SEQ_CST);
+    /* A count that only this handler reads: atomic, ordering nothing. */
+    int seen = __atomic_fetch_add(&signals_seen, 1, __ATOMIC_RELAXED);
 
+    /* Seq_cst: pairs with the CAS in main_loop_request_shutdown(). */
     if (sig == SIGINT &&
         (seen > 0 || __atomic_load_n(&shutdown_cause, __ATOMIC_SEQ_CST))) {
         if (write(STDERR_FILENO, forced_msg, forced_msg_len) < 0) {
@@ -217,7 +221,11 @@ static void shutdown_signal_handler(int sig)
         os_pidfile_remove();
         _exit(1);
     }
-    __atomic_store_n(&signal_requested, sig, __ATOMIC_SEQ_CST);
+    /*
+     * Release: pairs with the acquire load in signal_notifier_read(), which
+     * runs once the write below woke the main loop.
+     */
+    qatomic_store_release(&signal_requested, sig);
     if (write(signal_notifier.wfd, &one, sizeof(one)) < 0) {
         /* EAGAIN: the counter is saturated, the loop wakes up anyway */
     }
@@ -227,7 +235,8 @@ static void shutdown_signal_handler(int sig)
 static void signal_notifier_read(EventNotifier *e)
 {
     event_notifier_test_and_clear(e);
-    if (__atomic_load_n(&signal_requested, __ATOMIC_SEQ_CST)) {
+    /* Acquire: pairs with the release store in shutdown_signal_handler(). */
+    if (qatomic_load_acquire(&signal_requested)) {
         main_loop_request_shutdown(SHUTDOWN_CAUSE_HOST_SIGNAL);
     }
 }

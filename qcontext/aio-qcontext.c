@@ -22,54 +22,16 @@
 
 #include "qcontext/aio-qcontext.h"
 #include "qcontext/aio/thread-pool.h"
-#include "qcontext-internal.h"
-
-/* A source as seen by one iteration. */
-typedef struct {
-    QSource *src; /* a reference */
-    guint gen;
-    gboolean ready;
-} AqEntry;
-
-/* One fd of the sources, registered with the AioContext. */
-typedef struct {
-    AioQContext *self;
-    int fd;
-    int events;  /* registered G_IO_IN/G_IO_OUT */
-    int want;    /* scratch: what the sources want */
-    int revents; /* recorded by the handlers in aio_poll() */
-} AqFd;
-
-struct _AioQContext {
-    QContext parent;
-
-    AioContext *aio;
-    QEMUTimer *deadline; /* ends a blocking aio_poll at the sources' timeout */
-
-    /* properties */
-    pthread_mutex_t params_lock; /* serializes poll parameter updates */
-    int64_t poll_max_ns;         /* under params_lock */
-    int64_t poll_grow;
-    int64_t poll_shrink;
-    int64_t aio_max_batch; /* under params_lock, like the two below */
-    int thread_pool_min;
-    int thread_pool_max;
-    AioFdMonKind fdmon; /* construct-only */
-
-    pthread_mutex_t lock; /* protects @sources */
-    GPtrArray *sources;   /* QSource *, the binding's reference each */
-    int fds_dirty;        /* atomic: sources or their poll fds changed */
-
-    /* Iteration state: only the iterating thread touches it. */
-    GArray *entries;         /* AqEntry */
-    GHashTable *fds;         /* fd -> AqFd */
-    gboolean deadline_fired; /* the deadline timer ran in this aio_poll */
-    gboolean fd_ready;       /* one of our fd handlers ran in this aio_poll */
-    gboolean aio_progress;   /* aio_poll did work of its own (BHs, devices) */
-    QContextPhase phase;
-};
+#include "aio-qcontext-internal.h"
 
 G_DEFINE_FINAL_TYPE(AioQContext, aio_qcontext, QCONTEXT_TYPE)
+
+/*
+ * The class's methods are only ever called on its own instances: an
+ * unchecked cast (the checked one costs a GType lookup per call, on the
+ * path of every iteration).
+ */
+#define AQ(ctx) ((AioQContext *)(ctx))
 
 enum {
     PROP_0,
@@ -99,126 +61,6 @@ GType aio_qcontext_fdmon_get_type(void)
         g_once_init_leave(&type, g_enum_register_static("AioQContextFdmon", values));
     }
     return type;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Sources' poll fds as fd handlers                                          */
-/* ------------------------------------------------------------------------ */
-
-static void mark_dirty(AioQContext *self)
-{
-    /* Release pairs with the exchange in sync_fds(). */
-    __atomic_store_n(&self->fds_dirty, 1, __ATOMIC_RELEASE);
-    /* Wake the iterating thread to resync, unless we are that thread: a
-     * pending notify would end its next aio_poll() before it looks at fds. */
-    if (self->aio && !in_aio_context_home_thread(self->aio)) {
-        aio_notify(self->aio);
-    }
-}
-
-static void hook_poll_changed(QSource *src, GPollFD *pfd, gpointer data)
-{
-    mark_dirty(data);
-}
-
-static const QSourceHooks aq_hooks = {
-    .add_poll = hook_poll_changed,
-    .remove_poll = hook_poll_changed,
-};
-
-static void fd_read(void *opaque)
-{
-    AqFd *f = opaque;
-
-    f->revents |= G_IO_IN;
-    f->self->fd_ready = TRUE;
-}
-
-static void fd_write(void *opaque)
-{
-    AqFd *f = opaque;
-
-    f->revents |= G_IO_OUT;
-    f->self->fd_ready = TRUE;
-}
-
-static void collect_fd(GPollFD *pfd, gpointer opaque)
-{
-    AioQContext *self = opaque;
-    AqFd *f = g_hash_table_lookup(self->fds, GINT_TO_POINTER(pfd->fd));
-
-    if (!f) {
-        f = g_new0(AqFd, 1);
-        f->self = self;
-        f->fd = pfd->fd;
-        g_hash_table_insert(self->fds, GINT_TO_POINTER(pfd->fd), f);
-    }
-    if (pfd->events & (G_IO_IN | G_IO_PRI)) {
-        f->want |= G_IO_IN;
-    }
-    if (pfd->events & G_IO_OUT) {
-        f->want |= G_IO_OUT;
-    }
-}
-
-/*
- * Register each fd the sources in self->entries want, with the union of
- * their events.  Called when the dirty flag was set, which must be
- * consumed before self->entries is taken: every change marks it dirty
- * after the change is visible, so a change is either seen by this round
- * or marks the next one dirty.
- */
-static void sync_fds(AioQContext *self)
-{
-    GHashTableIter iter;
-    AqFd *f;
-
-    g_hash_table_iter_init(&iter, self->fds);
-    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
-        f->want = 0;
-    }
-    for (guint i = 0; i < self->entries->len; i++) {
-        qsource_foreach_poll(g_array_index(self->entries, AqEntry, i).src, collect_fd,
-                             self);
-    }
-    g_hash_table_iter_init(&iter, self->fds);
-    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
-        if (f->want != f->events) {
-            aio_set_fd_handler(self->aio, f->fd, f->want & G_IO_IN ? fd_read : NULL,
-                               f->want & G_IO_OUT ? fd_write : NULL, NULL, NULL, f);
-            f->events = f->want;
-        }
-        if (!f->events) {
-            g_hash_table_iter_remove(&iter); /* frees f: no handler can run now */
-        }
-    }
-}
-
-typedef struct {
-    AioQContext *self;
-    AqEntry *entry;
-    int live; /* -1: not looked up yet, else whether entry's binding is live */
-} CopyRevents;
-
-static void copy_revents(GPollFD *pfd, gpointer opaque)
-{
-    CopyRevents *c = opaque;
-    AqFd *f;
-
-    /*
-     * Called under the source's poll lock.  qsource_unbind() ends the
-     * generation first and takes that lock afterwards, so if the binding
-     * is live here, detach has not returned yet; once it is gone, the fds
-     * belong to the caller again and must not be written.
-     */
-    if (c->live < 0) {
-        c->live = qsource_get_generation(c->entry->src) == c->entry->gen;
-    }
-    if (!c->live) {
-        return;
-    }
-    f = g_hash_table_lookup(c->self->fds, GINT_TO_POINTER(pfd->fd));
-    pfd->revents = f ? f->revents & (pfd->events | G_IO_ERR | G_IO_HUP | G_IO_NVAL) : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -259,7 +101,10 @@ static void round_begin(AioQContext *self)
 
     entries_snapshot(self);
     if (dirty) {
-        sync_fds(self);
+        aq_sync_fds(self);
+    }
+    if (g_hash_table_size(self->fds) == 0) {
+        return;
     }
     g_hash_table_iter_init(&iter, self->fds);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&f)) {
@@ -269,7 +114,7 @@ static void round_begin(AioQContext *self)
 
 static gboolean aq_prepare(QContext *ctx, int *timeout)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
     gboolean any_ready = FALSE;
     int min = -1;
 
@@ -322,7 +167,7 @@ static gboolean aq_run_aio(AioQContext *self, int timeout)
 
 static gboolean aq_poll(QContext *ctx, int timeout)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
     gboolean progress = aq_run_aio(self, timeout);
 
     if (self->phase == QCONTEXT_PHASE_PREPARED) {
@@ -337,9 +182,7 @@ static gboolean check_entries(AioQContext *self)
 
     for (guint i = 0; i < self->entries->len; i++) {
         AqEntry *e = &g_array_index(self->entries, AqEntry, i);
-        CopyRevents c = {.self = self, .entry = e, .live = -1};
-
-        qsource_foreach_poll(e->src, copy_revents, &c);
+        aq_copy_revents(self, e);
         if (!e->ready) {
             e->ready = qsource_run_check(e->src, e->gen);
         }
@@ -351,7 +194,7 @@ static gboolean check_entries(AioQContext *self)
 
 static gboolean aq_check(QContext *ctx)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
 
     if (self->phase != QCONTEXT_PHASE_PREPARED &&
         self->phase != QCONTEXT_PHASE_POLLED) {
@@ -365,7 +208,7 @@ static gboolean aq_detach_gen(AioQContext *self, QSource *src, guint gen,
 
 static void aq_dispatch(QContext *ctx)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
 
     if (self->phase == QCONTEXT_PHASE_PREPARED) {
         /* Ready at prepare: run what the AioContext has without waiting. */
@@ -392,10 +235,24 @@ static void aq_dispatch(QContext *ctx)
  * handlers) also counts as progress. */
 static gboolean aq_iterate(QContext *ctx, gboolean blocking)
 {
-    AioQContext *self = AIO_QCONTEXT(ctx);
+    AioQContext *self = AQ(ctx);
     gboolean progress;
     int timeout = -1;
 
+    /*
+     * No source attached and no fd handler of ours to take down: the
+     * iteration is aio_poll() alone (a device dataplane's context), with no
+     * lock taken.  A source attached meanwhile marks the fds dirty, then
+     * notifies (mark_dirty()), which ends this aio_poll(); the acquire of
+     * that notification orders the dirty flag before the next iteration's
+     * look at it.
+     */
+    if (__atomic_load_n(&self->nsources, __ATOMIC_RELAXED) == 0 &&
+        !__atomic_load_n(&self->fds_dirty, __ATOMIC_RELAXED) &&
+        g_hash_table_size(self->fds) == 0) {
+        self->aio_progress = aio_poll(self->aio, blocking);
+        return self->aio_progress;
+    }
     if (aq_prepare(ctx, &timeout)) {
         aq_dispatch(ctx);
         return TRUE;
@@ -408,7 +265,7 @@ static gboolean aq_iterate(QContext *ctx, gboolean blocking)
 
 static void aq_notify(QContext *ctx)
 {
-    aio_notify(AIO_QCONTEXT(ctx)->aio);
+    aio_notify(AQ(ctx)->aio);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -426,10 +283,11 @@ static gboolean aq_attach(QContext *ctx, QSource *src, GError **errp)
     gen = qsource_bind(src, ctx, &aq_hooks, self, errp);
     if (gen) {
         g_ptr_array_add(self->sources, src);
+        __atomic_store_n(&self->nsources, (int)self->sources->len, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&self->lock);
     if (gen) {
-        mark_dirty(self);
+        aq_mark_dirty(self);
     }
     return gen != 0;
 }
@@ -443,9 +301,10 @@ static gboolean aq_detach_gen(AioQContext *self, QSource *src, guint gen, GError
     }
     pthread_mutex_lock(&self->lock);
     found = g_ptr_array_remove_fast(self->sources, src);
+    __atomic_store_n(&self->nsources, (int)self->sources->len, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&self->lock);
     g_warn_if_fail(found);
-    mark_dirty(self);
+    aq_mark_dirty(self);
     qsource_unref(src); /* the binding's reference */
     return TRUE;
 }
@@ -464,7 +323,7 @@ static QSource *aq_find_source_by_name(QContext *ctx, const char *name)
 
 static AioContext *aq_get_aio_context(QContext *ctx)
 {
-    return AIO_QCONTEXT(ctx)->aio;
+    return AQ(ctx)->aio;
 }
 
 gboolean aio_qcontext_get_stats(QContext *ctx, AioContextStats *stats)
@@ -704,6 +563,7 @@ static void aio_qcontext_dispose(GObject *obj)
     entries_clear(self);
 
     sources = qcontext_steal_sources(&self->lock, &self->sources);
+    __atomic_store_n(&self->nsources, 0, __ATOMIC_RELAXED);
     for (guint i = 0; i < sources->len; i++) {
         QSource *src = g_ptr_array_index(sources, i);
         if (qsource_unbind(src, QCONTEXT_CONTEXT(self), 0, NULL, NULL)) {
@@ -733,6 +593,8 @@ static void aio_qcontext_finalize(GObject *obj)
     g_ptr_array_unref(self->sources);
     g_array_unref(self->entries);
     g_hash_table_unref(self->fds);
+    g_array_unref(self->removed);
+    pthread_mutex_destroy(&self->removed_lock);
     pthread_mutex_destroy(&self->lock);
     pthread_mutex_destroy(&self->params_lock);
     G_OBJECT_CLASS(aio_qcontext_parent_class)->finalize(obj);
@@ -742,6 +604,8 @@ static void aio_qcontext_init(AioQContext *self)
 {
     pthread_mutex_init(&self->lock, NULL);
     pthread_mutex_init(&self->params_lock, NULL);
+    pthread_mutex_init(&self->removed_lock, NULL);
+    self->removed = g_array_new(FALSE, FALSE, sizeof(int));
     self->sources = g_ptr_array_new();
     self->entries = g_array_new(FALSE, FALSE, sizeof(AqEntry));
     self->fds = g_hash_table_new_full(NULL, NULL, NULL, g_free);

@@ -40,6 +40,9 @@ struct _GlibQContext {
 
 G_DEFINE_FINAL_TYPE(GlibQContext, glib_qcontext, QCONTEXT_TYPE)
 
+/* The class's methods only see its own instances: an unchecked cast. */
+#define GQ(ctx) ((GlibQContext *)(ctx))
+
 /* A QSource seen by GLib. */
 typedef struct {
     GSource base;
@@ -186,6 +189,14 @@ static gboolean glib_attach(QContext *ctx, QSource *src, GError **errp)
     }
     /* Release pairs with the acquire load in qg_gen(). */
     __atomic_store_n(&qg->gen, gen, __ATOMIC_RELEASE);
+    /*
+     * GLib woke the context inside g_source_attach(), while the source
+     * still refused to run: a prepare of that round saw generation 0 and
+     * the context may have gone back to sleep with no timeout.  Wake it
+     * again now that the binding is live (as aio-qcontext does after its
+     * bind).
+     */
+    g_main_context_wakeup(self->gctx);
 
     pthread_mutex_lock(&self->lock);
     dead = qg->dead;
@@ -259,7 +270,7 @@ static gboolean glib_acquire(GlibQContext *self)
 
 static gboolean glib_prepare(QContext *ctx, int *timeout)
 {
-    GlibQContext *self = GLIB_QCONTEXT(ctx);
+    GlibQContext *self = GQ(ctx);
     gboolean ready;
     gint n, t = -1;
 
@@ -285,7 +296,7 @@ static gboolean glib_prepare(QContext *ctx, int *timeout)
 
 static gboolean glib_poll(QContext *ctx, int timeout)
 {
-    GlibQContext *self = GLIB_QCONTEXT(ctx);
+    GlibQContext *self = GQ(ctx);
     GPollFunc poll_func = g_main_context_get_poll_func(self->gctx);
     gint n = poll_func(self->fds, self->nfds, timeout);
 
@@ -310,7 +321,7 @@ static gboolean glib_check_locked(GlibQContext *self)
 
 static gboolean glib_check(QContext *ctx)
 {
-    GlibQContext *self = GLIB_QCONTEXT(ctx);
+    GlibQContext *self = GQ(ctx);
     gboolean ready;
 
     if (!glib_acquire(self)) {
@@ -323,7 +334,7 @@ static gboolean glib_check(QContext *ctx)
 
 static void glib_dispatch(QContext *ctx)
 {
-    GlibQContext *self = GLIB_QCONTEXT(ctx);
+    GlibQContext *self = GQ(ctx);
 
     if (!glib_acquire(self)) {
         return;
@@ -338,12 +349,12 @@ static void glib_dispatch(QContext *ctx)
 
 static void glib_notify(QContext *ctx)
 {
-    g_main_context_wakeup(GLIB_QCONTEXT(ctx)->gctx);
+    g_main_context_wakeup(GQ(ctx)->gctx);
 }
 
 static AioContext *glib_get_aio_context(QContext *ctx)
 {
-    return GLIB_QCONTEXT(ctx)->aio;
+    return GQ(ctx)->aio;
 }
 
 static void glib_thread_enter(QContext *ctx)

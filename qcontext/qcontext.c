@@ -44,6 +44,7 @@ typedef struct {
     int running;         /* atomic: the loop keeps going while set */
 
     gboolean is_main;   /* set once, before completion, by qcontext_init_main() */
+    AioContext *aio;    /* the subclass's, from its completion until dispose */
     unsigned iterating; /* home thread only: depth of qcontext_iterate() */
 
     /* Startup handshake between qcontext_start() and the new thread. */
@@ -246,9 +247,13 @@ static void *context_thread(void *opaque)
     }
     startup_report(priv, STARTUP_DONE, 0);
 
-    /* Acquire pairs with the release store in qcontext_stop(). */
+    /*
+     * The class's iterate directly: on our own thread, with the type known,
+     * qcontext_iterate()'s checks are all true.  Acquire pairs with the
+     * release store in qcontext_stop().
+     */
     while (__atomic_load_n(&priv->running, __ATOMIC_ACQUIRE)) {
-        qcontext_iterate(ctx, TRUE);
+        klass->iterate(ctx, TRUE);
     }
 
     if (klass->thread_leave) {
@@ -387,10 +392,12 @@ gboolean qcontext_is_threaded(QContext *ctx)
     return priv->threaded;
 }
 
-/* The AioContext of a context whose subclass completed (else NULL). */
+/* The AioContext of a completed context (else NULL). */
 static AioContext *qcontext_aio_or_null(QContext *ctx)
 {
-    return QCONTEXT_CONTEXT_GET_CLASS(ctx)->get_aio_context(ctx);
+    QContextPrivate *priv = qcontext_get_instance_private(ctx);
+
+    return priv->aio;
 }
 
 gboolean qcontext_is_running(QContext *ctx)
@@ -452,6 +459,7 @@ gboolean qcontext_complete_start(QContext *ctx, GError **errp)
 {
     QContextPrivate *priv = qcontext_get_instance_private(ctx);
 
+    priv->aio = QCONTEXT_CONTEXT_GET_CLASS(ctx)->get_aio_context(ctx);
     if (!priv->threaded) {
         return TRUE;
     }
@@ -697,6 +705,7 @@ void qcontext_dispose_stop(QContext *ctx)
                    qcontext_get_name(ctx));
     }
     qcontext_stop(ctx);
+    priv->aio = NULL; /* the subclass frees it next */
 }
 
 static void qcontext_finalize(GObject *obj)

@@ -151,6 +151,50 @@ static void test_bh_delete_self(gconstpointer data)
     test_loop_free(l);
 }
 
+static void set_flag_cb(void *opaque)
+{
+    *(int *)opaque = 1;
+}
+
+/*
+ * A deleted BH that is not freed yet is no work (as in QEMU): through the
+ * GSource, an iteration with nothing else to do dispatches nothing (and the
+ * BH is freed anyway); a blocking aio_poll() sleeps until real work (a
+ * timer) instead of returning at once with no progress.
+ */
+static void test_bh_deleted_not_work(gconstpointer data)
+{
+    TestLoop *l = test_loop_new(GPOINTER_TO_INT(data));
+    BHState s = {0}, self = {0};
+    QEMUTimer *t;
+    int fired = 0;
+
+    /* (not scheduled first: qemu_bh_schedule() notifies, which is a wakeup) */
+    s.bh = aio_bh_new(l->ctx, count_cb, &s);
+    qemu_bh_delete(s.bh);
+    t = aio_timer_new(l->ctx, QEMU_CLOCK_REALTIME, SCALE_MS, set_flag_cb, &fired);
+    if (l->driver == DRIVER_GSOURCE) {
+        g_assert_false(g_main_context_iteration(l->gctx, FALSE));
+        g_assert_cmpuint(live_bhs(l->ctx), ==, 0); /* freed without a round */
+
+        /* deleted from its own callback: no round of its own afterwards */
+        self.bh = aio_bh_new(l->ctx, delete_self_cb, &self);
+        qemu_bh_schedule(self.bh);
+        g_assert_true(g_main_context_iteration(l->gctx, FALSE));
+        g_assert_cmpint(self.count, ==, 1);
+        g_assert_false(g_main_context_iteration(l->gctx, FALSE));
+        g_assert_cmpuint(live_bhs(l->ctx), ==, 0);
+    } else {
+        timer_mod(t, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 10);
+        g_assert_true(aio_poll(l->ctx, true)); /* woken by the timer */
+        g_assert_cmpint(fired, ==, 1);
+        g_assert_cmpuint(live_bhs(l->ctx), ==, 0);
+    }
+    g_assert_cmpint(s.count, ==, 0);
+    timer_free(t);
+    test_loop_free(l);
+}
+
 static void test_bh_four(gconstpointer data)
 {
     TestLoop *l = test_loop_new(GPOINTER_TO_INT(data));
@@ -258,6 +302,7 @@ int main(int argc, char **argv)
     test_add_for_each_driver("bh/cancel", test_bh_cancel);
     test_add_for_each_driver("bh/delete", test_bh_delete);
     test_add_for_each_driver("bh/delete-self", test_bh_delete_self);
+    test_add_for_each_driver("bh/deleted-not-work", test_bh_deleted_not_work);
     test_add_for_each_driver("bh/four-reschedulers", test_bh_four);
     test_add_for_each_driver("bh/oneshot", test_bh_oneshot);
     test_add_for_each_driver("bh/idle", test_bh_idle);

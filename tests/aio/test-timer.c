@@ -224,6 +224,54 @@ static void test_free_self(gconstpointer data)
 }
 
 /* Timers on every clock share the lists and the loop's deadline. */
+/* QEMU's form: a timer embedded in the device's own state. */
+typedef struct {
+    int pad;
+    QEMUTimer timer;
+    int64_t deadline;
+    int count;
+} EmbeddedState;
+
+static void embedded_cb(void *opaque)
+{
+    EmbeddedState *e = opaque;
+
+    g_assert_cmpint(now_ns(), >=, e->deadline);
+    if (++e->count < 3) {
+        e->deadline = now_ns() + MS_NS;
+        timer_mod_ns(&e->timer, e->deadline);
+    }
+}
+
+static void test_embedded(gconstpointer data)
+{
+    TestLoop *l = test_loop_new((TestDriver)GPOINTER_TO_INT(data));
+    EmbeddedState *e = g_new0(EmbeddedState, 1);
+
+    aio_timer_init(l->ctx, &e->timer, QEMU_CLOCK_REALTIME, SCALE_MS, embedded_cb, e);
+    g_assert_false(timer_pending(&e->timer));
+    e->deadline = now_ns() + 2 * MS_NS;
+    timer_mod(&e->timer, e->deadline / SCALE_MS + 1); /* in ms: rounds up */
+    e->deadline = (e->deadline / SCALE_MS + 1) * SCALE_MS;
+    g_assert_true(timer_pending(&e->timer));
+    g_assert_cmpint(timer_expire_time_ns(&e->timer), ==, e->deadline);
+    while (e->count < 3) {
+        test_loop_iterate(l, true);
+    }
+    g_assert_false(timer_pending(&e->timer));
+
+    /* armed, then deleted and deinit: never runs, and refuses to be armed */
+    timer_mod_ns(&e->timer, now_ns());
+    timer_del(&e->timer);
+    timer_deinit(&e->timer);
+    g_assert_false(timer_pending(&e->timer));
+    timer_del(&e->timer); /* harmless */
+    g_assert_false(test_loop_iterate(l, false));
+    g_assert_cmpint(e->count, ==, 3);
+    g_free(e); /* the embedding memory goes; the context does not care */
+    test_loop_free(l);
+}
+
 static void test_clocks(void)
 {
     TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
@@ -341,5 +389,6 @@ int main(int argc, char **argv)
     add_both("free-self", test_free_self);
     add_both("mod-from-thread", test_mod_from_thread);
     add_both("lateness-in-stats", test_lateness_in_stats);
+    add_both("embedded", test_embedded);
     return g_test_run();
 }

@@ -161,6 +161,14 @@ void aio_set_fd_handler(AioContext *ctx, int fd, IOHandler *io_read,
                         IOHandler *io_poll_ready, void *opaque);
 
 /**
+ * aio_fd_handler_revents: inside an @io_read or @io_write callback run by
+ * aio_poll() (home thread): what the fd monitor reported for its fd, as
+ * G_IO_IN, G_IO_OUT, G_IO_ERR and G_IO_HUP bits (@io_read runs for IN, HUP
+ * or ERR; @io_write for OUT or ERR).  0 outside such a callback.
+ */
+int aio_fd_handler_revents(AioContext *ctx);
+
+/**
  * aio_set_event_notifier: set the read handler of @notifier's fd (NULL
  * removes it); @io_poll/@io_poll_ready as in aio_set_fd_handler(), with the
  * notifier as opaque.
@@ -236,11 +244,44 @@ int64_t qemu_clock_get_us(QEMUClockType type);
 int64_t qemu_clock_get_ms(QEMUClockType type);
 
 /**
- * aio_timer_new: a timer of @ctx on clock @type whose expire times are in
- * units of @scale nanoseconds; @cb(@opaque) runs on @ctx's home thread.
+ * QEMUTimer: a timer of an AioContext, either allocated by aio_timer_new()
+ * (freed with timer_free()) or embedded in the caller's own structure and
+ * set up with aio_timer_init() (QEMU's two forms).  The fields are private
+ * to aio/; the struct is public only so that it can be embedded.
+ */
+struct QEMUTimer {
+    struct AioTimerLists *tl; /* the context's timer lists; NULL once deinit */
+    QEMUClockType type;
+    int scale;
+    QEMUTimerCB *cb;
+    void *opaque;
+    int64_t expire_time; /* ns on the timer's clock; -1 when not armed */
+    QEMUTimer *next;     /* next armed timer of the same clock */
+};
+
+/**
+ * aio_timer_init: set up @ts, embedded in the caller's structure, as a
+ * timer of @ctx on clock @type whose expire times are in units of @scale
+ * nanoseconds; @cb(@opaque) runs on @ctx's home thread.  Not armed.  Undo
+ * with timer_del() and timer_deinit() before the memory goes (never
+ * timer_free()).
+ */
+void aio_timer_init(AioContext *ctx, QEMUTimer *ts, QEMUClockType type, int scale,
+                    QEMUTimerCB *cb, void *opaque);
+
+/**
+ * aio_timer_new: like aio_timer_init() on a new allocation, freed with
+ * timer_free().
  */
 QEMUTimer *aio_timer_new(AioContext *ctx, QEMUClockType type, int scale,
                          QEMUTimerCB *cb, void *opaque);
+
+/**
+ * timer_deinit: detach @ts (disarmed with timer_del() first) from its
+ * context: later calls on it are refused instead of touching a context that
+ * may be gone.  For timers set up with aio_timer_init().
+ */
+void timer_deinit(QEMUTimer *ts);
 
 /**
  * timer_mod: arm @ts to expire at @expire_time (in the timer's scale, on its

@@ -59,7 +59,8 @@ typedef struct AioContextStats {
     uint64_t poll_hits;      /**< busy-polls that found work */
     uint64_t poll_misses;    /**< busy-polls that ran out of time */
     int64_t poll_window_ns;  /**< current adaptive polling window */
-    LatencyHistogram wakeup; /**< notify -> dispatch, timer deadline -> dispatch */
+    LatencyHistogram wakeup; /**< notify of a sleeping loop -> dispatch, timer
+                                  deadline -> dispatch */
 } AioContextStats;
 
 #endif /* AIO_STATS_H */
