@@ -228,6 +228,11 @@ static int vvs_unix_socket(const char *path, bool listen_it)
     return fd;
 }
 
+int vvs_unix_listen_path(const char *path)
+{
+    return vvs_unix_socket(path, true);
+}
+
 int vvs_host_listen(VvsFixture *fx, uint32_t port)
 {
     g_autofree char *path = g_strdup_printf("%s_%u", fx->uds, port);

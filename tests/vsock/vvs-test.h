@@ -70,6 +70,9 @@ Device *vvs_try_device(const char *spec, GError **errp);
 
 /* ---- the host side -------------------------------------------------------- */
 
+/* Listen on the unix socket @path (created). */
+int vvs_unix_listen_path(const char *path);
+
 /* Listen on "<uds>_<port>" (the guest's connections to @port land here). */
 int vvs_host_listen(VvsFixture *fx, uint32_t port);
 
