@@ -20,12 +20,75 @@
 static QContext *vvs_io;
 static int vvs_seq;
 
+/* ---- expected warnings ------------------------------------------------------ */
+
+static char *vvs_expect_pat; /* under vvs_log_lock */
+static unsigned vvs_expect_seen;
+static GMutex vvs_log_lock;
+
+static GLogWriterOutput vvs_log_writer(GLogLevelFlags level, const GLogField *fields,
+                                       gsize n, gpointer user_data)
+{
+    const char *message = NULL;
+    gboolean mine = FALSE;
+
+    for (gsize i = 0; i < n; i++) {
+        if (!strcmp(fields[i].key, "MESSAGE")) {
+            message = fields[i].value;
+        }
+    }
+    g_mutex_lock(&vvs_log_lock);
+    if ((level & G_LOG_LEVEL_WARNING) && vvs_expect_pat && message &&
+        g_pattern_match_simple(vvs_expect_pat, message)) {
+        vvs_expect_seen++;
+        mine = TRUE;
+    }
+    g_mutex_unlock(&vvs_log_lock);
+    if (mine) {
+        g_test_message("expected warning: %s", message);
+        return G_LOG_WRITER_HANDLED;
+    }
+    return g_log_writer_default(level, fields, n, user_data);
+}
+
+void vvs_expect_warning(const char *pattern)
+{
+    g_mutex_lock(&vvs_log_lock);
+    g_free(vvs_expect_pat);
+    vvs_expect_pat = g_strdup(pattern);
+    vvs_expect_seen = 0;
+    g_mutex_unlock(&vvs_log_lock);
+}
+
+unsigned vvs_expected_warnings(unsigned want, int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    unsigned n;
+
+    for (;;) {
+        g_mutex_lock(&vvs_log_lock);
+        n = vvs_expect_seen;
+        g_mutex_unlock(&vvs_log_lock);
+        if (n >= want || g_get_monotonic_time() > deadline) {
+            break;
+        }
+        g_usleep(1000);
+    }
+    g_mutex_lock(&vvs_log_lock);
+    n = vvs_expect_seen;
+    g_free(vvs_expect_pat);
+    vvs_expect_pat = NULL;
+    g_mutex_unlock(&vvs_log_lock);
+    return n;
+}
+
 void vvs_init(int *argc, char ***argv)
 {
     g_autoptr(GError) err = NULL;
     QomObject *obj;
 
     g_test_init(argc, argv, NULL);
+    g_log_set_writer_func(vvs_log_writer, NULL, NULL);
     g_assert_true(qcontext_init_main(&err));
     devices_register_types();
     obj = qom_object_new_from_string(QOM_CONTAINER_OBJECTS, QCONTEXT_TYPE,

@@ -38,6 +38,18 @@ typedef struct VvsFixture {
 /* qcontext_init_main, the types, the context "vvs-io" every device runs on. */
 void vvs_init(int *argc, char ***argv);
 
+/*
+ * Warnings matching @pattern (a g_pattern_match_simple() glob on the
+ * message) are expected from now on: counted, not fatal.
+ */
+void vvs_expect_warning(const char *pattern);
+
+/*
+ * How many expected warnings came, after waiting up to @timeout_ms for
+ * @want of them; expects none any more.
+ */
+unsigned vvs_expected_warnings(unsigned want, int timeout_ms);
+
 /* The context the devices run on. */
 QContext *vvs_context(void);
 
