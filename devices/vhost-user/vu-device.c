@@ -65,6 +65,8 @@ typedef struct {
     pthread_mutex_t lock; /* pthread, not GMutex: ThreadSanitizer sees it */
     bool close_started;   /* control thread */
     bool close_request;   /* atomic: a control-plane request holds the drain */
+    bool close_done;      /* main: vu_dev_close() finished */
+    bool unrealized;      /* main */
 } VhostUserDevicePrivate;
 
 enum { PROP_0, PROP_SOCKET, PROP_FD, N_PROPS };
@@ -314,18 +316,27 @@ static void vud_vu_queue_stop(VuDev *vu, VuQueue *vq)
 /* Teardown                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Main: let the deletion go on; drop the reference the close held. */
+/*
+ * Main: the VuDev is closed.  Let the deletion go on; free the VuDev if the
+ * device is unrealized already (a drain cut short), else unrealize does,
+ * once every queue plane is detached (their hooks still use the VuQueues).
+ */
 static void vud_closed_main(void *opaque)
 {
     VhostUserDevice *d = opaque;
+    VhostUserDevicePrivate *p = vud_priv(d);
 
-    if (qatomic_xchg(&vud_priv(d)->close_request, false)) {
+    p->close_done = true;
+    if (qatomic_xchg(&p->close_request, false)) {
         device_queue_request_end(device_get_control(DEVICE(d)), TRUE);
+    }
+    if (p->unrealized) {
+        g_clear_pointer(&p->vu, vu_dev_free);
     }
     g_object_unref(d);
 }
 
-/* Control thread, after vu_dev_close() returned: free the VuDev. */
+/* Control thread, after vu_dev_close() returned. */
 static void vud_closed_bh(void *opaque)
 {
     VhostUserDevice *d = opaque;
@@ -334,7 +345,6 @@ static void vud_closed_bh(void *opaque)
     if (klass->closed) {
         klass->closed(d);
     }
-    g_clear_pointer(&vud_priv(d)->vu, vu_dev_free);
     aio_bh_schedule_oneshot(qcontext_get_aio_context(qcontext_get_main()),
                             vud_closed_main, d);
 }
@@ -444,6 +454,10 @@ static void vud_unrealize(Device *dev)
     if (qatomic_xchg(&p->close_request, false)) {
         /* The drain was cut short: the close finishes on its own. */
         device_queue_request_end(device_get_control(dev), FALSE);
+    }
+    p->unrealized = true;
+    if (p->close_done) {
+        g_clear_pointer(&p->vu, vu_dev_free); /* closed: nothing of it runs */
     }
     for (guint i = 0; i < p->nq; i++) {
         device_bh_delete(p->queues[i].stop_bh);

@@ -150,12 +150,20 @@ static VuDev *vvs_vu(VhostUserVsock *vs)
 
 static void vvs_rx_bh(void *opaque)
 {
-    vvs_rx(opaque, vvs_vu(opaque));
+    VuDev *vu = vvs_vu(opaque);
+
+    if (vu) { /* NULL: closed, during deletion */
+        vvs_rx(opaque, vu);
+    }
 }
 
 static void vvs_tx_bh(void *opaque)
 {
-    vvs_tx(opaque, vvs_vu(opaque));
+    VuDev *vu = vvs_vu(opaque);
+
+    if (vu) {
+        vvs_tx(opaque, vu);
+    }
 }
 
 /* The muxer has rx work (its BH, the device's thread). */

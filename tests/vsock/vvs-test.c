@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -24,7 +25,7 @@ static int vvs_seq;
 
 static char *vvs_expect_pat; /* under vvs_log_lock */
 static unsigned vvs_expect_seen;
-static GMutex vvs_log_lock;
+static pthread_mutex_t vvs_log_lock = PTHREAD_MUTEX_INITIALIZER; /* TSan sees it */
 
 static GLogWriterOutput vvs_log_writer(GLogLevelFlags level, const GLogField *fields,
                                        gsize n, gpointer user_data)
@@ -37,13 +38,13 @@ static GLogWriterOutput vvs_log_writer(GLogLevelFlags level, const GLogField *fi
             message = fields[i].value;
         }
     }
-    g_mutex_lock(&vvs_log_lock);
+    pthread_mutex_lock(&vvs_log_lock);
     if ((level & G_LOG_LEVEL_WARNING) && vvs_expect_pat && message &&
         g_pattern_match_simple(vvs_expect_pat, message)) {
         vvs_expect_seen++;
         mine = TRUE;
     }
-    g_mutex_unlock(&vvs_log_lock);
+    pthread_mutex_unlock(&vvs_log_lock);
     if (mine) {
         g_test_message("expected warning: %s", message);
         return G_LOG_WRITER_HANDLED;
@@ -53,11 +54,11 @@ static GLogWriterOutput vvs_log_writer(GLogLevelFlags level, const GLogField *fi
 
 void vvs_expect_warning(const char *pattern)
 {
-    g_mutex_lock(&vvs_log_lock);
+    pthread_mutex_lock(&vvs_log_lock);
     g_free(vvs_expect_pat);
     vvs_expect_pat = g_strdup(pattern);
     vvs_expect_seen = 0;
-    g_mutex_unlock(&vvs_log_lock);
+    pthread_mutex_unlock(&vvs_log_lock);
 }
 
 unsigned vvs_expected_warnings(unsigned want, int timeout_ms)
@@ -66,19 +67,19 @@ unsigned vvs_expected_warnings(unsigned want, int timeout_ms)
     unsigned n;
 
     for (;;) {
-        g_mutex_lock(&vvs_log_lock);
+        pthread_mutex_lock(&vvs_log_lock);
         n = vvs_expect_seen;
-        g_mutex_unlock(&vvs_log_lock);
+        pthread_mutex_unlock(&vvs_log_lock);
         if (n >= want || g_get_monotonic_time() > deadline) {
             break;
         }
         g_usleep(1000);
     }
-    g_mutex_lock(&vvs_log_lock);
+    pthread_mutex_lock(&vvs_log_lock);
     n = vvs_expect_seen;
     g_free(vvs_expect_pat);
     vvs_expect_pat = NULL;
-    g_mutex_unlock(&vvs_log_lock);
+    pthread_mutex_unlock(&vvs_log_lock);
     return n;
 }
 
