@@ -108,28 +108,10 @@ void vsock_conn_forwarded(VsockConn *c, uint32_t len)
     }
 }
 
-static void conn_host_shut(VsockConn *c, uint32_t how);
-
-/*
- * The guest sends no more and all it sent reached the host, and the host's
- * data ended: both directions of the host socket are shut, which a host
- * peer cannot tell from a close (POLLHUP), so the close completes: the
- * host receives no more either (SHUTDOWN RCV|SEND, the guest answers RST).
- */
-static void conn_check_both_ways(VsockConn *c)
-{
-    if ((c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_SEND) && c->host_eof &&
-        !c->ep_ops->tx_pending(c)) {
-        conn_host_shut(c, VIRTIO_VSOCK_SHUTDOWN_RCV);
-    }
-}
-
 void vsock_conn_flushed(VsockConn *c)
 {
     if (c->guest_shut == VSOCK_SHUT_BOTH) {
         conn_both_shut(c);
-    } else {
-        conn_check_both_ways(c);
     }
 }
 
@@ -253,8 +235,6 @@ static void conn_rx_shutdown(VsockConn *c, uint32_t flags)
     c->ep_ops->shutdown(c, new_bits);
     if (c->guest_shut == VSOCK_SHUT_BOTH) {
         conn_both_shut(c);
-    } else {
-        conn_check_both_ways(c);
     }
 }
 
@@ -339,7 +319,6 @@ static ssize_t conn_fill_rw(VsockConn *c, struct virtio_vsock_hdr *hdr,
     if (n == VSOCK_EP_EOF) {
         c->host_eof = true;
         conn_host_shut(c, VIRTIO_VSOCK_SHUTDOWN_SEND | shut);
-        conn_check_both_ways(c);
     } else if (n == VSOCK_EP_ERROR) {
         vsock_conn_abort(c);
     }

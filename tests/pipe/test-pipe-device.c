@@ -132,9 +132,11 @@ static void test_echo(void)
         }
     }
     g_assert_cmpmem(in, len, out, len);
-    /* The guest closes; the echo sees it and closes too. */
+    /* The guest stops sending; the echo follows (EOF); the guest closes. */
     g_assert_true(fe_vsock_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND, &err));
     g_assert_cmpint(fe_vsock_recv(c, in, 1, VVS_TIMEOUT, &err), ==, 0);
+    g_assert_cmpuint(fe_vsock_conn_peer_shutdown(c), ==, VIRTIO_VSOCK_SHUTDOWN_SEND);
+    g_assert_true(fe_vsock_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_RCV, &err));
     g_assert_true(fe_vsock_wait_closed(c, VVS_TIMEOUT, &err));
     fe_vsock_conn_free(c);
     pipe_del(pd);

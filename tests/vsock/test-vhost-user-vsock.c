@@ -163,11 +163,15 @@ static void test_half_close(void)
     vvs_recv_all(c, buf, 5);
     g_assert_cmpmem(buf, 5, "still", 5);
 
-    /* host -> guest closed too: the guest reads EOF; nothing can flow any
-     * more, so the device shuts both ways and the connection ends. */
+    /* host -> guest closed too: the guest reads EOF.  Both halves are shut,
+     * both ends still open (a half-close each way, as between two Linux
+     * sockets); the guest's close (SHUTDOWN RCV too) ends it with an RST. */
     g_assert_cmpint(shutdown(h, SHUT_WR), ==, 0);
     g_assert_cmpint(fe_vsock_recv(c, buf, sizeof(buf), VVS_TIMEOUT, &err), ==, 0);
-    g_assert_true(fe_vsock_conn_peer_shutdown(c) & VIRTIO_VSOCK_SHUTDOWN_SEND);
+    g_assert_cmpuint(fe_vsock_conn_peer_shutdown(c), ==, VIRTIO_VSOCK_SHUTDOWN_SEND);
+    g_assert_true(fe_vsock_poll(fx.v, 200, &err));
+    g_assert_cmpint(fe_vsock_conn_state(c), ==, FE_VSOCK_ESTABLISHED);
+    g_assert_true(fe_vsock_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_RCV, &err));
     g_assert_true(fe_vsock_wait_closed(c, VVS_TIMEOUT, &err));
     g_assert_true(vvs_host_wait_closed(h, VVS_TIMEOUT));
     fe_vsock_conn_free(c);
@@ -185,8 +189,10 @@ static void test_half_close(void)
     g_assert_cmpmem(buf, 5, "reply", 5);
     g_assert_true(fe_vsock_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND, &err));
     g_assert_cmpint(vvs_host_read(h, buf, sizeof(buf), VVS_TIMEOUT), ==, 0);
-    close(h); /* the host closes: the guest learns it, the connection ends */
-    h = -1;
+    close(h); /* both shut: the host's close looks like its half-close */
+    g_assert_true(fe_vsock_poll(fx.v, 200, &err));
+    g_assert_cmpuint(fe_vsock_conn_peer_shutdown(c), ==, VIRTIO_VSOCK_SHUTDOWN_SEND);
+    g_assert_true(fe_vsock_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_RCV, &err)); /* close */
     g_assert_true(fe_vsock_wait_closed(c, VVS_TIMEOUT, &err));
     fe_vsock_conn_free(c);
     close(lfd);
