@@ -44,13 +44,13 @@ status=0
 passed=0
 failed=0
 for bin in build-fuzz/fuzz/fuzz-*; do
-    [ -x "$bin" ] || continue
+    [ -f "$bin" ] && [ -x "$bin" ] || continue
     name=$(basename "$bin")
     case "$name" in *-replay) continue ;; esac
     if [ ${#targets[@]} -gt 0 ] && [[ ! " ${targets[*]} " =~ " $name " ]]; then
         continue
     fi
-    seeds=$(ls -d fuzz/*/corpus/"$name" 2>/dev/null | head -1)
+    seeds=$(ls -d fuzz/*/corpus/"$name" 2>/dev/null | head -1 || true)
     work="$out/$name"
     mkdir -p "$work/corpus" "$work/artifacts"
     echo "== fuzz $name for ${time}s (seeds: ${seeds:-none})"

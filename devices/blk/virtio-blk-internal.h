@@ -19,6 +19,7 @@ typedef struct VblkQueue VblkQueue;
 typedef struct VblkReq {
     VblkQueue *bq;
     VuQueue *q;
+    AioContext *ctx; /* submits to the backend */
     struct VblkReq *next_free;
     uint8_t *status;   /* the status byte in guest memory */
     uint32_t used_len; /* bytes written to the guest, status included */
@@ -28,6 +29,7 @@ typedef struct VblkReq {
 
 struct VblkQueue {
     VirtioBlk *vb;
+    unsigned index;
     VblkReq *free; /* request pool (queue thread) */
     unsigned allocated;
     unsigned in_flight;
@@ -47,11 +49,16 @@ struct VirtioBlk {
     char serial[VIRTIO_BLK_ID_BYTES];
     struct virtio_blk_config config;
     VblkQueue *queues;
+    void (*request_begin)(void *opaque, unsigned qidx);
+    void (*request_end)(void *opaque, unsigned qidx, bool ok);
+    void *hook_opaque;
 };
 
 /* virtio-blk-req.c: handle one popped request (completes it, now or later). */
 void vblk_req_handle(VblkReq *req);
 /* virtio-blk.c: give a completed request back to its queue's pool. */
 void vblk_req_put(VblkReq *req);
+/* virtio-blk.c: a request of @bq completed (the accounting hook). */
+void vblk_req_ended(VblkQueue *bq, bool ok);
 
 #endif /* DEVICES_BLK_VIRTIO_BLK_INTERNAL_H */

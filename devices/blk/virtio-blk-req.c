@@ -20,12 +20,21 @@ static void vblk_complete(VblkReq *req, uint8_t status)
 {
     VuQueue *q = req->q;
 
+    VirtioBlk *vb = req->bq->vb;
+    void (*ended)(void *, unsigned, bool) = vb->request_end;
+    void *hook_opaque = vb->hook_opaque;
+    unsigned qidx = req->bq->index;
+
     *req->status = status;
     vu_queue_push(q, &req->elem, status == VIRTIO_BLK_S_OK ? req->used_len : 1);
     vblk_req_put(req);
-    /* Last: the flush may complete a queue stop, after which the control
-     * thread may free the device. */
+    /* The flush may complete a queue stop, after which the device may be
+     * freed: nothing of it is touched after the flush but the accounting
+     * hook, read before (a device layer's drain waits for that hook). */
     vu_queue_flush(q);
+    if (ended) {
+        ended(hook_opaque, qidx, status != VIRTIO_BLK_S_IOERR);
+    }
 }
 
 static void vblk_backend_done(void *opaque, int ret)
@@ -65,10 +74,10 @@ static void vblk_rw(VblkReq *req, bool write, struct iovec *iov, unsigned cnt,
         return;
     }
     if (write) {
-        vb->ops->writev(vb->be, NULL, (int64_t)(sector * 512), iov, (int)cnt,
+        vb->ops->writev(vb->be, req->ctx, (int64_t)(sector * 512), iov, (int)cnt,
                         vblk_backend_done, req);
     } else {
-        vb->ops->readv(vb->be, NULL, (int64_t)(sector * 512), iov, (int)cnt,
+        vb->ops->readv(vb->be, req->ctx, (int64_t)(sector * 512), iov, (int)cnt,
                        vblk_backend_done, req);
     }
 }
@@ -117,10 +126,11 @@ static void vblk_dwz(VblkReq *req, uint32_t type, struct iovec *out, unsigned ou
     if (num == 0) {
         vblk_complete(req, VIRTIO_BLK_S_OK);
     } else if (discard) {
-        vb->ops->discard(vb->be, NULL, (int64_t)(sector * 512), (int64_t)num * 512,
+        vb->ops->discard(vb->be, req->ctx, (int64_t)(sector * 512), (int64_t)num * 512,
                          vblk_discard_done, req);
     } else {
-        vb->ops->write_zeroes(vb->be, NULL, (int64_t)(sector * 512), (int64_t)num * 512,
+        vb->ops->write_zeroes(vb->be, req->ctx, (int64_t)(sector * 512),
+                              (int64_t)num * 512,
                               (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) &&
                                   vb->info.write_zeroes_may_unmap,
                               vblk_backend_done, req);
@@ -149,8 +159,11 @@ void vblk_req_handle(VblkReq *req)
 
     if (iov_to_buf(out, out_num, 0, &hdr, sizeof(hdr)) != sizeof(hdr) ||
         !(req->status = vblk_status_byte(in, in_num))) {
+        VblkQueue *bq = req->bq;
+
         vu_queue_fail(req->q, e, "virtio-blk request without header or status byte");
         vblk_req_put(req);
+        vblk_req_ended(bq, false);
         return;
     }
     iov_discard_front(&out, &out_num, sizeof(hdr));
@@ -165,7 +178,7 @@ void vblk_req_handle(VblkReq *req)
         vblk_rw(req, true, out, out_num, le64toh(hdr.sector));
         break;
     case VIRTIO_BLK_T_FLUSH:
-        vb->ops->flush(vb->be, NULL, vblk_backend_done, req);
+        vb->ops->flush(vb->be, req->ctx, vblk_backend_done, req);
         break;
     case VIRTIO_BLK_T_GET_ID:
         vblk_get_id(req, in, in_num);

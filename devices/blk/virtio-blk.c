@@ -97,6 +97,11 @@ VirtioBlk *vblk_new(const VblkConf *conf, const VblkBackendInfo *info,
     vb->lbs = lbs;
     vb->capacity = info->size / 512;
     vb->seg_max = MIN(VBLK_SEG_MAX, MAX(info->max_iov, 3u) - 2);
+    vb->seg_max = MIN(vb->seg_max, (conf->queue_size ? conf->queue_size : 256u) - 2);
+    vb->seg_max = MAX(vb->seg_max, 1u);
+    vb->request_begin = conf->request_begin;
+    vb->request_end = conf->request_end;
+    vb->hook_opaque = conf->hook_opaque;
     vb->iov_cap = vb->seg_max + 2 + VBLK_IOV_SLACK;
     if (conf->serial) {
         /* NUL-padded, no terminator at 20 bytes (the GET_ID format). */
@@ -107,6 +112,7 @@ VirtioBlk *vblk_new(const VblkConf *conf, const VblkBackendInfo *info,
     vb->queues = g_new0(VblkQueue, vb->num_queues);
     for (unsigned i = 0; i < vb->num_queues; i++) {
         vb->queues[i].vb = vb;
+        vb->queues[i].index = i;
     }
     return vb;
 }
@@ -160,7 +166,7 @@ unsigned vblk_in_flight(VirtioBlk *vb, unsigned qidx)
 /* Requests and the batch loop                                               */
 /* ------------------------------------------------------------------------ */
 
-static VblkReq *vblk_req_get(VblkQueue *bq, VuQueue *q)
+static VblkReq *vblk_req_get(VblkQueue *bq, VuQueue *q, AioContext *ctx)
 {
     VblkReq *req = bq->free;
 
@@ -173,10 +179,20 @@ static VblkReq *vblk_req_get(VblkQueue *bq, VuQueue *q)
     memset(req, 0, sizeof(*req));
     req->bq = bq;
     req->q = q;
+    req->ctx = ctx;
     req->elem.iov = req->iov;
     req->elem.iov_cap = bq->vb->iov_cap;
     bq->in_flight++;
     return req;
+}
+
+void vblk_req_ended(VblkQueue *bq, bool ok)
+{
+    VirtioBlk *vb = bq->vb;
+
+    if (vb->request_end) {
+        vb->request_end(vb->hook_opaque, bq->index, ok);
+    }
 }
 
 void vblk_req_put(VblkReq *req)
@@ -188,28 +204,31 @@ void vblk_req_put(VblkReq *req)
     bq->free = req;
 }
 
-void vblk_process(VirtioBlk *vb, VuQueue *q)
+void vblk_process(VirtioBlk *vb, VuQueue *q, AioContext *ctx)
 {
     VblkQueue *bq = &vb->queues[vu_queue_index(q)];
 
     if (vb->ops->plug) {
-        vb->ops->plug(vb->be, NULL);
+        vb->ops->plug(vb->be, ctx);
     }
     do {
         vu_queue_set_notification(q, false);
         for (;;) {
-            VblkReq *req = vblk_req_get(bq, q);
+            VblkReq *req = vblk_req_get(bq, q, ctx);
 
             if (!vu_queue_pop(q, &req->elem)) {
                 vblk_req_put(req);
                 break;
+            }
+            if (vb->request_begin) {
+                vb->request_begin(vb->hook_opaque, bq->index);
             }
             vblk_req_handle(req);
         }
         vu_queue_set_notification(q, true);
     } while (vu_queue_has_work(q));
     if (vb->ops->unplug) {
-        vb->ops->unplug(vb->be, NULL); /* one submission for the whole batch */
+        vb->ops->unplug(vb->be, ctx); /* one submission for the whole batch */
     }
 }
 
@@ -234,7 +253,7 @@ static bool vblk_vu_get_config(VuDev *dev, uint8_t *buf, uint32_t offset, uint32
 
 static void vblk_vu_process(VuDev *dev, VuQueue *q)
 {
-    vblk_process(vu_dev_get_opaque(dev), q);
+    vblk_process(vu_dev_get_opaque(dev), q, NULL);
 }
 
 void vblk_fill_vu_ops(VuDevOps *ops)

@@ -46,7 +46,9 @@ VuDev *vu_dev_new(const char *id, uint16_t num_queues, const VuDevOps *ops,
     dev->ops = ops;
     dev->opaque = opaque;
     dev->ctx = ctx;
-    aio_context_ref(ctx);
+    if (ctx) {
+        aio_context_ref(ctx);
+    }
     dev->listen_fd = dev->conn_fd = dev->out_fd = -1;
     dev->out = g_byte_array_new();
     dev->queues = g_new0(VuQueue, num_queues);
@@ -75,10 +77,43 @@ void vu_dev_free(VuDev *dev)
     vu_inflight_unmap(dev);
     g_byte_array_unref(dev->out);
     g_clear_error(&dev->error);
-    aio_context_unref(dev->ctx);
+    if (dev->ctx) {
+        aio_context_unref(dev->ctx);
+    }
     g_free(dev->queues);
     g_free(dev->id);
     g_free(dev);
+}
+
+void vu_dev_destroy(VuDev *dev)
+{
+    if (!dev) {
+        return;
+    }
+    /* The embedder stopped and drained every queue: nothing is pending. */
+    if (dev->watch_read || dev->watch_write) {
+        vu_set_fd_handler(dev, dev->conn_fd, NULL, NULL);
+        dev->watch_read = dev->watch_write = false;
+    }
+    if (dev->conn_fd >= 0) {
+        close(dev->conn_fd);
+        dev->conn_fd = -1;
+    }
+    vu_io_reader_reset(&dev->rd);
+    vu_msg_close_fds(&dev->cur);
+    g_byte_array_set_size(dev->out, 0);
+    if (dev->out_fd >= 0) {
+        close(dev->out_fd);
+        dev->out_fd = -1;
+    }
+    for (unsigned i = 0; i < dev->num_queues; i++) {
+        dev->queues[i].state = VU_RING_STOPPED;
+    }
+    vu_staged_clear(dev);
+    dev->busy = dev->closing = false;
+    dev->cont = NULL;
+    dev->pending = 0;
+    vu_dev_free(dev);
 }
 
 void *vu_dev_get_opaque(VuDev *dev)
@@ -112,6 +147,37 @@ void vu_dev_get_stats(VuDev *dev, VuDevStats *stats)
     *stats = dev->stats;
 }
 
+/* Watch @fd on the control context, through the device if it asks to. */
+void vu_set_fd_handler(VuDev *dev, int fd, IOHandler *io_read, IOHandler *io_write)
+{
+    if (dev->ops->set_fd_handler) {
+        dev->ops->set_fd_handler(dev, fd, io_read, io_write, dev);
+    } else {
+        aio_set_fd_handler(dev->ctx, fd, io_read, io_write, NULL, NULL, dev);
+    }
+}
+
+void vu_dev_set_aio_context(VuDev *dev, AioContext *ctx)
+{
+    if (ctx) {
+        aio_context_ref(ctx);
+    }
+    if (dev->ctx) {
+        aio_context_unref(dev->ctx);
+    }
+    dev->ctx = ctx;
+}
+
+void vu_dev_set_max_queue_size(VuDev *dev, uint16_t max)
+{
+    dev->max_queue_size = max;
+}
+
+void vu_dev_disconnect(VuDev *dev)
+{
+    vu_conn_drop(dev, NULL);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Accepting                                                                 */
 /* ------------------------------------------------------------------------ */
@@ -143,8 +209,7 @@ void vu_listen_watch(VuDev *dev, bool on)
         return;
     }
     dev->accepting = on;
-    aio_set_fd_handler(dev->ctx, dev->listen_fd, on ? vu_accept : NULL, NULL, NULL,
-                       NULL, dev);
+    vu_set_fd_handler(dev, dev->listen_fd, on ? vu_accept : NULL, NULL);
 }
 
 static void vu_serve(VuDev *dev)
@@ -216,8 +281,8 @@ void vu_conn_watch(VuDev *dev)
     }
     dev->watch_read = want_read;
     dev->watch_write = want_write;
-    aio_set_fd_handler(dev->ctx, dev->conn_fd, want_read ? vu_conn_readable : NULL,
-                       want_write ? vu_conn_writable : NULL, NULL, NULL, dev);
+    vu_set_fd_handler(dev, dev->conn_fd, want_read ? vu_conn_readable : NULL,
+                      want_write ? vu_conn_writable : NULL);
 }
 
 static void vu_conn_readable(void *opaque)
@@ -284,7 +349,7 @@ void vu_conn_drop(VuDev *dev, const char *reason)
         g_info("vhost-user device '%s': front-end disconnected", dev->id);
     }
     if (dev->watch_read || dev->watch_write) {
-        aio_set_fd_handler(dev->ctx, dev->conn_fd, NULL, NULL, NULL, NULL, NULL);
+        vu_set_fd_handler(dev, dev->conn_fd, NULL, NULL);
         dev->watch_read = dev->watch_write = false;
     }
     close(dev->conn_fd);

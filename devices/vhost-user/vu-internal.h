@@ -98,6 +98,7 @@ struct VuDev {
     void *opaque;
     AioContext *ctx;
     uint16_t num_queues;
+    uint16_t max_queue_size; /* 0: VIRTQ_MAX_SIZE */
     VuQueue *queues;
 
     /* Listening socket. */
@@ -162,6 +163,7 @@ void vu_conn_watch(VuDev *dev);
 VuStatus vu_fail(VuDev *dev, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 VuStatus vu_reconfigure(VuDev *dev, VuQueue *q, int (*apply)(VuDev *dev));
 void vu_listen_watch(VuDev *dev, bool on);
+void vu_set_fd_handler(VuDev *dev, int fd, IOHandler *io_read, IOHandler *io_write);
 
 /* vu-io.c */
 bool vu_io_listen_path(VuDev *dev, const char *path, GError **errp);

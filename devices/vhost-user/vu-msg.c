@@ -161,6 +161,11 @@ static VuStatus vu_set_vring_num(VuDev *dev, VuMsg *msg)
         return vu_fail(dev, "queue %u: size %u is not a power of 2 up to %d",
                        msg->payload.state.index, num, VIRTQ_MAX_SIZE);
     }
+    if (dev->max_queue_size && num > dev->max_queue_size) {
+        return vu_fail(dev,
+                       "queue %u: size %u is larger than the device's queue-size %u",
+                       msg->payload.state.index, num, dev->max_queue_size);
+    }
     return vu_reconfigure(dev, dev->target, vu_apply_vring_num);
 }
 

@@ -50,12 +50,25 @@ static void vu_queue_report(VuQueue *q)
     aio_bh_schedule_oneshot(q->dev->ctx, vu_queue_op_done_bh, q);
 }
 
-void vu_queue_started(VuQueue *q)
+/* The same from vu_queue_started()/vu_queue_stopped(): at once when the
+ * caller is the control thread (a device layer's done callback; the
+ * operation is pending and the engine guards against reentry). */
+static void vu_queue_report_now(VuQueue *q)
 {
-    vu_queue_report(q);
+    if (q->dev->ctx && qemu_get_current_aio_context() == q->dev->ctx) {
+        vu_ring_op_done(q);
+    } else {
+        vu_queue_report(q);
+    }
 }
 
-/* A stop completes once nothing popped is left unpushed and unpublished. */
+void vu_queue_started(VuQueue *q)
+{
+    vu_queue_report_now(q);
+}
+
+/* A stop completes once nothing popped is left unpushed and unpublished;
+ * from a flush, through a BH (the device may still be on the stack). */
 static void vu_queue_check_stopped(VuQueue *q)
 {
     if (q->stop_requested && virtq_in_use(&q->vq) == 0) {
@@ -68,8 +81,11 @@ void vu_queue_stopped(VuQueue *q)
 {
     virtq_drop_resubmits(&q->vq); /* still inflight: recovered at the next start */
     vu_queue_flush(q);
-    q->stop_requested = true;
-    vu_queue_check_stopped(q);
+    if (virtq_in_use(&q->vq) == 0) {
+        vu_queue_report_now(q);
+    } else {
+        q->stop_requested = true;
+    }
 }
 
 /* ------------------------------------------------------------------------ */

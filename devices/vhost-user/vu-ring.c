@@ -162,8 +162,9 @@ static bool vu_ring_map(VuQueue *q)
     fresh = region && qatomic_read(&region->version) == 0;
     resubmit = virtq_inflight_recover(&q->vq, region);
     if (resubmit) {
-        g_message("vhost-user device '%s': queue %u: resubmitting %u in-flight request%s",
-                  dev->id, q->index, resubmit, resubmit > 1 ? "s" : "");
+        g_message(
+            "vhost-user device '%s': queue %u: resubmitting %u in-flight request%s",
+            dev->id, q->index, resubmit, resubmit > 1 ? "s" : "");
     }
     q->signal_once = region && !fresh;
     return true;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# tests/vhost-user/vm-reconnect.sh SERVER - a real guest writes 16 MiB to
-# /dev/vda with O_DIRECT 64 KiB writes while the back-end (SERVER = the
-# vu-blk-server test program) is killed with SIGKILL and restarted on the
-# same socket.  QEMU reconnects (reconnect=1) and hands back the inflight
+# tests/vhost-user/vm-reconnect.sh SERVER - a real guest writes to /dev/vda
+# with O_DIRECT writes while the back-end (SERVER: qcontextd, or the
+# vu-blk-server test program, then slowed to 20 ms a request) is killed with
+# SIGKILL and restarted on the same socket.  QEMU reconnects (reconnect=1) and hands back the inflight
 # region; the requests in flight are resubmitted, the guest's dd completes,
 # and what it reads back, and what the host image holds, is what it wrote.
 #
 # Skipped (exit 77) without the VM harness (see vm-smoke.sh).
 set -euo pipefail
+. "$(dirname "$0")/vm-backend.sh"
 
 server=$1
 vm_dir=${VM_DIR:-/work/shared/vm}
@@ -31,30 +32,29 @@ cleanup() {
 trap cleanup EXIT
 
 start_server() { # latency-ms
-    "$server" --socket "$tmp/vblk.sock" --file "$tmp/disk.raw" --aio threads \
-        --latency-ms "$1" >>"$tmp/server.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-        [ -S "$tmp/vblk.sock" ] && return
-        sleep 0.1
-    done
-    cat "$tmp/server.log"
-    exit 1
+    backend_start "$server" "$tmp/vblk.sock" "$tmp/disk.raw" 1 "$1"
+    pid=$backend_pid
 }
+
+# qcontextd has no artificial latency: more, smaller writes keep it busy.
+case "$(basename "$server")" in
+qcontextd) mib=48 bs=4096 ;;
+*) mib=16 bs=64k ;;
+esac
 
 truncate -s 64M "$tmp/disk.raw"
 start_server 20 # slow (20 ms a request): the kill lands mid-write
 
-cat >"$tmp/guest.sh" <<'EOF'
+cat >"$tmp/guest.sh" <<EOF
 set -e
-dd if=/dev/urandom of=/tmp/data bs=1M count=16 2>/dev/null
-want=$(sha256sum /tmp/data | cut -d' ' -f1)
+dd if=/dev/urandom of=/tmp/data bs=1M count=$mib 2>/dev/null
+want=\$(sha256sum /tmp/data | cut -d' ' -f1)
 echo "GUEST-WRITING"
-dd if=/tmp/data of=/dev/vda bs=64k oflag=direct 2>/dev/null
+dd if=/tmp/data of=/dev/vda bs=$bs oflag=direct 2>/dev/null
 echo "GUEST-WRITTEN"
-have=$(dd if=/dev/vda bs=1M count=16 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
-echo "GUEST-SHA256=$want"
-test "$want" = "$have"
+have=\$(dd if=/dev/vda bs=1M count=$mib iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)
+echo "GUEST-SHA256=\$want"
+test "\$want" = "\$have"
 EOF
 
 "$vm_dir/run-guest.sh" --guest "$guest" --blk "$tmp/vblk.sock" --reconnect 1 \
@@ -88,7 +88,7 @@ if [ $status -ne 0 ]; then
     exit 1
 fi
 want=$(sed -n 's/.*GUEST-SHA256=\([0-9a-f]*\).*/\1/p' "$tmp/console.log" | tail -1)
-have=$(head -c 16M "$tmp/disk.raw" | sha256sum | cut -d' ' -f1)
+have=$(head -c "${mib}M" "$tmp/disk.raw" | sha256sum | cut -d' ' -f1)
 [ -n "$want" ] && [ "$want" = "$have" ] || {
     echo "the disk image does not hold the guest's data ($have != $want)" >&2
     exit 1
@@ -99,4 +99,4 @@ pid=""
 # Usually a request was in flight at the kill (then the server logged its
 # resubmission); a kill between two requests is a valid run too.
 grep -a "resubmitting" "$tmp/server.log" | sed 's/^.*: queue/# server: queue/' || true
-echo "vm-reconnect: back-end killed mid-write and restarted; the guest's 16 MiB arrived intact"
+echo "vm-reconnect: $(basename "$server") killed mid-write and restarted; the guest's $mib MiB arrived intact"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/vhost-user/vm-smoke.sh SERVER [QUEUES] - a real Linux guest (QEMU's
-# vhost-user-blk-pci under TCG, /work/shared/vm) on the vhost-user library
-# and the virtio-blk logic (SERVER = the vu-blk-server test program): the
+# vhost-user-blk-pci under TCG, /work/shared/vm) on the virtio-blk back-end
+# (SERVER: qcontextd with -device virtio-blk, or the vu-blk-server test
+# program; see vm-backend.sh): the
 # guest sees /dev/vda, makes an ext2 file system, writes files, reads them
 # back after dropping its caches; the host then finds the same bytes in the
 # disk image (debugfs).  With QUEUES=2 the guest also checks it got 2 queues.
@@ -9,6 +10,7 @@
 # Skipped (exit 77) when the VM harness or the guest is not there:
 # VM_DIR (default /work/shared/vm), VM_GUEST (default /work/vm-guest).
 set -euo pipefail
+. "$(dirname "$0")/vm-backend.sh"
 
 server=$1
 queues=${2:-1}
@@ -32,21 +34,15 @@ cleanup() {
 trap cleanup EXIT
 
 truncate -s 64M "$tmp/disk.raw"
-"$server" --socket "$tmp/vblk.sock" --file "$tmp/disk.raw" --queues "$queues" \
-    --aio threads --serial qcontext-vm-smoke >"$tmp/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-    [ -S "$tmp/vblk.sock" ] && break
-    sleep 0.1
-done
-[ -S "$tmp/vblk.sock" ] || { cat "$tmp/server.log"; exit 1; }
+backend_start "$server" "$tmp/vblk.sock" "$tmp/disk.raw" "$queues"
+pid=$backend_pid
 
 cat >"$tmp/guest.sh" <<EOF
 set -e
 test -b /dev/vda
 echo "vda sectors: \$(cat /sys/block/vda/size)"
 test "\$(cat /sys/block/vda/size)" = 131072
-test "\$(cat /sys/block/vda/serial 2>/dev/null || echo qcontext-vm-smoke)" = qcontext-vm-smoke
+test "\$(cat /sys/block/vda/serial 2>/dev/null || echo qcontext-vm-test)" = qcontext-vm-test
 nq=\$(ls -d /sys/block/vda/mq/* | wc -l)
 echo "vda queues: \$nq"
 test "\$nq" = $queues
@@ -95,4 +91,4 @@ grep -aE "vda (sectors|queues)|GUEST-DATA" "$tmp/console.log" | tr -d '\r' | sed
 kill -TERM "$pid"
 wait "$pid"
 pid=""
-echo "vm-smoke: $queues queue(s): guest file system written and read back, image verified"
+echo "vm-smoke: $(basename "$server"), $queues queue(s): guest file system written and read back, image verified"

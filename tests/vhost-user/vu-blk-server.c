@@ -2,13 +2,13 @@
  * tests/vhost-user/vu-blk-server.c - a test-only vhost-user-blk back-end
  * process: the vhost-user library and the virtio-blk logic on plain
  * AioContexts (the control context on the main thread, one thread per
- * queue) over a raw file opened with block/block.h.  It stands in for the
- * qcontextd virtio-blk device until drives and the device layer land, and
- * is what the crash/restart test and the VM smoke test run.
+ * queue), without the device layer (qcontextd's -device virtio-blk is the
+ * product), over a raw file: one BlockBackend (block/block.h) for every
+ * queue, each submitting from its own context.
  *
- *   vu-blk-server --socket PATH --file DISK [--queues N] [--aio
- * threads|native|io_uring]
- *                 [--direct] [--readonly] [--serial S] [--latency-ms N]
+ *   vu-blk-server --socket PATH --file DISK [--queues N]
+ *                 [--aio threads|native|io_uring] [--direct] [--readonly]
+ *                 [--serial S] [--latency-ms N]
  *
  * --latency-ms delays every request by N ms before it reaches the file, so
  * that a test can kill the process with requests in flight.  SIGTERM or
@@ -24,7 +24,6 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <linux/falloc.h>
 
 #include "qcontext/block/block.h"
 #include "qcontext/devices/blk/virtio-blk.h"
@@ -37,8 +36,7 @@ typedef struct Server {
     AioContext *ctrl;
     TestLoop loops[MAX_QUEUES];
     unsigned nq;
-    BlockBackend *blk; /* one per context inside: each queue submits from its own */
-    int fd;            /* for fallocate */
+    BlockBackend *blk;
     VirtioBlk *vb;
     VuDev *dev;
     guint latency_ms;
@@ -50,12 +48,11 @@ static Server srv;
 static int sig_fd = -1;
 
 /* ------------------------------------------------------------------------ */
-/* The file backend                                                          */
+/* The file backend (block/block.h, submitted from each queue's context)     */
 /* ------------------------------------------------------------------------ */
 
 typedef struct Delayed {
     QEMUTimer *timer;
-    AioContext *ctx;
     bool write;
     int64_t off;
     struct iovec *iov;
@@ -69,47 +66,46 @@ static void delayed_fire(void *opaque)
     Delayed *d = opaque;
 
     if (d->write) {
-        blk_aio_pwritev(srv.blk, d->ctx, d->off, d->iov, d->cnt, d->cb, d->opaque);
+        blk_aio_pwritev(srv.blk, NULL, d->off, d->iov, d->cnt, d->cb, d->opaque);
     } else {
-        blk_aio_preadv(srv.blk, d->ctx, d->off, d->iov, d->cnt, d->cb, d->opaque);
+        blk_aio_preadv(srv.blk, NULL, d->off, d->iov, d->cnt, d->cb, d->opaque);
     }
     timer_free(d->timer);
     g_free(d->iov);
     g_free(d);
 }
 
-static void rw(AioContext *ctx, bool write, int64_t off, const struct iovec *iov,
-               int cnt, BlockCompletionFunc *cb, void *opaque)
+static void rw(bool write, int64_t off, const struct iovec *iov, int cnt,
+               BlockCompletionFunc *cb, void *opaque)
 {
     Delayed *d;
 
-    ctx = ctx ? ctx : qemu_get_current_aio_context(); /* NULL: the caller's */
     if (!srv.latency_ms) {
         if (write) {
-            blk_aio_pwritev(srv.blk, ctx, off, iov, cnt, cb, opaque);
+            blk_aio_pwritev(srv.blk, NULL, off, iov, cnt, cb, opaque);
         } else {
-            blk_aio_preadv(srv.blk, ctx, off, iov, cnt, cb, opaque);
+            blk_aio_preadv(srv.blk, NULL, off, iov, cnt, cb, opaque);
         }
         return;
     }
     d = g_new0(Delayed, 1);
-    *d = (Delayed){
-        .ctx = ctx, .write = write, .off = off, .cnt = cnt, .cb = cb, .opaque = opaque};
+    *d = (Delayed){.write = write, .off = off, .cnt = cnt, .cb = cb, .opaque = opaque};
     d->iov = g_memdup2(iov, sizeof(*iov) * (size_t)cnt);
-    d->timer = aio_timer_new(ctx, QEMU_CLOCK_REALTIME, SCALE_MS, delayed_fire, d);
+    d->timer = aio_timer_new(qemu_get_current_aio_context(), QEMU_CLOCK_REALTIME,
+                             SCALE_MS, delayed_fire, d);
     timer_mod(d->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + srv.latency_ms);
 }
 
 static void file_readv(void *be, AioContext *ctx, int64_t off, const struct iovec *iov,
                        int cnt, BlockCompletionFunc *cb, void *opaque)
 {
-    rw(ctx, false, off, iov, cnt, cb, opaque);
+    rw(false, off, iov, cnt, cb, opaque);
 }
 
 static void file_writev(void *be, AioContext *ctx, int64_t off, const struct iovec *iov,
                         int cnt, BlockCompletionFunc *cb, void *opaque)
 {
-    rw(ctx, true, off, iov, cnt, cb, opaque);
+    rw(true, off, iov, cnt, cb, opaque);
 }
 
 static void file_flush(void *be, AioContext *ctx, BlockCompletionFunc *cb, void *opaque)
@@ -117,41 +113,17 @@ static void file_flush(void *be, AioContext *ctx, BlockCompletionFunc *cb, void 
     blk_aio_flush(srv.blk, ctx, cb, opaque);
 }
 
-typedef struct Falloc {
-    int mode;
-    int64_t off, len;
-} Falloc;
-
-static int falloc_work(void *opaque)
-{
-    Falloc *f = opaque;
-    int r = fallocate(srv.fd, f->mode, f->off, f->len);
-
-    g_free(f);
-    return r < 0 ? -errno : 0;
-}
-
-static void falloc(int mode, int64_t off, int64_t len, BlockCompletionFunc *cb,
-                   void *opaque)
-{
-    Falloc *f = g_new(Falloc, 1);
-
-    *f = (Falloc){mode, off, len};
-    thread_pool_submit_aio(qemu_get_current_aio_context(), falloc_work, f, cb, opaque);
-}
-
 static void file_discard(void *be, AioContext *ctx, int64_t off, int64_t len,
                          BlockCompletionFunc *cb, void *opaque)
 {
-    falloc(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len, cb, opaque);
+    blk_aio_pdiscard(srv.blk, ctx, off, len, cb, opaque);
 }
 
 static void file_write_zeroes(void *be, AioContext *ctx, int64_t off, int64_t len,
                               bool may_unmap, BlockCompletionFunc *cb, void *opaque)
 {
-    falloc(may_unmap ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-                     : FALLOC_FL_ZERO_RANGE,
-           off, len, cb, opaque);
+    blk_aio_pwrite_zeroes(srv.blk, ctx, off, len, may_unmap ? BLK_ZERO_MAY_UNMAP : 0,
+                          cb, opaque);
 }
 
 static void file_plug(void *be, AioContext *ctx)
@@ -189,7 +161,7 @@ static bool s_get_config(VuDev *dev, uint8_t *buf, uint32_t off, uint32_t len)
 
 static void s_process(VuDev *dev, VuQueue *q)
 {
-    vblk_process(srv.vb, q);
+    vblk_process(srv.vb, q, NULL);
 }
 
 static const VuDevOps vu_ops = {
@@ -227,20 +199,17 @@ typedef struct Args {
     gboolean direct, readonly;
 } Args;
 
-static void open_queues(Args *a, VblkBackendInfo *info)
+static void open_disk(Args *a, VblkBackendInfo *info)
 {
     BlockAioMode mode = BLOCK_AIO_THREADS;
-    int flags = (a->direct ? BLK_F_DIRECT : 0) | (a->readonly ? BLK_F_RDONLY : 0);
+    int flags = (a->direct ? BLK_F_DIRECT : 0) | (a->readonly ? BLK_F_RDONLY : 0) |
+                BLK_F_DISCARD_UNMAP;
     GError *err = NULL;
+    BlockInfo bi;
 
     if (a->aio && !block_aio_mode_parse(a->aio, &mode, &err)) {
         g_printerr("vu-blk-server: %s\n", err->message);
         exit(1);
-    }
-    BlockInfo bi;
-
-    for (unsigned i = 0; i < srv.nq; i++) {
-        test_loop_start(&srv.loops[i], "vu-blk-queue");
     }
     srv.blk = blk_open(a->file, mode, flags, &err);
     if (!srv.blk) {
@@ -248,19 +217,17 @@ static void open_queues(Args *a, VblkBackendInfo *info)
         exit(1);
     }
     blk_get_info(srv.blk, &bi);
-    info->size = bi.size;
-    info->logical_block_size = bi.logical_block_size;
-    info->physical_block_size = bi.physical_block_size;
-    info->max_iov = 1024;
-    info->read_only = a->readonly;
-    info->discard = info->write_zeroes = info->write_zeroes_may_unmap = true;
-    srv.fd = open(a->file, a->readonly ? O_RDONLY : O_RDWR);
-}
-
-/* The queue's thread: release its kernel queue of the drive. */
-static void close_queue(void *opaque)
-{
-    blk_detach_aio_context(srv.blk, opaque);
+    *info = (VblkBackendInfo){.size = bi.size,
+                              .read_only = bi.read_only,
+                              .logical_block_size = bi.logical_block_size,
+                              .physical_block_size = bi.physical_block_size,
+                              .max_iov = bi.max_iov,
+                              .discard = true,
+                              .write_zeroes = true,
+                              .write_zeroes_may_unmap = bi.write_zeroes_may_unmap};
+    for (unsigned i = 0; i < srv.nq; i++) {
+        test_loop_start(&srv.loops[i], "vu-blk-queue");
+    }
 }
 
 int main(int argc, char **argv)
@@ -296,7 +263,7 @@ int main(int argc, char **argv)
     srv.ctrl = aio_context_new(&err);
     g_assert_no_error(err);
     aio_context_set_home_thread(srv.ctrl);
-    open_queues(&a, &info);
+    open_disk(&a, &info);
     conf = (VblkConf){.num_queues = (uint16_t)srv.nq,
                       .logical_block_size = (uint32_t)a.lbs,
                       .serial = a.serial};
@@ -331,17 +298,13 @@ int main(int argc, char **argv)
     }
     vu_dev_free(srv.dev);
     vblk_free(srv.vb);
+    blk_close(srv.blk); /* each queue is released on its loop, still running */
     for (unsigned i = 0; i < srv.nq; i++) {
-        test_loop_run(&srv.loops[i], close_queue, srv.loops[i].ctx);
         test_loop_stop(&srv.loops[i]);
     }
-    blk_close(srv.blk);
     aio_set_event_notifier(srv.ctrl, &srv.sig, NULL, NULL, NULL);
     event_notifier_cleanup(&srv.sig);
     aio_context_unref(srv.ctrl);
-    if (srv.fd >= 0) {
-        close(srv.fd);
-    }
     g_free(a.socket);
     g_free(a.file);
     g_free(a.aio);

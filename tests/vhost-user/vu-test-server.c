@@ -172,7 +172,7 @@ static bool srv_get_config(VuDev *dev, uint8_t *buf, uint32_t off, uint32_t len)
 
 static void srv_process(VuDev *dev, VuQueue *q)
 {
-    vblk_process(((TestServer *)vu_dev_get_opaque(dev))->vb, q);
+    vblk_process(((TestServer *)vu_dev_get_opaque(dev))->vb, q, NULL);
 }
 
 static void srv_disconnected(VuDev *dev)

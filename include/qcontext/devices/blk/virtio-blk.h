@@ -73,7 +73,15 @@ typedef struct VblkBackendOps {
 typedef struct VblkConf {
     uint16_t num_queues;         /**< >= 1 */
     uint32_t logical_block_size; /**< 512 or 4096; 0: the backend's */
+    uint16_t queue_size;         /**< the largest ring (seg_max follows); 0: 256 */
     const char *serial;          /**< GET_ID string (first 20 bytes); may be NULL */
+    /**
+     * Request accounting, optional, on the queue's thread: queue @qidx took
+     * a request / completed it (after its completion was published).
+     */
+    void (*request_begin)(void *opaque, unsigned qidx);
+    void (*request_end)(void *opaque, unsigned qidx, bool ok);
+    void *hook_opaque;
 } VblkConf;
 
 /** Largest seg_max advertised (data segments per request). */
@@ -108,9 +116,10 @@ bool vblk_read_config(VirtioBlk *vb, uint8_t *buf, uint32_t offset, uint32_t len
 
 /**
  * vblk_process: queue thread.  Pop every available request of @q and
- * submit them in one batch; completions push and notify.
+ * submit them to the backend from @ctx (the queue's AioContext; NULL: the
+ * calling thread's) in one batch; completions push and notify.
  */
-void vblk_process(VirtioBlk *vb, VuQueue *q);
+void vblk_process(VirtioBlk *vb, VuQueue *q, AioContext *ctx);
 
 /**
  * vblk_in_flight: queue thread.  Requests of queue @qidx submitted to the
@@ -120,8 +129,9 @@ unsigned vblk_in_flight(VirtioBlk *vb, unsigned qidx);
 
 /**
  * vblk_fill_vu_ops: fill the device part of @ops for a VuDev whose opaque
- * is the VirtioBlk: get_features, set_features, get_config, process.  The
- * embedder sets queue_start/queue_stop (and connected/disconnected).
+ * is the VirtioBlk: get_features, set_features, get_config, process (from
+ * the calling thread's AioContext).  The embedder sets queue_start and
+ * queue_stop (and connected/disconnected).
  */
 void vblk_fill_vu_ops(VuDevOps *ops);
 

@@ -91,6 +91,10 @@ GQuark vu_error_quark(void);
  *   The stop completes when every request popped from @q was pushed.
  * @connected, @disconnected: a front-end connected; it disconnected and
  *   every ring is stopped, memory unmapped.  May be NULL.
+ * @set_fd_handler: register (@io_read/@io_write, with @opaque) or remove
+ *   (both NULL) the handlers of a socket fd of the control plane, on the
+ *   control thread: for a device layer that tracks and moves what a plane
+ *   registers.  NULL: aio_set_fd_handler() on the VuDev's AioContext.
  */
 typedef struct VuDevOps {
     uint64_t (*get_features)(VuDev *dev);
@@ -103,6 +107,8 @@ typedef struct VuDevOps {
     void (*queue_stop)(VuDev *dev, VuQueue *q);
     void (*connected)(VuDev *dev);
     void (*disconnected)(VuDev *dev);
+    void (*set_fd_handler)(VuDev *dev, int fd, IOHandler *io_read, IOHandler *io_write,
+                           void *opaque);
 } VuDevOps;
 
 /* ------------------------------------------------------------------------ */
@@ -112,8 +118,10 @@ typedef struct VuDevOps {
 /**
  * vu_dev_new: a back-end for a device named @id (used in log lines) with
  * @num_queues queues (1..VU_MAX_QUEUES), served on @ctx (the control
- * context; its home thread is the control thread).  @ops and @opaque are
- * kept.  Nothing listens until vu_dev_listen_path() or vu_dev_listen_fd().
+ * context; its home thread is the control thread; NULL if it is set later
+ * with vu_dev_set_aio_context(), which then requires @ops->set_fd_handler).
+ * @ops and @opaque are kept.  Nothing listens until vu_dev_listen_path() or
+ * vu_dev_listen_fd().
  */
 VuDev *vu_dev_new(const char *id, uint16_t num_queues, const VuDevOps *ops,
                   void *opaque, AioContext *ctx);
@@ -142,6 +150,35 @@ void vu_dev_close(VuDev *dev, void (*done)(void *opaque), void *opaque);
 
 /** vu_dev_free: free @dev, closed (vu_dev_close() done) or never listening. */
 void vu_dev_free(VuDev *dev);
+
+/**
+ * vu_dev_destroy: close and free @dev at once, whatever its state: for an
+ * embedder (a device layer) that has itself stopped and drained every queue
+ * and removed every handler of the control plane (a device being deleted).
+ * Closes the connection and every fd, unmaps memory, unlinks the socket.
+ * No VuDevOps callback runs.  Any thread that owns @dev.
+ */
+void vu_dev_destroy(VuDev *dev);
+
+/**
+ * vu_dev_set_aio_context: the control context is now @ctx (the device's
+ * control plane moved to, or was first attached to, @ctx).  On @ctx's
+ * thread, while no socket handler of @dev can run.
+ */
+void vu_dev_set_aio_context(VuDev *dev, AioContext *ctx);
+
+/**
+ * vu_dev_set_max_queue_size: refuse rings larger than @max (a SET_VRING_NUM
+ * beyond closes the connection, saying so).  0: the split ring's limit.
+ */
+void vu_dev_set_max_queue_size(VuDev *dev, uint16_t max);
+
+/**
+ * vu_dev_disconnect: close the connection with the current front-end (as
+ * if it went away: rings stop, memory is unmapped), then accept the next
+ * one.  Control thread.
+ */
+void vu_dev_disconnect(VuDev *dev);
 
 /** vu_dev_get_opaque: the @opaque given to vu_dev_new(). */
 void *vu_dev_get_opaque(VuDev *dev);
