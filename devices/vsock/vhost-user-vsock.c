@@ -207,6 +207,9 @@ static void vvs_process(VuDev *vu, VuQueue *q)
 {
     VhostUserVsock *vs = vu_dev_get_opaque(vu);
 
+    if (!vs->mux) {
+        return; /* freed during deletion; the rings go with the VuDev */
+    }
     if (vu_queue_index(q) == VVS_TX_QUEUE) {
         vvs_tx(vs, vu);
     } else {
@@ -372,18 +375,28 @@ static gboolean vvs_realize(Device *dev, GError **errp)
     return TRUE;
 }
 
-/* The device's thread, during deletion: the front-end is gone. */
-static void vvs_closed(VhostUserDevice *d)
+/*
+ * The device's thread, during deletion: the control plane is detached (no
+ * vhost-user message any more); free the muxer here, on its thread (its
+ * host sockets are handlers of this context, not tracked sources).  Queue
+ * work that still runs on this thread finds vs->mux NULL.
+ */
+static void vvs_queue_detach(Device *dev, DeviceQueue *q)
 {
-    VhostUserVsock *vs = VHOST_USER_VSOCK(d);
+    VhostUserVsock *vs = VHOST_USER_VSOCK(dev);
     VsockMux *mux;
 
-    pthread_mutex_lock(&vs->lock);
-    mux = vs->mux;
-    vs->mux = NULL;
-    pthread_mutex_unlock(&vs->lock);
-    qatomic_set(&vs->vu, NULL);
-    vsock_mux_free(mux); /* host sockets closed, in-process ports reset */
+    if (device_queue_get_index(q) < 0 && device_is_deleting(dev)) {
+        pthread_mutex_lock(&vs->lock);
+        mux = vs->mux;
+        vs->mux = NULL;
+        pthread_mutex_unlock(&vs->lock);
+        qatomic_set(&vs->vu, NULL);
+        vsock_mux_free(mux); /* host sockets closed, in-process ports reset */
+    }
+    if (QDEV_DEVICE_CLASS(vhost_user_vsock_parent_class)->queue_detach) {
+        QDEV_DEVICE_CLASS(vhost_user_vsock_parent_class)->queue_detach(dev, q);
+    }
 }
 
 static void vvs_unrealize(Device *dev)
@@ -471,7 +484,6 @@ static void vhost_user_vsock_class_init(VhostUserVsockClass *klass)
 {
     GObjectClass *object_class = G_OBJECT_CLASS(klass);
     DeviceClass *dc = QDEV_DEVICE_CLASS(klass);
-    VhostUserDeviceClass *vc = QDEV_VHOST_USER_DEVICE_CLASS(klass);
     GParamFlags flags =
         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
 
@@ -480,10 +492,10 @@ static void vhost_user_vsock_class_init(VhostUserVsockClass *klass)
     object_class->finalize = vvs_finalize;
     dc->realize = vvs_realize;
     dc->unrealize = vvs_unrealize;
+    dc->queue_detach = vvs_queue_detach;
     dc->check_move = vvs_check_move;
     dc->default_queues = 2;
     dc->max_queues = 2;
-    vc->closed = vvs_closed;
 
     vvs_props[PROP_GUEST_CID] = g_param_spec_uint64(
         "guest-cid", "Guest CID", "The guest's context id (3 to 4294967294; required)",

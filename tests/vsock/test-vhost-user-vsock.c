@@ -414,6 +414,69 @@ static void test_delete_live(void)
     vvs_teardown(&fx);
 }
 
+static void vvs_op(gboolean (*op)(Device *, DeviceDoneFunc, gpointer, GError **),
+                   Device *dev);
+
+/*
+ * An operator's device_resume before the front-end starts its rings: the
+ * planes run already when the rings start, and the kick handlers must
+ * still be registered (device_queue_start alone leaves a running plane be).
+ */
+static void test_resume_before_start(void)
+{
+    VvsFixture fx;
+    int lfd, h;
+    FeVsockConn *c;
+    char buf[4];
+
+    vvs_setup_device(&fx, NULL);
+    vvs_op(device_quiesce, fx.dev);
+    vvs_op(device_resume, fx.dev);
+    vvs_open(&fx, NULL);
+    lfd = vvs_host_listen(&fx, PORT);
+    c = vvs_connect(&fx, PORT);
+    h = vvs_host_accept(lfd, VVS_TIMEOUT);
+    vvs_send_all(c, "ping", 4);
+    vvs_host_read_all(h, buf, 4);
+    g_assert_cmpmem(buf, 4, "ping", 4);
+    fe_vsock_conn_free(c);
+    close(h);
+    close(lfd);
+    vvs_teardown(&fx);
+}
+
+/* device_reset drops the front-end; the next one is served from scratch. */
+static void test_reset(void)
+{
+    VvsFixture fx;
+    int lfd, h;
+    FeVsockConn *c;
+    FeVsockPkt pkt;
+    uint32_t port;
+
+    vvs_setup(&fx, NULL, NULL);
+    lfd = vvs_host_listen(&fx, PORT);
+    c = vvs_connect(&fx, PORT);
+    h = vvs_host_accept(lfd, VVS_TIMEOUT);
+    port = fe_vsock_conn_local_port(c);
+    vvs_op(device_reset, fx.dev);
+    g_assert_true(vvs_host_wait_closed(h, VVS_TIMEOUT)); /* nothing survives */
+    g_assert_false(fe_vsock_poll(fx.v, VVS_TIMEOUT, NULL));
+    fe_vsock_conn_free(c);
+    fe_vsock_close(fx.v);
+    close(h);
+    vvs_open(&fx, NULL);
+    /* The old connection's RST comes first (the new driver reuses its port). */
+    g_assert_true(fe_vsock_recv_pkt(fx.v, &pkt, VVS_TIMEOUT, NULL));
+    g_assert_cmpuint(pkt.hdr.op, ==, VIRTIO_VSOCK_OP_RST);
+    g_assert_cmpuint(pkt.hdr.dst_port, ==, port);
+    fe_vsock_pkt_clear(&pkt);
+    fe_vsock_conn_free(vvs_connect(&fx, PORT));
+    close(vvs_host_accept(lfd, VVS_TIMEOUT));
+    close(lfd);
+    vvs_teardown(&fx);
+}
+
 /* Bad options are clear errors; moves are refused; add/del/add again. */
 static void test_options(void)
 {
@@ -509,6 +572,24 @@ static void test_options(void)
     g_assert_cmpint(g_rmdir(dir), ==, 0);
 }
 
+static void vvs_op_done(Device *dev, const GError *err, gpointer opaque)
+{
+    g_assert_no_error(err);
+    g_atomic_int_set((gint *)opaque, 1);
+}
+
+static void vvs_op(gboolean (*op)(Device *, DeviceDoneFunc, gpointer, GError **),
+                   Device *dev)
+{
+    gint done = 0;
+
+    g_assert_true(op(dev, vvs_op_done, &done, NULL));
+    while (!g_atomic_int_get(&done)) {
+        qcontext_iterate(qcontext_get_main(), FALSE);
+        g_usleep(200);
+    }
+}
+
 int main(int argc, char **argv)
 {
     vvs_init(&argc, &argv);
@@ -524,5 +605,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vhost-user-vsock/frontend-disconnect", test_frontend_disconnect);
     g_test_add_func("/vhost-user-vsock/delete-live", test_delete_live);
     g_test_add_func("/vhost-user-vsock/options", test_options);
+    g_test_add_func("/vhost-user-vsock/resume-before-start", test_resume_before_start);
+    g_test_add_func("/vhost-user-vsock/reset", test_reset);
     return g_test_run();
 }
