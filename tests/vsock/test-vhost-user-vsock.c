@@ -339,6 +339,39 @@ static void test_credit_to_host(void)
     vvs_teardown(&fx);
 }
 
+/* SEQPACKET: message boundaries kept both ways through a SOCK_SEQPACKET peer. */
+static void test_seqpacket(void)
+{
+    VvsFixture fx;
+    int lfd, h;
+    FeVsockConn *c;
+    char buf[64];
+    g_autoptr(GError) err = NULL;
+
+    vvs_setup(&fx, NULL, &(FeVsockOptions){.seqpacket = TRUE});
+    lfd = vvs_host_listen_seqpacket(&fx, PORT);
+    c = fe_vsock_connect(fx.v, PORT, VIRTIO_VSOCK_TYPE_SEQPACKET, &err);
+    g_assert_no_error(err);
+    h = vvs_host_accept(lfd, VVS_TIMEOUT);
+    g_assert_cmpint(h, >=, 0);
+    g_assert_cmpint(fe_vsock_send(c, "one", 3, VVS_TIMEOUT, &err), ==, 3);
+    g_assert_cmpint(fe_vsock_send(c, "second", 6, VVS_TIMEOUT, &err), ==, 6);
+    g_assert_cmpint(vvs_host_read(h, buf, sizeof(buf), VVS_TIMEOUT), ==, 3);
+    g_assert_cmpmem(buf, 3, "one", 3);
+    g_assert_cmpint(vvs_host_read(h, buf, sizeof(buf), VVS_TIMEOUT), ==, 6);
+    g_assert_cmpmem(buf, 6, "second", 6);
+    g_assert_cmpint(send(h, "abc", 3, 0), ==, 3);
+    g_assert_cmpint(send(h, "defgh", 5, 0), ==, 5);
+    g_assert_cmpint(fe_vsock_recv(c, buf, sizeof(buf), VVS_TIMEOUT, &err), ==, 3);
+    g_assert_cmpmem(buf, 3, "abc", 3);
+    g_assert_cmpint(fe_vsock_recv(c, buf, sizeof(buf), VVS_TIMEOUT, &err), ==, 5);
+    g_assert_cmpmem(buf, 5, "defgh", 5);
+    fe_vsock_conn_free(c);
+    close(h);
+    close(lfd);
+    vvs_teardown(&fx);
+}
+
 /* A front-end that goes away: every host socket is closed at once; the next
  * front-end gets an RST for every old connection, none resumes. */
 static void test_frontend_disconnect(void)
@@ -602,6 +635,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vhost-user-vsock/dead-peer", test_dead_peer);
     g_test_add_func("/vhost-user-vsock/credit-to-guest", test_credit_to_guest);
     g_test_add_func("/vhost-user-vsock/credit-to-host", test_credit_to_host);
+    g_test_add_func("/vhost-user-vsock/seqpacket", test_seqpacket);
     g_test_add_func("/vhost-user-vsock/frontend-disconnect", test_frontend_disconnect);
     g_test_add_func("/vhost-user-vsock/delete-live", test_delete_live);
     g_test_add_func("/vhost-user-vsock/options", test_options);

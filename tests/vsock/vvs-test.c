@@ -275,10 +275,10 @@ void vvs_teardown(VvsFixture *fx)
 
 /* ---- the host side --------------------------------------------------------- */
 
-static int vvs_unix_socket(const char *path, bool listen_it)
+static int vvs_unix_socket_type(const char *path, bool listen_it, int type)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpuint(strlen(path), <, sizeof(sa.sun_path));
@@ -290,6 +290,18 @@ static int vvs_unix_socket(const char *path, bool listen_it)
         g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
     }
     return fd;
+}
+
+static int vvs_unix_socket(const char *path, bool listen_it)
+{
+    return vvs_unix_socket_type(path, listen_it, SOCK_STREAM);
+}
+
+int vvs_host_listen_seqpacket(VvsFixture *fx, uint32_t port)
+{
+    g_autofree char *path = g_strdup_printf("%s_%u", fx->uds, port);
+
+    return vvs_unix_socket_type(path, true, SOCK_SEQPACKET);
 }
 
 int vvs_unix_listen_path(const char *path)

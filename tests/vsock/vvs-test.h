@@ -88,6 +88,9 @@ int vvs_unix_listen_path(const char *path);
 /* Listen on "<uds>_<port>" (the guest's connections to @port land here). */
 int vvs_host_listen(VvsFixture *fx, uint32_t port);
 
+/* The same with a SOCK_SEQPACKET socket (for seqpacket guest sockets). */
+int vvs_host_listen_seqpacket(VvsFixture *fx, uint32_t port);
+
 /* Accept one connection on @lfd within @timeout_ms; -1 if none. */
 int vvs_host_accept(int lfd, int timeout_ms);
 
