@@ -648,6 +648,23 @@ static void poll_params_refresh(AioContext *ctx)
 /* ------------------------------------------------------------------------ */
 
 /*
+ * While io_poll handlers keep finding work, an iteration skips the fd wait:
+ * that is what polling saves.  But fd handlers without io_poll (a device's
+ * host sockets, its control socket) would then wait until every polled
+ * queue ran dry: under a steady guest stream, forever.  So the fd monitor
+ * is still asked (without blocking) when it was last asked this long ago:
+ * at most one extra wait of timeout 0 per interval, whatever the load.
+ */
+#define AIO_FD_CHECK_INTERVAL_NS (100 * 1000)
+
+/* Polling found work: may the fd wait be skipped this time? */
+static bool aio_fd_check_can_skip(AioContext *ctx, int64_t now)
+{
+    return now - ctx->fd_check_ns < AIO_FD_CHECK_INTERVAL_NS &&
+           !aio_fdmon_need_wait(ctx);
+}
+
+/*
  * The blocking part: compute the timeout, busy-poll, announce the sleep
  * (notify_me) and wait.  Returns the ns spent blocked in the fd monitor.
  * *@now is the latest clock read: aio_poll()'s start on entry, updated by
@@ -683,9 +700,12 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
             timeout = 0;
         }
     }
-    if (!poll_ready || aio_fdmon_need_wait(ctx)) {
+    if (!poll_ready || !aio_fd_check_can_skip(ctx, *now)) {
         int64_t t0 = *now;
 
+        if (home) {
+            ctx->fd_check_ns = t0;
+        }
         ret = ctx->fdmon_ops->wait(ctx, ready, timeout);
         if (ret < 0) {
             g_warning("aio_poll: %s wait failed: %s", ctx->fdmon_ops->name,

@@ -12,6 +12,8 @@ pkgs=(meson ninja-build pkg-config gcc libglib2.0-dev liburcu-dev libaio-dev
       liburing-dev libjson-glib-dev libuv1-dev libevent-dev python3
       curl xz-utils libedit-dev
       clang libclang-rt-dev qemu-system-common
+      scdoc file libcairo2-dev gobject-introspection libgirepository1.0-dev python3-gi
+      doxygen
       qemu-system-x86 linux-image-amd64 busybox-static socat kmod cpio e2fsprogs)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -48,7 +48,9 @@ typedef enum {
     PIPE_OPEN_REFUSED = 2,
 } PipeOpenStatus;
 
+/** One open pipe between a guest and a service (opaque). */
 typedef struct PipeChannel PipeChannel;
+/** The pipe logic of one pipe device: a port and its channels (opaque). */
 typedef struct PipeHost PipeHost;
 
 /**
@@ -150,14 +152,14 @@ AioContext *pipe_channel_aio_context(PipeChannel *ch);
  * PATH), copied; may be NULL.
  */
 typedef struct PipeHostConfig {
-    uint32_t port;
-    bool open_reply;
-    GHashTable *options;
+    uint32_t port;       /**< the vsock port served */
+    bool open_reply;     /**< send the status byte */
+    GHashTable *options; /**< "KEY" -> "VALUE" for services; may be NULL */
 } PipeHostConfig;
 
 /**
  * pipe_host_new: serve pipes on @mux's port @cfg->port, with the services'
- * callbacks on @ctx.  Called on @mux's thread.
+ * callbacks on @ctx.  Any thread.
  */
 PipeHost *pipe_host_new(VsockMux *mux, AioContext *ctx, const PipeHostConfig *cfg,
                         GError **errp);
@@ -169,6 +171,27 @@ PipeHost *pipe_host_new(VsockMux *mux, AioContext *ctx, const PipeHostConfig *cf
  */
 void pipe_host_free(PipeHost *ph);
 
+/**
+ * pipe_host_create: the pipe logic for @cfg, its services on @ctx, serving
+ * no port yet: bind pipe_host_accept() with @ph as opaque to a vsock port
+ * yourself (e.g. through the vhost-user-vsock device).  Any thread.
+ */
+PipeHost *pipe_host_create(AioContext *ctx, const PipeHostConfig *cfg);
+
+/**
+ * pipe_host_accept: the VsockAcceptFn of a PipeHost (@opaque: the host):
+ * every guest connection it accepts is a channel.  Muxer thread.
+ */
+bool pipe_host_accept(VsockLocal *local, void *opaque);
+
+/**
+ * pipe_host_release: drop the creator's reference to a pipe_host_create()
+ * host, after its port was unbound (its channels are being reset).
+ * @gone(@opaque) runs, if not NULL, once the last channel is closed and the
+ * host freed: on the calling thread if no channel was left, else on @ctx's.
+ */
+void pipe_host_release(PipeHost *ph, void (*gone)(void *opaque), void *opaque);
+
 /** pipe_host_channels: channels open now (any thread). */
 unsigned pipe_host_channels(PipeHost *ph);
 
@@ -179,6 +202,7 @@ unsigned pipe_host_channels(PipeHost *ph);
 /** The longest qemud message: its length is 4 hex digits. */
 #define PIPE_QEMUD_MAX_MSG 0xffff
 
+/** A client of a qemud-framed service (opaque). */
 typedef struct QemudClient QemudClient;
 
 /**
@@ -188,9 +212,12 @@ typedef struct QemudClient QemudClient;
  * but @recv gets one whole message.
  */
 typedef struct QemudServiceOps {
+    /** a guest opened the service, as PipeServiceOps.open */
     PipeOpenStatus (*open)(QemudClient *cl, const char *args, void *opaque,
                            void **client_opaque);
+    /** one whole message from the guest */
     void (*recv)(QemudClient *cl, const uint8_t *msg, size_t len, void *client_opaque);
+    /** the client is gone, as PipeServiceOps.close */
     void (*close)(QemudClient *cl, void *client_opaque);
 } QemudServiceOps;
 

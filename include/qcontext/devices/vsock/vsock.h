@@ -23,8 +23,10 @@
  *
  * Threads: a VsockMux lives on one AioContext (its host sockets are fd
  * handlers there); every vsock_mux_*() call is made on that context's home
- * thread.  The VsockLocal service-side calls (vsock_local_*) are made on the
- * thread of the AioContext given to vsock_local_attach().
+ * thread, except vsock_mux_new() and vsock_mux_bind_port()/_unbind_port(),
+ * which any thread may call.  The VsockLocal service-side calls
+ * (vsock_local_*) are made on the thread of the AioContext given to
+ * vsock_local_attach().
  *
  * SPDX-License-Identifier: MIT
  */
@@ -55,17 +57,22 @@ G_BEGIN_DECLS
 #endif
 
 /** Defaults of VsockMuxConfig (a zero field takes these). */
-#define VSOCK_DEFAULT_BUF_ALLOC (256 * 1024)
-#define VSOCK_DEFAULT_MAX_CONNS 4096
-#define VSOCK_DEFAULT_TIMEOUT_MS 2000
+#define VSOCK_DEFAULT_BUF_ALLOC (256 * 1024) /**< buf_alloc: bytes per connection */
+#define VSOCK_DEFAULT_MAX_CONNS 4096         /**< max_conns */
+#define VSOCK_DEFAULT_TIMEOUT_MS 2000        /**< request and close timeouts */
 
 /** Error domain of the vsock device logic. */
 #define VSOCK_ERROR (vsock_error_quark())
 /** vsock_error_quark: the GQuark behind VSOCK_ERROR. */
 GQuark vsock_error_quark(void);
 
+/** The vsock muxer of one device: guest packets to host sockets (opaque). */
 typedef struct VsockMux VsockMux;
+/** An in-process endpoint of a muxer (the pipe device's side; opaque). */
 typedef struct VsockLocal VsockLocal;
+
+/** VsockRxNotify: rx work appeared (called from a BH on the muxer's context). */
+typedef void VsockRxNotify(void *opaque);
 
 /**
  * VsockMuxConfig: what vsock_mux_new() is built from.
@@ -81,6 +88,9 @@ typedef struct VsockLocal VsockLocal;
  * @timeout_ms: how long a host-initiated REQUEST waits for the guest's
  *   answer, and a closing connection for the guest's RST, before the muxer
  *   resets it.  0 = 2000.
+ * @rx_notify: the rx-notify callback from the start (see
+ *   vsock_mux_set_rx_notify()); may be NULL.
+ * @rx_opaque: the data passed to @rx_notify.
  */
 typedef struct VsockMuxConfig {
     uint64_t guest_cid;
@@ -88,6 +98,8 @@ typedef struct VsockMuxConfig {
     uint32_t max_conns;
     uint32_t buf_alloc;
     uint32_t timeout_ms;
+    VsockRxNotify *rx_notify;
+    void *rx_opaque;
 } VsockMuxConfig;
 
 /**
@@ -97,25 +109,23 @@ typedef struct VsockMuxConfig {
  * (seqpacket messages, local endpoints); the rest count since creation.
  */
 typedef struct VsockMuxStats {
-    uint64_t conns;
-    uint64_t conns_total;
-    uint64_t buffered;
-    uint64_t tx_packets;
-    uint64_t tx_bytes;
-    uint64_t rx_packets;
-    uint64_t rx_bytes;
-    uint64_t dropped;
-    uint64_t rst_sent;
-    uint64_t rst_lost;
+    uint64_t conns;       /**< connections now */
+    uint64_t conns_total; /**< connections since creation */
+    uint64_t buffered;    /**< bytes held now, both ways */
+    uint64_t tx_packets;  /**< packets from the guest */
+    uint64_t tx_bytes;    /**< payload bytes from the guest */
+    uint64_t rx_packets;  /**< packets to the guest */
+    uint64_t rx_bytes;    /**< payload bytes to the guest */
+    uint64_t dropped;     /**< guest packets dropped (malformed, unknown) */
+    uint64_t rst_sent;    /**< RSTs sent to the guest */
+    uint64_t rst_lost;    /**< RSTs that found no rx buffer in time */
 } VsockMuxStats;
 
-/** VsockRxNotify: rx work appeared (called from a BH on the muxer's context). */
-typedef void VsockRxNotify(void *opaque);
-
 /**
- * vsock_mux_new: a muxer on @ctx (whose home thread must be the caller's)
- * for @cfg.  With a @uds_path, listens there (mode 0600; a stale socket file
- * nobody listens on is replaced, a live one is an error).
+ * vsock_mux_new: a muxer on @ctx for @cfg.  With a @uds_path, listens there
+ * (mode 0600; a stale socket file nobody listens on is replaced, a live one
+ * is an error).  Any thread: the muxer runs on @ctx's home thread from the
+ * moment it returns (host processes may connect at once).
  */
 VsockMux *vsock_mux_new(AioContext *ctx, const VsockMuxConfig *cfg, GError **errp);
 
@@ -187,13 +197,16 @@ typedef bool VsockAcceptFn(VsockLocal *local, void *opaque);
 /**
  * vsock_mux_bind_port: serve guest connections to host port @port with
  * @accept instead of "<uds-path>_@port".  Fails if @port is bound already.
+ * Any thread: a REQUEST the muxer handles after it returns is @accept's.
  */
 bool vsock_mux_bind_port(VsockMux *mux, uint32_t port, VsockAcceptFn *accept,
                          void *opaque, GError **errp);
 
 /**
- * vsock_mux_unbind_port: stop serving @port; connections already open on it
- * are reset (RST to the guest, closed callback to their service).
+ * vsock_mux_unbind_port: stop serving @port: no connection to it is
+ * accepted once this returns; those already open are reset (RST to the
+ * guest, closed callback to their service) on the muxer's thread: now if
+ * called there, else soon.  Any thread.
  */
 void vsock_mux_unbind_port(VsockMux *mux, uint32_t port);
 
