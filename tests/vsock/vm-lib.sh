@@ -1,5 +1,5 @@
 # tests/vsock/vm-lib.sh - shared part of the vsock VM tests (sourced): a real
-# Linux guest (QEMU's vhost-user-vsock-pci under TCG, /work/shared/vm) on
+# Linux guest (QEMU's vhost-user-vsock-pci under TCG, tests/vm) on
 # qcontextd's -device vhost-user-vsock and -device pipe.
 #
 #   vm_init NAME QCONTEXTD   skip (exit 77) without the harness; temp dir $tmp
@@ -8,19 +8,15 @@
 #   vm_run_guest SCRIPT [run-guest.sh options...]   status in $guest_status
 #   vm_stop_daemon           SIGTERM; fails if qcontextd does not exit cleanly
 #
-# Skipped (exit 77) when the VM harness or the guest is not there:
-# VM_DIR (default /work/shared/vm), VM_GUEST (default /work/vm-guest).
+# Skipped (exit 77) without QEMU, socat or the packages the guest is built
+# from (tests/vm/vm-guest.sh).
+
+. "$(dirname "${BASH_SOURCE[0]}")/../vm/vm-guest.sh"
 
 vm_init() {
     vm_name=$1
     qcontextd=$2
-    vm_dir=${VM_DIR:-/work/shared/vm}
-    guest=${VM_GUEST:-/work/vm-guest}
-    if [ ! -x "$vm_dir/run-guest.sh" ] || [ ! -r "$guest/vmlinux" ] ||
-        ! command -v qemu-system-x86_64 >/dev/null || ! command -v socat >/dev/null; then
-        echo "1..0 # SKIP no VM harness ($vm_dir, $guest), QEMU or socat"
-        exit 77
-    fi
+    vm_guest_init socat
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/vsock-$vm_name.XXXXXX")
     daemon_pid=""
     bg_pids=()
@@ -54,7 +50,7 @@ vm_run_guest() {
     local script=$1
     shift
     guest_status=0
-    "$vm_dir/run-guest.sh" --guest "$guest" --vsock "$tmp/vsock.sock" --script "$script" \
+    "$vm_run" --guest "$vm_guest" --vsock "$tmp/vsock.sock" --script "$script" \
         --timeout 120 --log "$tmp/console.log" --quiet "$@" >/dev/null 2>&1 ||
         guest_status=$?
     grep -a "^# guest:" "$tmp/console.log" | tr -d '\r' || true
