@@ -39,11 +39,18 @@ missing() {
     exit 77
 }
 
+# The newest kernel installed with its modules (/lib/modules may also hold
+# the host's, without a /boot/vmlinuz, in a container).
 if [ -z "$kver" ]; then
-    kver=$(ls /lib/modules 2>/dev/null | sort -V | tail -1 || true)
+    for v in $(ls /lib/modules 2>/dev/null | sort -rV); do
+        if [ -r "/boot/vmlinuz-$v" ]; then
+            kver=$v
+            break
+        fi
+    done
 fi
-[ -n "$kver" ] && [ -d "/lib/modules/$kver" ] || missing "no kernel modules in /lib/modules (linux-image-amd64)"
-[ -r "/boot/vmlinuz-$kver" ] || missing "cannot read /boot/vmlinuz-$kver (linux-image-amd64)"
+[ -n "$kver" ] && [ -d "/lib/modules/$kver" ] && [ -r "/boot/vmlinuz-$kver" ] ||
+    missing "no readable /boot/vmlinuz-VERSION with its /lib/modules/VERSION (linux-image-amd64)"
 busybox=/bin/busybox
 [ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 || missing "no static $busybox (busybox-static)"
 socat=$(command -v socat || true)

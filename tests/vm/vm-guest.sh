@@ -33,7 +33,10 @@ vm_guest_init() {
         return 0
     fi
     cache=${VM_GUEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qcontext/vm-guest}
-    kver=$(ls /lib/modules 2>/dev/null | sort -V | tail -1 || true)
+    kver=""
+    for v in $(ls /lib/modules 2>/dev/null | sort -rV); do
+        [ -r "/boot/vmlinuz-$v" ] && kver=$v && break
+    done
     mkdir -p "$(dirname "$cache")"
     # One builder at a time (two build directories' suites may run at once).
     exec 9>"$cache.lock"
