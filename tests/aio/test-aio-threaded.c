@@ -378,10 +378,42 @@ static void test_home_thread_assert(void)
     g_test_trap_assert_stderr("*in_aio_context_home_thread*");
 }
 
+/*
+ * Layers take their AioContext slots from any thread, at once: each gets its
+ * own, and (under TSan) the slot table is seen to be locked.
+ */
+static void *take_slot_thread(void *opaque)
+{
+    int *slot = opaque;
+
+    *slot = aio_context_slot_new(NULL);
+    return NULL;
+}
+
+static void test_slots_concurrent(void)
+{
+    pthread_t th[4];
+    int slot[4];
+
+    for (int i = 0; i < 4; i++) {
+        g_assert_cmpint(pthread_create(&th[i], NULL, take_slot_thread, &slot[i]), ==,
+                        0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        g_assert_cmpint(slot[i], >=, 0);
+        g_assert_cmpint(slot[i], <, AIO_CONTEXT_MAX_SLOTS);
+        for (int k = 0; k < i; k++) {
+            g_assert_cmpint(slot[k], !=, slot[i]);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/aio/threaded/home-thread-assert", test_home_thread_assert);
+    g_test_add_func("/aio/threaded/slots-concurrent", test_slots_concurrent);
     test_add_for_each_driver("threaded/tokens", test_threaded_tokens);
     test_add_for_each_driver("threaded/handler-churn", test_threaded_handler_churn);
     g_test_add_data_func("/aio/aio-poll/threaded/handler-churn-ppoll",
