@@ -138,6 +138,7 @@ static void json_config(JsonOut *o, const BlkRun *run)
     jo_int(o, "numjobs", opt->numjobs);
     jo_num(o, "runtime_s", opt->runtime_s);
     jo_num(o, "ramp_s", opt->ramp_s);
+    jo_int(o, "number", (gint64)opt->number);
     jo_int(o, "region_bytes", (gint64)run->region);
     jo_bool(o, "verify", opt->verify);
     jo_bool(o, "poll", opt->poll);

@@ -42,6 +42,7 @@ typedef struct BlkOptions {
     unsigned numjobs;
     double runtime_s;
     double ramp_s;
+    uint64_t number;    /**< --number: requests per job, then stop (0: --runtime) */
     uint64_t size;      /**< working set in bytes (0: capacity, 64 MiB with --verify) */
     unsigned rwmixread; /**< percent of reads with --rw mixed */
     unsigned queue_size;
