@@ -280,6 +280,7 @@ struct AioContext {
     unsigned poll_gen_seen; /* home thread */
     int64_t poll_ns;        /* home thread writes, atomic: current window */
     bool poll_started;      /* home thread */
+    int64_t fdmon_ran_ns;   /* home thread: when the fd monitor last ran */
 
     /* --- adaptive polling parameters (any thread writes, rarely) --- */
     _Alignas(AIO_CACHELINE) int64_t poll_max_ns; /* atomic */

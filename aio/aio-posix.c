@@ -588,7 +588,13 @@ static bool poll_set_started(AioContext *ctx, AioHandlerList *ready, bool starte
     return progress;
 }
 
-/* Busy-poll before blocking if the window allows.  True if work was found. */
+/*
+ * Busy-poll before blocking if the window allows.  True if work was found.
+ * Poll mode is entered here and left only before a sleep (aio_poll_wait()):
+ * an iteration that does not sleep (a BH pending, work found) keeps the
+ * handlers' notifications off, so a device polling its ring is not kicked
+ * for every request.
+ */
 static bool try_poll_mode(AioContext *ctx, AioHandlerList *ready, int64_t *timeout,
                           int64_t *now)
 {
@@ -596,15 +602,23 @@ static bool try_poll_mode(AioContext *ctx, AioHandlerList *ready, int64_t *timeo
 
     if (max_ns && !aio_fdmon_need_wait(ctx)) {
         poll_set_started(ctx, ready, true);
-        if (run_poll_handlers(ctx, ready, max_ns, timeout, now)) {
-            return true;
-        }
-    }
-    if (poll_set_started(ctx, ready, false)) {
-        *timeout = 0;
-        return true;
+        return run_poll_handlers(ctx, ready, max_ns, timeout, now);
     }
     return false;
+}
+
+/*
+ * A busy iteration in poll mode (work found by polling, or a BH pending)
+ * skips the fd monitor's system call: the io_poll handlers watch their own
+ * fds.  Handlers without io_poll (sockets) are still looked at this often.
+ */
+#define AIO_BUSY_FDMON_NS 100000
+
+static bool aio_busy_skip_fdmon(AioContext *ctx, bool blocking, int64_t timeout,
+                                int64_t now)
+{
+    return blocking && timeout == 0 && ctx->poll_started && !aio_fdmon_need_wait(ctx) &&
+           now - ctx->fdmon_ran_ns < AIO_BUSY_FDMON_NS;
 }
 
 /* Grow or shrink the window after a blocking iteration that took @block_ns. */
@@ -659,7 +673,6 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
 {
     int64_t timeout = 0;
     int64_t waited = 0;
-    bool poll_ready = false;
     bool use_notify_me = false;
     int ret;
 
@@ -668,7 +681,12 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
     }
     if (blocking) {
         timeout = aio_compute_timeout_ns(ctx);
-        poll_ready = try_poll_mode(ctx, ready, &timeout, now);
+        try_poll_mode(ctx, ready, &timeout, now); /* work found: timeout 0 */
+        /* About to sleep: leave poll mode (notifications back on) and poll
+         * once more for what raced with that. */
+        if (timeout != 0 && poll_set_started(ctx, ready, false)) {
+            timeout = 0;
+        }
         use_notify_me = timeout != 0;
     }
     if (use_notify_me) {
@@ -683,9 +701,10 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
             timeout = 0;
         }
     }
-    if (!poll_ready || aio_fdmon_need_wait(ctx)) {
+    if (!aio_busy_skip_fdmon(ctx, blocking, timeout, *now)) {
         int64_t t0 = *now;
 
+        ctx->fdmon_ran_ns = t0;
         ret = ctx->fdmon_ops->wait(ctx, ready, timeout);
         if (ret < 0) {
             g_warning("aio_poll: %s wait failed: %s", ctx->fdmon_ops->name,
