@@ -103,6 +103,7 @@ struct AioHandler {
     bool in_ready;                   /* linked in some AioHandlerList */
     bool poll_ready;                 /* io_poll returned true */
     unsigned dispatching;            /* home thread: callbacks running */
+    int64_t poll_ns;                 /* home thread: this handler's poll window */
 };
 
 /*
@@ -278,7 +279,8 @@ struct AioContext {
     AioBHSlice *bh_slice_head; /* home thread: rounds being run, oldest first */
     AioBHSlice *bh_slice_tail;
     unsigned poll_gen_seen; /* home thread */
-    int64_t poll_ns;        /* home thread writes, atomic: current window */
+    int64_t poll_ns;        /* home thread writes, atomic: the largest handler window */
+    unsigned poll_ns_gen;   /* home thread: handlers_gen when poll_ns was computed */
     bool poll_started;      /* home thread */
     int64_t fdmon_ran_ns;   /* home thread: when the fd monitor last ran */
 

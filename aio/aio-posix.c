@@ -621,14 +621,17 @@ static bool aio_busy_skip_fdmon(AioContext *ctx, bool blocking, int64_t timeout,
            now - ctx->fdmon_ran_ns < AIO_BUSY_FDMON_NS;
 }
 
-/* Grow or shrink the window after a blocking iteration that took @block_ns. */
-static void adjust_polling_time(AioContext *ctx, int64_t block_ns)
+/*
+ * Grow or shrink @node's window: it became ready @block_ns after its
+ * blocking iteration started.  Returns true if the window changed.
+ */
+static bool adjust_polling_time(AioContext *ctx, AioHandler *node, int64_t block_ns)
 {
     int64_t max_ns = __atomic_load_n(&ctx->poll_max_ns, __ATOMIC_RELAXED);
-    int64_t ns = ctx->poll_ns;
+    int64_t ns = node->poll_ns;
 
     if (block_ns <= ns) {
-        return; /* the sweet spot: polling caught it */
+        return false; /* the sweet spot: polling caught it */
     }
     if (block_ns > max_ns) {
         /* Polling that long would not pay: poll less. */
@@ -642,10 +645,58 @@ static void adjust_polling_time(AioContext *ctx, int64_t block_ns)
         ns = ns ? ns * (grow ? grow : 2) : 4000;
         ns = MIN(ns, max_ns);
     }
-    __atomic_store_n(&ctx->poll_ns, ns, __ATOMIC_RELAXED);
+    if (ns == node->poll_ns) {
+        return false;
+    }
+    node->poll_ns = ns;
+    return true;
 }
 
-/* New poll parameters restart the window from 0. */
+/*
+ * The context polls as long as its most patient handler: the largest
+ * window of a live handler with io_poll (@reset: set them all to 0 first).
+ * A virtqueue whose requests come 10 us apart keeps its window while the
+ * disk behind it takes 200 us (its completion handler's window shrinks).
+ */
+static void poll_window_refresh(AioContext *ctx, bool reset)
+{
+    AioHandler *node;
+    int64_t max = 0;
+
+    ctx->poll_ns_gen = __atomic_load_n(&ctx->handlers_gen, __ATOMIC_RELAXED);
+    urcu_memb_read_lock();
+    for (node = handler_list_next(ctx, NULL); node;
+         node = handler_list_next(ctx, node)) {
+        if (reset) {
+            node->poll_ns = 0;
+        }
+        if (node->io_poll && !handler_is_deleted(node)) {
+            max = MAX(max, node->poll_ns);
+        }
+    }
+    urcu_memb_read_unlock();
+    __atomic_store_n(&ctx->poll_ns, max, __ATOMIC_RELAXED);
+}
+
+/* After a blocking iteration: adapt the windows of the handlers now ready. */
+static void poll_windows_adjust(AioContext *ctx, AioHandlerList *ready,
+                                int64_t block_ns)
+{
+    AioHandler *node;
+    bool changed = false;
+
+    cds_list_for_each_entry(node, &ready->head, ready_link)
+    {
+        if (node->io_poll) {
+            changed |= adjust_polling_time(ctx, node, block_ns);
+        }
+    }
+    if (changed) {
+        poll_window_refresh(ctx, false);
+    }
+}
+
+/* New poll parameters restart the windows from 0; handlers came or went. */
 static void poll_params_refresh(AioContext *ctx)
 {
     /* Acquire: pairs with the release increment in aio_context_set_poll_params(). */
@@ -653,7 +704,10 @@ static void poll_params_refresh(AioContext *ctx)
 
     if (gen != ctx->poll_gen_seen) {
         ctx->poll_gen_seen = gen;
-        __atomic_store_n(&ctx->poll_ns, 0, __ATOMIC_RELAXED);
+        poll_window_refresh(ctx, true);
+    } else if (__atomic_load_n(&ctx->handlers_gen, __ATOMIC_RELAXED) !=
+               ctx->poll_ns_gen) {
+        poll_window_refresh(ctx, false);
     }
 }
 
@@ -751,7 +805,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     waited = aio_poll_wait(ctx, &ready, blocking, home, &now);
     if (blocking) {
         /* Ready at once (neither polled nor waited): block_ns 0, no change. */
-        adjust_polling_time(ctx, now - start);
+        poll_windows_adjust(ctx, &ready, now - start);
     }
     /*
      * Wakeup latency is notify -> dispatch: record it now, before the

@@ -384,11 +384,6 @@ static void test_poll_mode_kept_while_busy(void)
  * handler finds work at every iteration: busy iterations skip the fd
  * monitor, but not for long.
  */
-static bool always_poll_cb(void *opaque)
-{
-    return true;
-}
-
 static void count_poll_ready_cb(EventNotifier *e)
 {
     PollState *s = container_of(e, PollState, e);
@@ -413,12 +408,12 @@ static void test_fd_handler_not_starved(void)
 
     g_assert_cmpint(event_notifier_init(&s.e, 0), ==, 0);
     g_assert_cmpint(event_notifier_init(&fdonly, 0), ==, 0);
-    aio_set_event_notifier(l->ctx, &s.e, poll_read_cb, NULL, NULL);
+    aio_set_event_notifier(l->ctx, &s.e, poll_read_cb, poll_cb, count_poll_ready_cb);
     set_params(l->ctx, POLL_MAX_NS, 0, 0);
     block_for_event(&s, 1000); /* the window grows from 0 */
     g_assert_cmpint(window_ns(l->ctx), >, 0);
-    aio_set_event_notifier(l->ctx, &s.e, poll_read_cb, always_poll_cb,
-                           count_poll_ready_cb);
+    /* From now on io_poll finds work at every call. */
+    __atomic_store_n(&s.work, 1, __ATOMIC_RELEASE);
     aio_set_event_notifier(l->ctx, &fdonly, counting_read_cb, NULL, NULL);
 
     fd_runs = 0;
@@ -437,10 +432,50 @@ static void test_fd_handler_not_starved(void)
     test_loop_free(l);
 }
 
+/*
+ * Each handler has its own window: a virtqueue whose requests come soon
+ * keeps the context polling although the disk behind it answers later
+ * than poll-max-ns (that handler's window alone shrinks).
+ */
+static void test_poll_window_per_handler(void)
+{
+    TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
+    PollState soon = {.ctx = l->ctx}, late = {.ctx = l->ctx};
+    int64_t w;
+
+    g_assert_cmpint(event_notifier_init(&soon.e, 0), ==, 0);
+    g_assert_cmpint(event_notifier_init(&late.e, 0), ==, 0);
+    aio_set_event_notifier(l->ctx, &soon.e, poll_read_cb, poll_cb, poll_ready_cb);
+    aio_set_event_notifier(l->ctx, &late.e, poll_read_cb, poll_cb, poll_ready_cb);
+    set_params(l->ctx, POLL_MAX_NS, 0, 0); /* shrink 0: a late event resets */
+    block_for_event(&soon, 1000);
+    block_for_event(&soon, 1000);
+    w = window_ns(l->ctx);
+    g_assert_cmpint(w, ==, 8000);
+    for (int i = 0; i < 2; i++) {
+        block_for_event(&late, 100 * 1000); /* later than poll-max-ns */
+        g_assert_cmpint(window_ns(l->ctx), ==, w);
+        block_for_event(&soon, 1000);
+        w = MIN(w * 2, POLL_MAX_NS);
+        g_assert_cmpint(window_ns(l->ctx), ==, w);
+    }
+    /* Without the patient handler, the context's window is the other's: 0. */
+    aio_set_event_notifier(l->ctx, &soon.e, NULL, NULL, NULL);
+    block_for_event(&late, 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 4000);
+
+    aio_set_event_notifier(l->ctx, &late.e, NULL, NULL, NULL);
+    event_notifier_cleanup(&soon.e);
+    event_notifier_cleanup(&late.e);
+    test_loop_free(l);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/aio/aio-poll/polling/window", test_poll_window);
+    g_test_add_func("/aio/aio-poll/polling/window-per-handler",
+                    test_poll_window_per_handler);
     g_test_add_func("/aio/aio-poll/polling/kept-while-busy",
                     test_poll_mode_kept_while_busy);
     g_test_add_func("/aio/aio-poll/polling/fd-not-starved",
