@@ -189,6 +189,11 @@ static gboolean parse_options(int argc, char **argv, BlkOptions *o, GError **err
          "Do not negotiate EVENT_IDX", NULL},
         {"number", 0, 0, G_OPTION_ARG_INT64, &number,
          "Requests per job, then stop (instead of --runtime; all measured)", "N"},
+        {"plot", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_path,
+         "Draw the latency distribution (CDF, log scale) of each job into this PNG",
+         "FILE.png"},
+        {"csv", 0, 0, G_OPTION_ARG_FILENAME, &o->csv_path,
+         "Write each job's latency percentiles as CSV", "FILE.csv"},
         {NULL},
     };
     g_autoptr(GOptionContext) oc =
@@ -286,6 +291,48 @@ static void run_clear(BlkRun *run)
     fe_blk_close(run->blk);
     g_free(run->opt.socket);
     g_free(run->opt.cpus);
+    g_free(run->opt.plot_path);
+    g_free(run->opt.csv_path);
+}
+
+/* --plot / --csv: one row per job, and all jobs together (shared code in
+ * bench-plot.c and bench-dist.c). */
+static gboolean write_outputs(const BlkRun *run)
+{
+    unsigned n = run->opt.numjobs;
+    g_autofree BenchSeries *s = g_new0(BenchSeries, n + 1);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *title = NULL;
+    GError *err = NULL;
+    gboolean ok = TRUE;
+
+    if (!run->opt.plot_path && !run->opt.csv_path) {
+        return TRUE;
+    }
+    for (unsigned j = 0; j < n; j++) {
+        char *name = g_strdup_printf("job %u", j);
+
+        g_ptr_array_add(names, name);
+        s[j] = (BenchSeries){.name = name, .hist = run->jobs[j].hist};
+    }
+    if (n > 1) {
+        s[n] = (BenchSeries){.name = "all jobs", .hist = &run->total};
+    }
+    title = g_strdup_printf("qcontext-bench blk: %s bs=%u iodepth=%u numjobs=%u",
+                            run->opt.rw_name, run->opt.bs, run->opt.iodepth, n);
+    if (run->opt.plot_path &&
+        !bench_plot_png(run->opt.plot_path, title, s, n > 1 ? n + 1 : n, &err)) {
+        g_printerr("qcontext-bench blk: %s\n", err->message);
+        g_clear_error(&err);
+        ok = FALSE;
+    }
+    if (run->opt.csv_path &&
+        !bench_csv_write(run->opt.csv_path, s, n > 1 ? n + 1 : n, &err)) {
+        g_printerr("qcontext-bench blk: %s\n", err->message);
+        g_clear_error(&err);
+        ok = FALSE;
+    }
+    return ok;
 }
 
 int bench_blk_main(int argc, char **argv)
@@ -311,6 +358,9 @@ int bench_blk_main(int argc, char **argv)
         }
     } else {
         bench_blk_report_text(&run);
+    }
+    if (!write_outputs(&run)) {
+        status = 1;
     }
     run_clear(&run);
     return status;

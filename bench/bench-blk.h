@@ -54,6 +54,8 @@ typedef struct BlkOptions {
     gboolean poll; /**< busy-poll completions instead of sleeping on the call fd */
     gboolean no_indirect;
     gboolean no_event_idx;
+    char *plot_path; /**< --plot: latency distributions (each job, all jobs) as a PNG */
+    char *csv_path;  /**< --csv: their percentiles as CSV */
 } BlkOptions;
 
 /** What one job measured. */

@@ -36,6 +36,8 @@ static void json_mech(JsonOut *o, const BenchRun *run, const BenchMechResult *r)
     jo_num(o, "max_us", r->sum.max / 1000.0);
     jo_num(o, "p50_ratio", floor_ok ? 1.0 : bench_mech_ratio(run, r, FALSE));
     jo_num(o, "p99_ratio", floor_ok ? 1.0 : bench_mech_ratio(run, r, TRUE));
+    jo_num(o, "round_p50_min_us", r->round_p50_min / 1000.0);
+    jo_num(o, "round_p50_max_us", r->round_p50_max / 1000.0);
     for (guint k = 0; r->keys && k < r->keys->len; k++) {
         jo_num(o, r->keys->pdata[k], g_array_index(r->values, double, k));
     }
@@ -114,6 +116,18 @@ static void json_targets(JsonOut *o, const BenchRun *run)
     jo_close(o, ']');
 }
 
+/* "warnings": the run was too noisy to compare (bench_noise_warnings) */
+static void json_warnings(JsonOut *o, const BenchRun *run)
+{
+    g_auto(GStrv) warnings = bench_noise_warnings(run);
+
+    jo_open(o, "warnings", '[');
+    for (char **w = warnings; *w; w++) {
+        jo_str(o, NULL, *w);
+    }
+    jo_close(o, ']');
+}
+
 gboolean bench_report_json(const BenchRun *run)
 {
     JsonOut o = {.s = g_string_new(NULL)};
@@ -140,6 +154,7 @@ gboolean bench_report_json(const BenchRun *run)
     }
     jo_close(&o, ']');
     json_targets(&o, run);
+    json_warnings(&o, run);
     jo_close(&o, '}');
 
     ok = json_parser_load_from_data(parser, o.s->str, (gssize)o.s->len, &err);

@@ -231,6 +231,18 @@ static void text_timers(const BenchRun *run)
     }
 }
 
+static void bench_text_warnings(const BenchRun *run)
+{
+    g_auto(GStrv) warnings = bench_noise_warnings(run);
+
+    if (warnings[0]) {
+        g_print("\nwarnings\n");
+    }
+    for (char **w = warnings; *w; w++) {
+        g_print("  %s\n", *w);
+    }
+}
+
 void bench_report_text(const BenchRun *run)
 {
     BenchTarget t[BENCH_N_TARGETS];
@@ -255,5 +267,6 @@ void bench_report_text(const BenchRun *run)
                     t[i].unit);
         }
     }
+    bench_text_warnings(run);
     g_print("(whole run: %.1f s)\n", run->seconds);
 }

@@ -110,8 +110,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* nearest-rank percentile of sorted @v */
-static double percentile(const uint64_t *v, size_t n, double p)
+double bench_percentile(const uint64_t *v, size_t n, double p)
 {
     size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
 
@@ -121,7 +120,7 @@ static double percentile(const uint64_t *v, size_t n, double p)
     if (rank > n) {
         rank = n;
     }
-    return (double)v[rank - 1];
+    return n ? (double)v[rank - 1] : 0;
 }
 
 void bench_summarize(uint64_t *samples, size_t n, BenchSummary *out)
@@ -140,9 +139,9 @@ void bench_summarize(uint64_t *samples, size_t n, BenchSummary *out)
     out->mean = sum / (double)n;
     out->min = (double)samples[0];
     out->max = (double)samples[n - 1];
-    out->p50 = percentile(samples, n, 50.0);
-    out->p99 = percentile(samples, n, 99.0);
-    out->p999 = percentile(samples, n, 99.9);
+    out->p50 = bench_percentile(samples, n, 50.0);
+    out->p99 = bench_percentile(samples, n, 99.0);
+    out->p999 = bench_percentile(samples, n, 99.9);
 }
 
 double bench_median(double *v, size_t n)

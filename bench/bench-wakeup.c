@@ -198,7 +198,7 @@ static void mech_finish(MechRun *m)
         m->ops->teardown(m->state);
     }
     bench_summarize(m->samples, m->n, &m->res->sum);
-    g_free(m->samples);
+    m->res->samples = m->samples; /* sorted now; for --plot and --csv */
     free(m->ping);
 }
 
@@ -224,7 +224,12 @@ static void measure_phase(const BenchOptions *opt, MechRun *runs, size_t nrun,
 
         for (size_t i = 0; i < nrun; i++) {
             if (runs[i].ops->polling == polling && runs[i].res->ok) {
-                measure_batch(&runs[i], warm, count, gap);
+                size_t before = runs[i].n;
+
+                if (measure_batch(&runs[i], warm, count, gap)) {
+                    bench_round_note(runs[i].res, runs[i].samples + before,
+                                     runs[i].n - before);
+                }
             }
         }
     }
@@ -269,6 +274,7 @@ void bench_run_clear(BenchRun *run)
         BenchMechResult *res = &g_array_index(run->mechs, BenchMechResult, i);
 
         g_free(res->error);
+        g_free(res->samples);
         if (res->keys) {
             g_ptr_array_unref(res->keys);
             g_array_unref(res->values);
@@ -286,4 +292,6 @@ void bench_run_clear(BenchRun *run)
     g_clear_pointer(&run->idle, g_array_unref);
     g_strfreev(run->opt.only);
     run->opt.only = NULL;
+    g_clear_pointer(&run->opt.plot_path, g_free);
+    g_clear_pointer(&run->opt.csv_path, g_free);
 }

@@ -24,6 +24,8 @@
 #include <pthread.h>
 #include <glib.h>
 
+#include "qcontext/aio/stats.h"
+
 G_BEGIN_DECLS
 
 /* ------------------------------------------------------------------------ */
@@ -66,6 +68,12 @@ void bench_summarize(uint64_t *samples, size_t n, BenchSummary *out);
 
 /** bench_median: the median of @n doubles (sorts @v in place). */
 double bench_median(double *v, size_t n);
+
+/**
+ * bench_percentile: the nearest-rank @p-th percentile (0 < @p <= 100) of
+ * the @n sorted samples @v; 0 if @n is 0.
+ */
+double bench_percentile(const uint64_t *v, size_t n, double p);
 
 /* ------------------------------------------------------------------------ */
 /* Wakeup mechanisms                                                          */
@@ -185,12 +193,17 @@ typedef struct BenchOptions {
     gboolean no_idle;
     gboolean no_wakeup;
     gboolean no_timer;
+    char *plot_path; /**< --plot: the rows' latency distributions as a PNG */
+    char *csv_path;  /**< --csv: the rows' percentiles as CSV */
 } BenchOptions;
 
 /** The result of one mechanism. */
 struct BenchMechResult {
     const BenchMechOps *ops;
     BenchSummary sum;
+    uint64_t *samples;    /**< every recorded round trip (ns), sorted once run */
+    double round_p50_min; /**< lowest median of one round's batch (ns) */
+    double round_p50_max; /**< highest median of one round's batch (ns) */
     gboolean ok;
     char *error;        /**< set when !ok */
     gboolean not_built; /**< !ok because the mechanism is not compiled in */
@@ -328,6 +341,69 @@ double bench_mech_ratio(const BenchRun *run, const BenchMechResult *r, gboolean 
 
 /** bench_cpus_text: "not pinned" or "A on CPU x, B on CPU y" (free it). */
 char *bench_cpus_text(const BenchOptions *opt);
+
+/* ------------------------------------------------------------------------ */
+/* Distributions and noise (bench-report.c, bench-plot.c), for any benchmark  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * One row's latencies for bench_plot_png() and bench_csv_write(): every
+ * sample, or a histogram (the runtime's log-linear LatencyHistogram, within
+ * about 3 %, for runs too long to keep every sample).
+ */
+typedef struct BenchSeries {
+    const char *name;
+    const uint64_t *samples;      /**< nanoseconds, sorted ascending */
+    size_t n;                     /**< 0: the row is left out */
+    const LatencyHistogram *hist; /**< instead of @samples (then @n is ignored) */
+} BenchSeries;
+
+/** bench_series_count: the samples of @s (its histogram's count, if any). */
+size_t bench_series_count(const BenchSeries *s);
+
+/** bench_series_percentile: the @p-th percentile of @s in ns (0 if empty). */
+double bench_series_percentile(const BenchSeries *s, double p);
+
+/**
+ * bench_plot_png: draw each series' cumulative distribution (latency on a
+ * log scale, share of samples on the other axis) with a legend of p50 and
+ * p99, titled @title, into the PNG @path (cairo).  FALSE with @errp set if
+ * it cannot be written, or if the bench was built without cairo.
+ */
+gboolean bench_plot_png(const char *path, const char *title, const BenchSeries *s,
+                        size_t n, GError **errp);
+
+/**
+ * bench_csv_write: one line per series: name, samples, then min, p1, p5,
+ * p10, p25, p50, p75, p90, p95, p99, p99.9, p99.99 and max in microseconds,
+ * after a header line.  FALSE with @errp set if @path cannot be written.
+ */
+gboolean bench_csv_write(const char *path, const BenchSeries *s, size_t n,
+                         GError **errp);
+
+/**
+ * bench_round_note: record the median of one round's batch of @n samples
+ * (@batch, unsorted, not modified) in @res's round_p50_min/max.
+ */
+void bench_round_note(BenchMechResult *res, const uint64_t *batch, size_t n);
+
+/** A floor whose round medians spread more than this is "too noisy". */
+#define BENCH_NOISE_SPREAD 2.0
+
+/**
+ * bench_noise_warnings: one line per floor of @run whose median moved by
+ * more than BENCH_NOISE_SPREAD times between rounds (the machine changed
+ * under the run: its ratios are not to be compared).  NULL-terminated;
+ * g_strfreev() it.
+ */
+char **bench_noise_warnings(const BenchRun *run);
+
+/**
+ * bench_write_outputs: --plot and --csv of the wakeup rows, and the noise
+ * warnings on stderr.  FALSE (after a message) if a file could not be
+ * written.
+ */
+gboolean bench_write_outputs(const BenchRun *run);
 
 /** bench_run_clear: free what bench_*_run allocated. */
 void bench_run_clear(BenchRun *run);

@@ -3,12 +3,15 @@
  *
  *   qcontext-bench wakeup [--quick] [--json] [--iterations N] [--rounds N]
  *                         [--gap-us N] [--poll-gap-ns N] [--cpus A,B] [--only NAME,...]
- *                         [--no-idle] [--no-wakeup] [--no-timer]
+ *                         [--no-idle] [--no-wakeup] [--no-timer] [--plot FILE.png]
+ *                         [--csv FILE.csv]
  *   qcontext-bench blk --socket PATH ...   (bench-blk.c; see --help there)
  *
  * Exit status: 0 when every selected row ran (targets may still MISS: they
  * are reported, not enforced), 1 when a row that is built in failed, 2 on
- * bad usage.  With --json, 1 also if the JSON text does not parse back.
+ * bad usage.  With --json, 1 also if the JSON text does not parse back;
+ * with --plot or --csv, 1 also if the file could not be written.  A run too
+ * noisy to compare is a warning on stderr (and in the report), not a failure.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -110,6 +113,12 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
          "Skip the wakeup round trips", NULL},
         {"no-timer", 0, 0, G_OPTION_ARG_NONE, &opt->no_timer,
          "Skip the timer lateness benchmark", NULL},
+        {"plot", 0, 0, G_OPTION_ARG_FILENAME, &opt->plot_path,
+         "Draw each row's latency distribution (CDF, log scale) into this PNG",
+         "FILE.png"},
+        {"csv", 0, 0, G_OPTION_ARG_FILENAME, &opt->csv_path,
+         "Write each row's latency percentiles (min, p1 ... p99.99, max) as CSV",
+         "FILE.csv"},
         {NULL},
     };
     g_autoptr(GOptionContext) oc =
@@ -183,6 +192,9 @@ int main(int argc, char **argv)
         }
     } else {
         bench_report_text(&run);
+    }
+    if (!bench_write_outputs(&run)) {
+        status = 1;
     }
     bench_run_clear(&run);
     return status;

@@ -7,7 +7,9 @@ set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc libglib2.0-dev liburcu-dev libaio-dev
       liburing-dev libjson-glib-dev libuv1-dev libevent-dev python3
       curl xz-utils libedit-dev
-      clang libclang-rt-dev qemu-system-common)
+      clang libclang-rt-dev qemu-system-common
+      scdoc file libcairo2-dev gobject-introspection libgirepository1.0-dev python3-gi
+      doxygen)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

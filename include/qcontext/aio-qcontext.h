@@ -36,32 +36,83 @@
 
 G_BEGIN_DECLS
 
-/** The GType of "aio-qcontext". */
+/**
+ * AIO_QCONTEXT_TYPE:
+ *
+ * The GType of "aio-qcontext".
+ */
 #define AIO_QCONTEXT_TYPE (aio_qcontext_get_type())
+/**
+ * AioQContext:
+ *
+ * "aio-qcontext": a QContext whose loop is an AioContext run by aio_poll(),
+ * the fast path for device dataplanes (see the top of this header).
+ */
 G_DECLARE_FINAL_TYPE(AioQContext, aio_qcontext, AIO, QCONTEXT, QContext)
 
-/** The GEnum of the "fdmon" property (values of AioFdMonKind). */
+/**
+ * AIO_QCONTEXT_TYPE_FDMON:
+ *
+ * The GEnum of the "fdmon" property (values of AioFdMonKind).
+ */
 #define AIO_QCONTEXT_TYPE_FDMON (aio_qcontext_fdmon_get_type())
-/** aio_qcontext_fdmon_get_type: the GEnum of the "fdmon" property (nicks epoll,
- * io_uring, poll). */
+/**
+ * aio_qcontext_fdmon_get_type:
+ *
+ * The GEnum of the "fdmon" property (nicks epoll, io_uring, poll).
+ */
 GType aio_qcontext_fdmon_get_type(void);
 
-/** Default of "poll-max-ns" (QEMU's IOThread default). */
+/**
+ * AIO_QCONTEXT_DEFAULT_POLL_MAX_NS:
+ *
+ * Default of "poll-max-ns" (QEMU's IOThread default).
+ */
 #define AIO_QCONTEXT_DEFAULT_POLL_MAX_NS 32768
 
-/** Default of "thread-pool-max" (QEMU's, and the pool's own). */
+/**
+ * AIO_QCONTEXT_DEFAULT_THREAD_POOL_MAX:
+ *
+ * Default of "thread-pool-max" (QEMU's, and the pool's own).
+ */
 #define AIO_QCONTEXT_DEFAULT_THREAD_POOL_MAX 64
 
-/** Upper bound of "thread-pool-min" and "thread-pool-max". */
+/**
+ * AIO_QCONTEXT_THREAD_POOL_LIMIT:
+ *
+ * Upper bound of "thread-pool-min" and "thread-pool-max".
+ */
 #define AIO_QCONTEXT_THREAD_POOL_LIMIT 4096
 
 /**
- * aio_qcontext_get_stats: fill @stats with the counters of @ctx's
- * AioContext (aio_context_get_stats()).  Works for any completed QContext
- * (a glib-qcontext's AioContext counts only the work done through it).
- * Any thread.  Returns FALSE (and zeroes @stats) if @ctx has no AioContext.
+ * aio_qcontext_get_stats: (skip)
+ *
+ * Fill @stats with the counters of @ctx's AioContext (aio_context_get_stats()).
+ * Works for any completed QContext (a glib-qcontext's AioContext counts only
+ * the work done through it).  Any thread.  Returns FALSE (and zeroes @stats) if
+ * @ctx has no AioContext.
  */
 gboolean aio_qcontext_get_stats(QContext *ctx, AioContextStats *stats);
+
+/**
+ * aio_qcontext_new:
+ * @id: the context's id, as in `-object aio-qcontext,id=ID`
+ * @threaded: run the context on a thread of its own, named qctx/ID
+ * @error: return location for a #GError, or %NULL
+ *
+ * Creates an aio-qcontext as `-object aio-qcontext,id=ID,threaded=on|off` does:
+ * the object is completed (with @threaded, its thread runs when this returns)
+ * and added to the objects container, where qcontext_find_by_name() finds it
+ * and qom_container_del() deletes it (stopping its thread).  Other properties
+ * (poll-max-ns...) keep their defaults and can be changed afterwards with
+ * g_object_set().  Fails with a one-line message for an invalid or duplicate
+ * id.  Registers the context types if needed.  Any thread (a context that is
+ * not threaded is at home on the calling thread).
+ *
+ * Returns: (transfer full): the new context (a reference for the caller;
+ *   the container keeps its own), or %NULL with @error set
+ */
+QContext *aio_qcontext_new(const char *id, gboolean threaded, GError **error);
 
 G_END_DECLS
 

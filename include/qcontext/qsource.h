@@ -17,7 +17,17 @@
 
 G_BEGIN_DECLS
 
+/**
+ * QSource:
+ *
+ * An event source that attaches to any QContext (opaque, refcounted).
+ */
 typedef struct QSource QSource;
+/**
+ * QContext:
+ *
+ * See qcontext/qcontext.h.
+ */
 typedef struct _QContext QContext;
 
 /**
@@ -32,6 +42,9 @@ typedef struct _QContext QContext;
  *   G_SOURCE_REMOVE to be detached.
  * @finalize: called when the last reference goes (free what the source
  *   owns, not the QSource itself).  May be NULL.
+ *
+ * What a QSource does at each step of its context's iteration (the RFC's
+ * GSourceFuncs).  Static storage, shared by every source of a kind.
  */
 typedef struct QSourceFuncs {
     gboolean (*prepare)(QSource *src, int *timeout);

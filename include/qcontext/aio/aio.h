@@ -27,8 +27,11 @@
 
 G_BEGIN_DECLS
 
+/** An event loop: fd handlers, bottom halves, timers, polling (opaque). */
 typedef struct AioContext AioContext;
+/** A bottom half: a callback scheduled on a context (opaque). */
 typedef struct QEMUBH QEMUBH;
+/** A timer of a context (see struct QEMUTimer). */
 typedef struct QEMUTimer QEMUTimer;
 
 /** Error domain of aio/ (context creation, fdmon, poll parameters...). */
@@ -36,11 +39,15 @@ typedef struct QEMUTimer QEMUTimer;
 /** aio_error_quark: the GQuark behind the error domain macro above. */
 GQuark aio_error_quark(void);
 
+/** A bottom half's callback, on the context's home thread. */
 typedef void QEMUBHFunc(void *opaque);
+/** An fd handler's callback (readable, writable, poll ready). */
 typedef void IOHandler(void *opaque);
 /** An io_poll function: return true if the handler has work (polling). */
 typedef bool AioPollFn(void *opaque);
+/** An event notifier's callback. */
 typedef void EventNotifierHandler(EventNotifier *e);
+/** A timer's callback, on the context's home thread. */
 typedef void QEMUTimerCB(void *opaque);
 
 /* ------------------------------------------------------------------------ */
@@ -225,15 +232,19 @@ void qemu_bh_delete(QEMUBH *bh);
 /* Timers                                                                     */
 /* ------------------------------------------------------------------------ */
 
+/** The clocks of timers (QEMU's names). */
 typedef enum {
     QEMU_CLOCK_REALTIME = 0, /**< CLOCK_MONOTONIC */
     QEMU_CLOCK_VIRTUAL = 1,  /**< alias of REALTIME here (no guest clock) */
     QEMU_CLOCK_HOST = 2,     /**< CLOCK_REALTIME (wall clock, may jump) */
-    QEMU_CLOCK_MAX
+    QEMU_CLOCK_MAX           /**< the number of clocks */
 } QEMUClockType;
 
+/** Timer scale: expire times in milliseconds. */
 #define SCALE_MS 1000000
+/** Timer scale: expire times in microseconds. */
 #define SCALE_US 1000
+/** Timer scale: expire times in nanoseconds. */
 #define SCALE_NS 1
 
 /** qemu_clock_get_ns: the current time of @type in nanoseconds. */
@@ -250,6 +261,7 @@ int64_t qemu_clock_get_ms(QEMUClockType type);
  * to aio/; the struct is public only so that it can be embedded.
  */
 struct QEMUTimer {
+    /*< private >*/
     struct AioTimerLists *tl; /* the context's timer lists; NULL once deinit */
     QEMUClockType type;
     int scale;

@@ -10,9 +10,9 @@
 
 /** An eventfd (rfd == wfd). */
 typedef struct EventNotifier {
-    int rfd;
-    int wfd;
-    bool initialized;
+    int rfd;          /**< the fd to poll and read */
+    int wfd;          /**< the fd to write (the same eventfd) */
+    bool initialized; /**< event_notifier_init() succeeded */
 } EventNotifier;
 
 /**

@@ -14,17 +14,20 @@
 
 #include <stdint.h>
 
+/** Each power of two is split in 2^LAT_HIST_SUB_BITS buckets (~3% each). */
 #define LAT_HIST_SUB_BITS 5
+/** Buckets per power of two. */
 #define LAT_HIST_SUB (1u << LAT_HIST_SUB_BITS)
 /* 64-bit values: (64 - SUB_BITS + 1) groups of SUB buckets */
+/** Buckets of a LatencyHistogram (64-bit values). */
 #define LAT_HIST_BUCKETS ((64 - LAT_HIST_SUB_BITS + 1) * LAT_HIST_SUB)
 
 /** A log-linear histogram of nanosecond values. */
 typedef struct LatencyHistogram {
-    uint64_t count;
-    uint64_t sum_ns;
-    uint64_t max_ns;
-    uint64_t buckets[LAT_HIST_BUCKETS];
+    uint64_t count;                     /**< values recorded */
+    uint64_t sum_ns;                    /**< their sum */
+    uint64_t max_ns;                    /**< the largest */
+    uint64_t buckets[LAT_HIST_BUCKETS]; /**< values per bucket (lat_hist_bucket_*()) */
 } LatencyHistogram;
 
 /** lat_hist_reset: zero @h (not concurrently with writers). */

@@ -22,8 +22,11 @@
 
 G_BEGIN_DECLS
 
+/** A context's pool of worker threads (opaque). */
 typedef struct ThreadPool ThreadPool;
+/** An asynchronous request in flight (see struct BlockAIOCB). */
 typedef struct BlockAIOCB BlockAIOCB;
+/** What a request type tells the pool (see struct AIOCBInfo). */
 typedef struct AIOCBInfo AIOCBInfo;
 
 /** Work run on a worker thread; its return value is passed to the callback. */
@@ -51,10 +54,10 @@ struct AIOCBInfo {
  * itself holds one reference until its callback has returned.
  */
 struct BlockAIOCB {
-    const AIOCBInfo *aiocb_info;
-    BlockCompletionFunc *cb;
-    void *opaque;
-    int refcnt; /* home thread only */
+    const AIOCBInfo *aiocb_info; /**< the request type (cancel hook, size) */
+    BlockCompletionFunc *cb;     /**< the completion callback */
+    void *opaque;                /**< its data */
+    int refcnt;                  /**< references; home thread only */
 };
 
 /**

@@ -53,6 +53,7 @@
 
 G_BEGIN_DECLS
 
+/** An open drive: a file or a null disk, usable from many contexts (opaque). */
 typedef struct BlockBackend BlockBackend;
 
 /** The I/O backends (QEMU's aio= option). */

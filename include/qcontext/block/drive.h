@@ -25,6 +25,7 @@ G_BEGIN_DECLS
 
 /** The GType of "drive". */
 #define DRIVE_TYPE (drive_get_type())
+/** The drive object (`-drive`, `-object drive`): a BlockBackend with an id. */
 G_DECLARE_FINAL_TYPE(Drive, drive, BLOCK, DRIVE, QomObject)
 
 /** The formats ("format" property). */

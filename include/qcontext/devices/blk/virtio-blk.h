@@ -35,6 +35,7 @@
 
 G_BEGIN_DECLS
 
+/** The virtio-blk request logic of one device (opaque). */
 typedef struct VirtioBlk VirtioBlk;
 
 /** What virtio-blk needs to know about its backend (constant). */
@@ -56,13 +57,18 @@ typedef struct VblkBackendInfo {
  * NULL: the calling thread's AioContext.
  */
 typedef struct VblkBackendOps {
+    /** read into @iov from @offset */
     void (*readv)(void *be, AioContext *ctx, int64_t offset, const struct iovec *iov,
                   int iovcnt, BlockCompletionFunc *cb, void *opaque);
+    /** write @iov at @offset */
     void (*writev)(void *be, AioContext *ctx, int64_t offset, const struct iovec *iov,
                    int iovcnt, BlockCompletionFunc *cb, void *opaque);
+    /** make the writes completed so far stable */
     void (*flush)(void *be, AioContext *ctx, BlockCompletionFunc *cb, void *opaque);
+    /** discard @bytes at @offset (a hint) */
     void (*discard)(void *be, AioContext *ctx, int64_t offset, int64_t bytes,
                     BlockCompletionFunc *cb, void *opaque);
+    /** zero @bytes at @offset; @may_unmap: they may be deallocated */
     void (*write_zeroes)(void *be, AioContext *ctx, int64_t offset, int64_t bytes,
                          bool may_unmap, BlockCompletionFunc *cb, void *opaque);
     void (*plug)(void *be, AioContext *ctx);   /**< may be NULL */
@@ -80,8 +86,8 @@ typedef struct VblkConf {
      * a request / completed it (after its completion was published).
      */
     void (*request_begin)(void *opaque, unsigned qidx);
-    void (*request_end)(void *opaque, unsigned qidx, bool ok);
-    void *hook_opaque;
+    void (*request_end)(void *opaque, unsigned qidx, bool ok); /**< see request_begin */
+    void *hook_opaque; /**< the @opaque of both hooks */
 } VblkConf;
 
 /** Largest seg_max advertised (data segments per request). */

@@ -48,7 +48,9 @@ typedef enum {
     PIPE_OPEN_REFUSED = 2,
 } PipeOpenStatus;
 
+/** One open pipe between a guest and a service (opaque). */
 typedef struct PipeChannel PipeChannel;
+/** The pipe logic of one pipe device: a port and its channels (opaque). */
 typedef struct PipeHost PipeHost;
 
 /**
@@ -150,9 +152,9 @@ AioContext *pipe_channel_aio_context(PipeChannel *ch);
  * PATH), copied; may be NULL.
  */
 typedef struct PipeHostConfig {
-    uint32_t port;
-    bool open_reply;
-    GHashTable *options;
+    uint32_t port;       /**< the vsock port served */
+    bool open_reply;     /**< send the status byte */
+    GHashTable *options; /**< "KEY" -> "VALUE" for services; may be NULL */
 } PipeHostConfig;
 
 /**
@@ -179,6 +181,7 @@ unsigned pipe_host_channels(PipeHost *ph);
 /** The longest qemud message: its length is 4 hex digits. */
 #define PIPE_QEMUD_MAX_MSG 0xffff
 
+/** A client of a qemud-framed service (opaque). */
 typedef struct QemudClient QemudClient;
 
 /**
@@ -188,9 +191,12 @@ typedef struct QemudClient QemudClient;
  * but @recv gets one whole message.
  */
 typedef struct QemudServiceOps {
+    /** a guest opened the service, as PipeServiceOps.open */
     PipeOpenStatus (*open)(QemudClient *cl, const char *args, void *opaque,
                            void **client_opaque);
+    /** one whole message from the guest */
     void (*recv)(QemudClient *cl, const uint8_t *msg, size_t len, void *client_opaque);
+    /** the client is gone, as PipeServiceOps.close */
     void (*close)(QemudClient *cl, void *client_opaque);
 } QemudServiceOps;
 

@@ -74,9 +74,9 @@ typedef enum VhostUserRequest {
 #define VHOST_USER_REPLY_MASK (1u << 2)      /**< set in every reply */
 #define VHOST_USER_NEED_REPLY_MASK (1u << 3) /**< REPLY_ACK requested */
 
-/* The feature bit (in GET/SET_FEATURES) that enables the protocol features. */
+/** The feature bit (in GET/SET_FEATURES) that enables the protocol features. */
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
-/* Dirty-page logging during migration (not offered by this runtime). */
+/** Dirty-page logging during migration (not offered by this runtime). */
 #define VHOST_F_LOG_ALL 26
 
 /** Protocol feature bits (GET/SET_PROTOCOL_FEATURES). */
@@ -108,8 +108,8 @@ typedef enum VhostUserProtocolFeature {
 #define VHOST_USER_MAX_CONFIG_SIZE 256
 
 /* u64 payload of SET_VRING_KICK/CALL/ERR: the queue index and "no fd". */
-#define VHOST_USER_VRING_IDX_MASK 0xffu
-#define VHOST_USER_VRING_NOFD_MASK (1u << 8)
+#define VHOST_USER_VRING_IDX_MASK 0xffu      /**< the queue index */
+#define VHOST_USER_VRING_NOFD_MASK (1u << 8) /**< no fd is attached */
 
 /** Message header: 12 bytes. */
 typedef struct __attribute__((packed)) VhostUserHeader {
@@ -120,60 +120,60 @@ typedef struct __attribute__((packed)) VhostUserHeader {
 
 /** SET_VRING_NUM, SET_VRING_BASE, GET_VRING_BASE, SET_VRING_ENABLE. */
 typedef struct VhostUserVringState {
-    uint32_t index;
-    uint32_t num;
+    uint32_t index; /**< the ring */
+    uint32_t num;   /**< its size, base index or enable flag */
 } VhostUserVringState;
 
 /* VhostUserVringAddr.flags */
-#define VHOST_VRING_F_LOG 0
+#define VHOST_VRING_F_LOG 0 /**< log_guest_addr is valid: log used ring writes */
 
 /** SET_VRING_ADDR: front-end virtual addresses of the ring parts. */
 typedef struct VhostUserVringAddr {
-    uint32_t index;
-    uint32_t flags;
-    uint64_t desc_user_addr;
-    uint64_t used_user_addr;
-    uint64_t avail_user_addr;
-    uint64_t log_guest_addr;
+    uint32_t index;           /**< the ring */
+    uint32_t flags;           /**< VHOST_VRING_F_LOG */
+    uint64_t desc_user_addr;  /**< the descriptor table */
+    uint64_t used_user_addr;  /**< the used ring */
+    uint64_t avail_user_addr; /**< the available ring */
+    uint64_t log_guest_addr;  /**< the used ring's guest address, for logging */
 } VhostUserVringAddr;
 
 /** One memory region: guest physical range, front-end VA, offset in its fd. */
 typedef struct VhostUserMemoryRegion {
-    uint64_t guest_phys_addr;
-    uint64_t memory_size;
-    uint64_t userspace_addr;
-    uint64_t mmap_offset;
+    uint64_t guest_phys_addr; /**< guest physical address of its first byte */
+    uint64_t memory_size;     /**< bytes */
+    uint64_t userspace_addr;  /**< the front-end's virtual address of its first byte */
+    uint64_t mmap_offset;     /**< offset of its first byte in its fd */
 } VhostUserMemoryRegion;
 
 /** SET_MEM_TABLE: one fd per region, in order. */
 typedef struct VhostUserMemory {
-    uint32_t nregions;
-    uint32_t padding;
-    VhostUserMemoryRegion regions[VHOST_MEMORY_BASELINE_NREGIONS];
+    uint32_t nregions; /**< regions (and fds) in the message */
+    uint32_t padding;  /**< zero */
+    VhostUserMemoryRegion regions[VHOST_MEMORY_BASELINE_NREGIONS]; /**< the regions */
 } VhostUserMemory;
 
 /** ADD_MEM_REG / REM_MEM_REG: one region (ADD carries its fd). */
 typedef struct VhostUserMemRegMsg {
-    uint64_t padding;
-    VhostUserMemoryRegion region;
+    uint64_t padding;             /**< zero */
+    VhostUserMemoryRegion region; /**< the region */
 } VhostUserMemRegMsg;
 
 /** SET_LOG_BASE. */
 typedef struct VhostUserLog {
-    uint64_t mmap_size;
-    uint64_t mmap_offset;
+    uint64_t mmap_size;   /**< bytes of the log */
+    uint64_t mmap_offset; /**< its offset in the fd */
 } VhostUserLog;
 
 /* VhostUserConfig.flags */
-#define VHOST_SET_CONFIG_TYPE_FRONTEND 0
-#define VHOST_SET_CONFIG_TYPE_MIGRATION 1
+#define VHOST_SET_CONFIG_TYPE_FRONTEND 0  /**< a write of the driver */
+#define VHOST_SET_CONFIG_TYPE_MIGRATION 1 /**< restored by a migration */
 
 /** GET_CONFIG / SET_CONFIG: a window of the device's config space. */
 typedef struct VhostUserConfig {
-    uint32_t offset;
-    uint32_t size;
-    uint32_t flags;
-    uint8_t region[VHOST_USER_MAX_CONFIG_SIZE];
+    uint32_t offset; /**< first byte of the window in the config space */
+    uint32_t size;   /**< bytes of the window */
+    uint32_t flags;  /**< VHOST_SET_CONFIG_TYPE_* */
+    uint8_t region[VHOST_USER_MAX_CONFIG_SIZE]; /**< the bytes */
 } VhostUserConfig;
 
 /** Bytes of VhostUserConfig before its region. */
@@ -181,46 +181,47 @@ typedef struct VhostUserConfig {
 
 /** GET_INFLIGHT_FD / SET_INFLIGHT_FD. */
 typedef struct VhostUserInflight {
-    uint64_t mmap_size;
-    uint64_t mmap_offset;
-    uint16_t num_queues;
-    uint16_t queue_size;
+    uint64_t mmap_size;   /**< bytes of the region */
+    uint64_t mmap_offset; /**< its offset in the fd */
+    uint16_t num_queues;  /**< queues it covers */
+    uint16_t queue_size;  /**< descriptors per queue */
 } VhostUserInflight;
 
 /** Split-ring inflight tracking: one per descriptor of a queue. */
 typedef struct VhostUserInflightDescSplit {
-    uint8_t inflight; /**< 1 while the head is popped and not completed */
-    uint8_t padding[5];
-    uint16_t next;    /**< list of the last batch of used heads */
-    uint64_t counter; /**< pop order of a head descriptor */
+    uint8_t inflight;   /**< 1 while the head is popped and not completed */
+    uint8_t padding[5]; /**< zero */
+    uint16_t next;      /**< list of the last batch of used heads */
+    uint64_t counter;   /**< pop order of a head descriptor */
 } VhostUserInflightDescSplit;
 
 /** Split-ring inflight region of one queue. */
 typedef struct VhostUserInflightQueueSplit {
-    uint64_t features;        /**< 0 for now */
-    uint16_t version;         /**< 1; 0 = not yet initialized (fresh) */
-    uint16_t desc_num;        /**< the queue size */
-    uint16_t last_batch_head; /**< head of the last used batch */
-    uint16_t used_idx;        /**< used->idx as last recorded */
-    VhostUserInflightDescSplit desc[];
+    uint64_t features;                 /**< 0 for now */
+    uint16_t version;                  /**< 1; 0 = not yet initialized (fresh) */
+    uint16_t desc_num;                 /**< the queue size */
+    uint16_t last_batch_head;          /**< head of the last used batch */
+    uint16_t used_idx;                 /**< used->idx as last recorded */
+    VhostUserInflightDescSplit desc[]; /**< one per descriptor (desc_num of them) */
 } VhostUserInflightQueueSplit;
 
 /** Payload of any message. */
 typedef union VhostUserPayload {
-    uint64_t u64;
-    VhostUserVringState state;
-    VhostUserVringAddr addr;
-    VhostUserMemory memory;
-    VhostUserMemRegMsg mem_reg;
-    VhostUserLog log;
-    VhostUserConfig config;
-    VhostUserInflight inflight;
+    uint64_t
+        u64; /**< a number (features, sizes, a ring index with VHOST_USER_VRING_*) */
+    VhostUserVringState state;  /**< vring state requests */
+    VhostUserVringAddr addr;    /**< SET_VRING_ADDR */
+    VhostUserMemory memory;     /**< SET_MEM_TABLE */
+    VhostUserMemRegMsg mem_reg; /**< ADD_MEM_REG / REM_MEM_REG */
+    VhostUserLog log;           /**< SET_LOG_BASE */
+    VhostUserConfig config;     /**< GET_CONFIG / SET_CONFIG */
+    VhostUserInflight inflight; /**< GET_INFLIGHT_FD / SET_INFLIGHT_FD */
 } VhostUserPayload;
 
 /** A whole message as laid out on the wire (header + largest payload). */
 typedef struct __attribute__((packed)) VhostUserMsg {
-    VhostUserHeader hdr;
-    VhostUserPayload payload;
+    VhostUserHeader hdr;      /**< the header */
+    VhostUserPayload payload; /**< hdr.size bytes of it follow */
 } VhostUserMsg;
 
 _Static_assert(sizeof(VhostUserHeader) == 12, "vhost-user header is 12 bytes");

@@ -51,7 +51,9 @@
 
 G_BEGIN_DECLS
 
+/** A vhost-user back-end device: its socket, memory and queues (opaque). */
 typedef struct VuDev VuDev;
+/** One virtqueue of a VuDev (opaque). */
 typedef struct VuQueue VuQueue;
 
 /** Error domain of devices/vhost-user/ (one-line messages). */
@@ -89,8 +91,9 @@ GQuark vu_error_quark(void);
  * @queue_stop: remove @q's kick handler (vu_queue_detach_aio() on the
  *   queue's thread), then call vu_queue_stopped(@q) on the queue's thread.
  *   The stop completes when every request popped from @q was pushed.
- * @connected, @disconnected: a front-end connected; it disconnected and
- *   every ring is stopped, memory unmapped.  May be NULL.
+ * @connected: a front-end connected.  May be NULL.
+ * @disconnected: the front-end disconnected; every ring is stopped, memory
+ *   unmapped.  May be NULL.
  * @set_fd_handler: register (@io_read/@io_write, with @opaque) or remove
  *   (both NULL) the handlers of a socket fd of the control plane, on the
  *   control thread: for a device layer that tracks and moves what a plane

@@ -47,8 +47,8 @@ typedef struct VirtioMemRegion {
 
 /** The regions of one device, sorted by @gpa, never overlapping. */
 typedef struct VirtioMemTable {
-    unsigned nregions;
-    VirtioMemRegion regions[VIRTIO_MEM_MAX_REGIONS];
+    unsigned nregions;                               /**< regions in use */
+    VirtioMemRegion regions[VIRTIO_MEM_MAX_REGIONS]; /**< sorted by gpa */
 } VirtioMemTable;
 
 /**

@@ -63,6 +63,7 @@ static inline struct iovec *virtq_elem_in_iov(VirtQueueElement *elem)
 
 /** A split virtqueue, device side.  Fields are private to virtqueue.c. */
 typedef struct VirtQueue {
+    /*< private >*/
     const VirtioMemTable *mem;
     struct vring_desc *desc;
     struct vring_avail *avail;

@@ -55,16 +55,18 @@ G_BEGIN_DECLS
 #endif
 
 /** Defaults of VsockMuxConfig (a zero field takes these). */
-#define VSOCK_DEFAULT_BUF_ALLOC (256 * 1024)
-#define VSOCK_DEFAULT_MAX_CONNS 4096
-#define VSOCK_DEFAULT_TIMEOUT_MS 2000
+#define VSOCK_DEFAULT_BUF_ALLOC (256 * 1024) /**< buf_alloc: bytes per connection */
+#define VSOCK_DEFAULT_MAX_CONNS 4096         /**< max_conns */
+#define VSOCK_DEFAULT_TIMEOUT_MS 2000        /**< request and close timeouts */
 
 /** Error domain of the vsock device logic. */
 #define VSOCK_ERROR (vsock_error_quark())
 /** vsock_error_quark: the GQuark behind VSOCK_ERROR. */
 GQuark vsock_error_quark(void);
 
+/** The vsock muxer of one device: guest packets to host sockets (opaque). */
 typedef struct VsockMux VsockMux;
+/** An in-process endpoint of a muxer (the pipe device's side; opaque). */
 typedef struct VsockLocal VsockLocal;
 
 /**
@@ -97,16 +99,16 @@ typedef struct VsockMuxConfig {
  * (seqpacket messages, local endpoints); the rest count since creation.
  */
 typedef struct VsockMuxStats {
-    uint64_t conns;
-    uint64_t conns_total;
-    uint64_t buffered;
-    uint64_t tx_packets;
-    uint64_t tx_bytes;
-    uint64_t rx_packets;
-    uint64_t rx_bytes;
-    uint64_t dropped;
-    uint64_t rst_sent;
-    uint64_t rst_lost;
+    uint64_t conns;       /**< connections now */
+    uint64_t conns_total; /**< connections since creation */
+    uint64_t buffered;    /**< bytes held now, both ways */
+    uint64_t tx_packets;  /**< packets from the guest */
+    uint64_t tx_bytes;    /**< payload bytes from the guest */
+    uint64_t rx_packets;  /**< packets to the guest */
+    uint64_t rx_bytes;    /**< payload bytes to the guest */
+    uint64_t dropped;     /**< guest packets dropped (malformed, unknown) */
+    uint64_t rst_sent;    /**< RSTs sent to the guest */
+    uint64_t rst_lost;    /**< RSTs that found no rx buffer in time */
 } VsockMuxStats;
 
 /** VsockRxNotify: rx work appeared (called from a BH on the muxer's context). */
