@@ -102,6 +102,18 @@ static void test_null_qd1(void)
     g_assert_nonnull(strstr(r.out, "IOPS"));
     g_assert_nonnull(strstr(r.out, "p99.9 us"));
     bench_clear(&r);
+    /* --number: exactly that many requests per job, whatever the depth */
+    bench_run(&r, q->sock,
+              (const char *[]){"--number", "1001", "--iodepth", "32", "--numjobs", "1",
+                               "--json", NULL});
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_cmpint(result_int(&r, "ios"), ==, 1001);
+    g_assert_cmpint(result_int(&r, "reads"), ==, 1001);
+    bench_clear(&r);
+    bench_run(&r, q->sock, (const char *[]){"--number", "-1", NULL});
+    g_assert_cmpint(r.status, ==, 2);
+    g_assert_nonnull(strstr(r.err, "--number"));
+    bench_clear(&r);
     qsd_free(q);
 }
 
