@@ -39,6 +39,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 _spec = importlib.util.spec_from_file_location("bench_blk_compare",
                                                os.path.join(HERE, "bench-blk-compare.py"))
 cmp = importlib.util.module_from_spec(_spec)

@@ -39,6 +39,7 @@ struct FeVq {
     gboolean cb_enabled;
 
     int kick_fd, call_fd, watch_fd;
+    uint64_t kicks; /* kick eventfd writes */
     char *error;
 };
 
@@ -305,11 +306,17 @@ gboolean fe_vq_kick(FeVq *vq)
     return FALSE;
 }
 
+uint64_t fe_vq_kicks(const FeVq *vq)
+{
+    return vq->kicks;
+}
+
 void fe_vq_notify(FeVq *vq)
 {
     uint64_t one = 1;
     ssize_t ret;
 
+    vq->kicks++;
     do {
         ret = write(vq->kick_fd, &one, sizeof(one));
     } while (ret < 0 && errno == EINTR);

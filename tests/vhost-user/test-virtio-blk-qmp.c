@@ -460,6 +460,50 @@ static void test_help(void)
     }
 }
 
+/*
+ * A polling context needs no kicks: while its poll loop watches the ring,
+ * the device leaves EVENT_IDX's avail_event behind, so the driver does not
+ * write the kick eventfd for its requests.  An event-driven context is
+ * kicked for each one.
+ */
+static unsigned kicks_for(FeBlk *blk, unsigned n)
+{
+    FeVq *vq = fe_blk_queue_vq(fe_blk_queue(blk, 0));
+    uint64_t k0 = fe_vq_kicks(vq);
+    uint8_t buf[4096];
+    GError *err = NULL;
+
+    for (unsigned i = 0; i < n; i++) {
+        g_assert_true(fe_blk_read(blk, 0, (i % 64) * 4096ull, buf, sizeof(buf), &err));
+        g_assert_no_error(err);
+    }
+    return (unsigned)(fe_vq_kicks(vq) - k0);
+}
+
+static void test_polling_no_kicks(void)
+{
+    g_autofree char *popts = dev_opts("vbp", "d0", ",context=pio");
+    g_autofree char *eopts = dev_opts("vbe", "d0", ",context=eio");
+    g_autofree char *psock = path_in("vbp.sock"), *esock = path_in("vbe.sock");
+    TestDaemon *d = start_daemon(
+        "-object", "aio-qcontext,id=pio,threaded=yes,poll-max-ns=200000000", "-object",
+        "aio-qcontext,id=eio,threaded=yes,poll-max-ns=0", "-device", popts, "-device",
+        eopts, NULL);
+    FeBlk *blk = open_blk(psock, 1, FALSE);
+    unsigned kicks;
+
+    kicks_for(blk, 100); /* the poll window grows from 0 */
+    kicks = kicks_for(blk, 200);
+    g_test_message("polling context: %u kicks for 200 requests", kicks);
+    g_assert_cmpuint(kicks, <, 100); /* every one, before */
+    fe_blk_close(blk);
+
+    blk = open_blk(esock, 1, FALSE);
+    g_assert_cmpuint(kicks_for(blk, 50), ==, 50);
+    fe_blk_close(blk);
+    g_assert_cmpint(td_stop(d), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -472,6 +516,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk/qmp/add-del", test_add_del);
     g_test_add_func("/virtio-blk/qmp/bad-options", test_bad_options);
     g_test_add_func("/virtio-blk/qmp/help", test_help);
+    g_test_add_func("/virtio-blk/qmp/polling-no-kicks", test_polling_no_kicks);
     ret = g_test_run();
     {
         g_autofree char *a = path_in("disk0.raw"), *b = path_in("disk1.raw");
