@@ -170,7 +170,9 @@ def run_client(args, sock, qd, runtime=None, ramp=None):
         raise RuntimeError("qcontext-bench blk failed (exit %d): %s%s"
                            % (p.returncode, p.stderr.strip(), p.stdout[-500:]))
     r = json.loads(p.stdout)["result"]
-    return {"iops": r["iops"], "p50": r["lat_us"]["p50"], "p99": r["lat_us"]["p99"]}
+    cl = r.get("client", {})
+    return {"iops": r["iops"], "p50": r["lat_us"]["p50"], "p99": r["lat_us"]["p99"],
+            "waits_per_io": cl.get("waits_per_io", 0), "kicks_per_io": cl.get("kicks_per_io", 0)}
 
 
 def backend_argv(args, b, disk, image, sock):
@@ -226,7 +228,8 @@ def summarize(results, backends, args):
     for (disk, qd), per in results.items():
         cell = {"disk": disk, "qd": qd, "noisy": []}
         for b in backends:
-            cell[b] = {k: median(per[b], k) for k in ("iops", "p50", "p99")}
+            cell[b] = {k: median(per[b], k)
+                       for k in ("iops", "p50", "p99", "waits_per_io", "kicks_per_io")}
             cell[b]["iops_spread"] = spread(per[b], "iops")
             cell[b]["rounds"] = per[b]
             if len(per[b]) > 1 and cell[b]["iops_spread"] > args.noise:
@@ -265,13 +268,14 @@ def print_table(cells, backends, args, commands):
           "%.1f s (after %.1f s of ramp), interleaved" % (args.rounds, args.runtime, args.ramp))
     print("client on CPU %s, back-ends on CPU %s; load average %.2f at the start\n"
           % (args.client_cpu, args.backend_cpu, args.loadavg))
-    print("%-5s %3s  %-10s %10s %9s %9s %8s" % ("disk", "QD", "back-end", "IOPS", "p50 us",
-                                                "p99 us", "spread"))
+    print("%-5s %3s  %-10s %10s %9s %9s %8s %8s %8s" % (
+        "disk", "QD", "back-end", "IOPS", "p50 us", "p99 us", "spread", "sleeps", "kicks"))
     for c in cells:
         for b in backends:
             m = c[b]
-            print("%-5s %3d  %-10s %10.0f %9.1f %9.1f %7.0f%%" % (
-                c["disk"], c["qd"], b, m["iops"], m["p50"], m["p99"], 100 * m["iops_spread"]))
+            print("%-5s %3d  %-10s %10.0f %9.1f %9.1f %7.0f%% %8.3f %8.3f" % (
+                c["disk"], c["qd"], b, m["iops"], m["p50"], m["p99"], 100 * m["iops_spread"],
+                m["waits_per_io"], m["kicks_per_io"]))
         if "ratio" in c:
             r, t = c["ratio"], c["targets"]
             target = ("IOPS >= %.1fx %s, " % (TARGETS[c["qd"]], t["iops"])
@@ -282,6 +286,8 @@ def print_table(cells, backends, args, commands):
                 "", "", "paired", r["iops_paired_median"], r["iops_paired_min"],
                 r["iops_paired_max"]))
         print()
+    print("sleeps, kicks: the client's sleeps on the call eventfd and kick eventfd writes "
+          "per request (a client that never sleeps is the bottleneck)")
     for line in noise_lines(cells, args):
         print(line)
     print("\ncommands:")

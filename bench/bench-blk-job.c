@@ -294,6 +294,9 @@ static gboolean run_phase(BlkJob *j, Phase phase)
         unsigned submitted = 0, done = 0;
         FeBlkReq *r;
 
+        if (phase == PHASE_MAIN) {
+            j->res->loops++;
+        }
         while (more && fe_blk_inflight(j->q) < o->iodepth &&
                !(phase == PHASE_MAIN && o->number && j->issued >= o->number) &&
                submit_one(j, phase)) {
@@ -308,6 +311,9 @@ static gboolean run_phase(BlkJob *j, Phase phase)
             done++;
         }
         if (phase == PHASE_MAIN) {
+            j->res->main_done += done;
+        }
+        if (phase == PHASE_MAIN) {
             more = o->number ? j->issued < o->number : now < j->t_end;
         } else {
             more = j->next_block < j->nblocks;
@@ -318,6 +324,9 @@ static gboolean run_phase(BlkJob *j, Phase phase)
         if (done || submitted) {
             j->idle_since = 0;
             continue;
+        }
+        if (phase == PHASE_MAIN) {
+            j->res->waits++;
         }
         if (!o->poll) {
             if (!fe_blk_wait(j->q, o->timeout_ms, &j->err)) {
@@ -363,6 +372,7 @@ static void *job_main(void *opaque)
         j->t_measure = t0 + (uint64_t)(o->ramp_s * 1e9);
         j->t_end = j->t_measure + (uint64_t)(o->runtime_s * 1e9);
     }
+    j->res->kicks = fe_vq_kicks(fe_blk_queue_vq(j->q));
     if (!run_phase(j, PHASE_MAIN)) {
         j->res->elapsed_ns =
             bench_now_ns() > j->t_measure ? bench_now_ns() - j->t_measure : 0;
@@ -370,6 +380,7 @@ static void *job_main(void *opaque)
     }
     j->res->elapsed_ns =
         o->number ? bench_now_ns() - j->t_measure : j->t_end - j->t_measure;
+    j->res->kicks = fe_vq_kicks(fe_blk_queue_vq(j->q)) - j->res->kicks;
     j->next_block = 0;
     if (o->verify) {
         run_phase(j, PHASE_CHECK);

@@ -149,6 +149,24 @@ static void json_config(JsonOut *o, const BlkRun *run)
     jo_close(o, '}');
 }
 
+/* The client's own work per request: is it the bottleneck? */
+static void json_client(JsonOut *o, const BlkRun *run)
+{
+    uint64_t done = 0, loops = 0, waits = 0, kicks = 0;
+
+    for (unsigned i = 0; i < run->opt.numjobs; i++) {
+        done += run->jobs[i].main_done;
+        loops += run->jobs[i].loops;
+        waits += run->jobs[i].waits;
+        kicks += run->jobs[i].kicks;
+    }
+    jo_open(o, "client", '{');
+    jo_num(o, "loops_per_io", done ? (double)loops / (double)done : 0);
+    jo_num(o, "waits_per_io", done ? (double)waits / (double)done : 0);
+    jo_num(o, "kicks_per_io", done ? (double)kicks / (double)done : 0);
+    jo_close(o, '}');
+}
+
 gboolean bench_blk_report_json(const BlkRun *run)
 {
     JsonOut o = {.s = g_string_new(NULL)};
@@ -170,6 +188,7 @@ gboolean bench_blk_report_json(const BlkRun *run)
     jo_int(&o, "verify_errors", (gint64)t.verify_errors);
     jo_int(&o, "failed_jobs", t.failed_jobs);
     json_lat(&o, "lat_us", &run->total);
+    json_client(&o, run);
     jo_close(&o, '}');
     jo_open(&o, "jobs", '[');
     for (unsigned i = 0; i < run->opt.numjobs; i++) {

@@ -65,6 +65,11 @@ typedef struct BlkJobResult {
     uint64_t verify_checked; /**< blocks whose data was checked */
     uint64_t verify_errors;  /**< blocks whose data was wrong */
     uint64_t first_bad_offset;
+    /* How the client itself spent the main phase (all of it, ramp included):
+     * requests completed, passes of its loop, sleeps on the call eventfd
+     * (or idle spins with --poll), kick eventfd writes.  A client that
+     * never sleeps is the bottleneck, not the back-end. */
+    uint64_t main_done, loops, waits, kicks;
     uint64_t elapsed_ns;    /**< the measured window */
     LatencyHistogram *hist; /**< latencies in the measured window */
     char *error;            /**< the job stopped early: why */
