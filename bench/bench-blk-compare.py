@@ -6,6 +6,7 @@
 #   bench/bench-blk-compare.py [--rounds 5] [--runtime 5] [--ramp 1] [--quick]
 #       [--client-cpu 0] [--backend-cpu 1] [--no-pin] [--file-size 1G] [--dir DIR]
 #       [--disks null,file] [--qd 1,32] [--poll-max-ns 32768] [--noise 0.15]
+#       [--client-spin-us 50]
 #       [--only qcontextd|qsd] [--json] [--markdown]
 #       [--qcontextd PATH] [--bench PATH] [--qsd PATH]
 #
@@ -16,6 +17,11 @@
 #   qemu-storage-daemon --object iothread,id=io0,poll-max-ns=32768 --blockdev ...
 #             --export type=vhost-user-blk,...,iothread=io0
 # Both back-ends run pinned to --backend-cpu, the client to --client-cpu.
+# The client busy-polls the used ring for --client-spin-us (50) before it
+# sleeps on the call eventfd, as a KVM vCPU halt-polls before it halts: a
+# client that sleeps at once is woken for every request at QD1 and once per
+# batch at QD32, and on a virtual machine that wakeup (tens of us) hides
+# both back-ends (--client-spin-us 0 measures that case).
 # Both back-ends of a disk run side by side (idle but one); each gets one
 # discarded warm-up run per queue depth, then the rounds: every round runs
 # every cell on both back-ends, the order alternating from cell to cell and
@@ -156,6 +162,8 @@ def client_argv(args, sock, qd, runtime, ramp):
     argv = [args.bench, "blk", "--socket", sock, "--rw", "randread", "--bs", "4k",
             "--iodepth", str(qd), "--numjobs", "1", "--runtime", str(runtime),
             "--ramp", str(ramp), "--json"]
+    if args.client_spin_us:
+        argv += ["--spin-us", str(args.client_spin_us)]
     if args.client_cpu is not None:
         argv += ["--cpus", str(args.client_cpu)]
     return argv
@@ -266,8 +274,9 @@ def noise_lines(cells, args):
 def print_table(cells, backends, args, commands):
     print("qcontextd vs qemu-storage-daemon: 4k randread, 1 job, median of %d rounds of "
           "%.1f s (after %.1f s of ramp), interleaved" % (args.rounds, args.runtime, args.ramp))
-    print("client on CPU %s, back-ends on CPU %s; load average %.2f at the start\n"
-          % (args.client_cpu, args.backend_cpu, args.loadavg))
+    print("client on CPU %s (spins %d us before it sleeps), back-ends on CPU %s; "
+          "load average %.2f at the start\n"
+          % (args.client_cpu, args.client_spin_us, args.backend_cpu, args.loadavg))
     print("%-5s %3s  %-10s %10s %9s %9s %8s %8s %8s" % (
         "disk", "QD", "back-end", "IOPS", "p50 us", "p99 us", "spread", "sleeps", "kicks"))
     for c in cells:
@@ -330,6 +339,10 @@ def parse_args(argv):
     ap.add_argument("--qd", default="1,32", help="queue depths (default 1,32)")
     ap.add_argument("--poll-max-ns", type=int, default=32768,
                     help="qcontextd's aio-qcontext poll-max-ns (QSD's stays 32768)")
+    ap.add_argument("--client-spin-us", type=int, default=50,
+                    help="the client busy-polls the used ring this long before it sleeps "
+                         "on the call eventfd, as a KVM vCPU halt-polls (default 50; 0: "
+                         "it sleeps at once, and its own wakeup dominates QD1)")
     ap.add_argument("--noise", type=float, default=0.15,
                     help="IOPS spread over rounds (of the median) beyond which a cell "
                          "is too noisy to compare (default 0.15)")
@@ -354,7 +367,8 @@ def parse_args(argv):
         ap.error("--qd wants queue depths separated by commas, e.g. 1,32")
     if args.rounds < 1 or args.runtime <= 0 or args.warmup <= 0 or \
             not set(args.disks) <= {"null", "file"} or not args.qd or \
-            not all(1 <= q <= 256 for q in args.qd) or args.noise <= 0:
+            not all(1 <= q <= 256 for q in args.qd) or args.noise <= 0 or \
+            not 0 <= args.client_spin_us <= 1000000:
         ap.error("--rounds >= 1, --runtime and --warmup > 0, --disks a subset of null,file, "
                  "--qd in 1..256, --noise > 0")
     cpus = os.sched_getaffinity(0)
@@ -419,7 +433,8 @@ def main(argv):
                           "rounds": args.rounds, "runtime_s": args.runtime,
                           "ramp_s": args.ramp, "client_cpu": args.client_cpu,
                           "backend_cpu": args.backend_cpu, "loadavg": args.loadavg,
-                          "poll_max_ns": args.poll_max_ns, "commands": commands,
+                          "poll_max_ns": args.poll_max_ns,
+                          "client_spin_us": args.client_spin_us, "commands": commands,
                           "cells": cells, "warnings": warnings}, indent=2))
     else:
         print_table(cells, backends, args, commands)

@@ -61,9 +61,10 @@ static void print_config(const BlkRun *run)
             "x, protocol features 0x%" G_GINT64_MODIFIER "x\n",
             o->socket, fe_blk_capacity(run->blk) >> 20, fe_device_features(dev),
             fe_device_protocol_features(dev));
-    g_print("  working set %" G_GUINT64_FORMAT " MiB per job, completions %s\n",
+    g_print("  working set %" G_GUINT64_FORMAT " MiB per job, completions %s%s\n",
             run->region >> 20,
-            o->poll ? "busy-polled" : "by call eventfd (the guest's interrupt)");
+            o->poll ? "busy-polled" : "by call eventfd (the guest's interrupt)",
+            !o->poll && o->spin_us ? ", after a busy-poll of the used ring" : "");
     if (run->ring_limited) {
         g_print("  note: no indirect descriptors and a %u-entry ring: fewer than "
                 "%u requests fit in flight\n",
@@ -142,6 +143,7 @@ static void json_config(JsonOut *o, const BlkRun *run)
     jo_int(o, "region_bytes", (gint64)run->region);
     jo_bool(o, "verify", opt->verify);
     jo_bool(o, "poll", opt->poll);
+    jo_int(o, "spin_us", opt->spin_us);
     jo_int(o, "capacity", (gint64)fe_blk_capacity(run->blk));
     jo_int(o, "features", (gint64)fe_device_features(dev));
     jo_int(o, "protocol_features", (gint64)fe_device_protocol_features(dev));

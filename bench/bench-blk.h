@@ -51,7 +51,9 @@ typedef struct BlkOptions {
     unsigned ncpus;
     gboolean verify;
     gboolean json;
-    gboolean poll; /**< busy-poll completions instead of sleeping on the call fd */
+    gboolean poll; /**< busy-poll completions instead of sleeping on the call eventfd */
+    unsigned
+        spin_us; /**< busy-poll this long before sleeping (hybrid); 0: sleep at once */
     gboolean no_indirect;
     gboolean no_event_idx;
     char *plot_path; /**< --plot: latency distributions (each job, all jobs) as a PNG */
@@ -66,9 +68,10 @@ typedef struct BlkJobResult {
     uint64_t verify_errors;  /**< blocks whose data was wrong */
     uint64_t first_bad_offset;
     /* How the client itself spent the main phase (all of it, ramp included):
-     * requests completed, passes of its loop, sleeps on the call eventfd
-     * (or idle spins with --poll), kick eventfd writes.  A client that
-     * never sleeps is the bottleneck, not the back-end. */
+     * requests completed, passes of its loop, sleeps on the call eventfd,
+     * kick eventfd writes.  A client that sleeps once per --iodepth
+     * requests and still finds them all done is the bottleneck, not the
+     * back-end (--spin-us). */
     uint64_t main_done, loops, waits, kicks;
     uint64_t elapsed_ns;    /**< the measured window */
     LatencyHistogram *hist; /**< latencies in the measured window */
