@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include "qcontext/aio/defer-call.h"
 #include "qcontext/block/block.h"
 
 #define blk_container_of(ptr, type, member)                                            \

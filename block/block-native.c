@@ -99,6 +99,9 @@ static void native_process_completions(NativeState *s)
     struct timespec zero = {0, 0};
     int n;
 
+    /* One section for the batch: what the callbacks defer (a device's
+     * used-ring publication) runs once at its end. */
+    defer_call_begin();
     do {
         /* Taken off the ring before any callback runs: a callback that
          * polls the context (a drain) reenters here safely. */
@@ -115,6 +118,7 @@ static void native_process_completions(NativeState *s)
             blk_request_done(events[i].data, (ssize_t)(long)events[i].res);
         }
     } while (n == NATIVE_MAX_EVENTS);
+    defer_call_end();
     if (s->kq.q.plug_depth == 0) {
         native_flush_pending(s);
     }

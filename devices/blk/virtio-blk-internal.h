@@ -33,6 +33,9 @@ struct VblkQueue {
     VblkReq *free; /* request pool (queue thread) */
     unsigned allocated;
     unsigned in_flight;
+    /* Pushed, not yet published (queue thread): see vblk_complete(). */
+    VuQueue *vq;
+    unsigned ended_ok, ended_failed;
 };
 
 struct VirtioBlk {

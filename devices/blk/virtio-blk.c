@@ -10,6 +10,7 @@
 #include <linux/virtio_config.h>
 
 #include "qcontext/aio/atomic.h"
+#include "qcontext/aio/defer-call.h"
 
 #include "virtio-blk-internal.h"
 
@@ -214,7 +215,7 @@ void vblk_process(VirtioBlk *vb, VuQueue *q, AioContext *ctx)
     if (vb->ops->plug) {
         vb->ops->plug(vb->be, ctx);
     }
-
+    defer_call_begin(); /* requests completed at once: published once */
     do {
         if (toggle) {
             vu_queue_set_notification(q, false);
@@ -235,6 +236,7 @@ void vblk_process(VirtioBlk *vb, VuQueue *q, AioContext *ctx)
             vu_queue_set_notification(q, true);
         }
     } while (toggle && vu_queue_has_work(q));
+    defer_call_end();
     if (vb->ops->unplug) {
         vb->ops->unplug(vb->be, ctx); /* one submission for the whole batch */
     }
