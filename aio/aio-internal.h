@@ -282,7 +282,7 @@ struct AioContext {
     int64_t poll_ns;        /* home thread writes, atomic: the largest handler window */
     unsigned poll_ns_gen;   /* home thread: handlers_gen when poll_ns was computed */
     bool poll_started;      /* home thread */
-    int64_t fdmon_ran_ns;   /* home thread: when the fd monitor last ran */
+    int64_t fd_check_ns;    /* home thread: last time the fd monitor was asked */
 
     /* --- adaptive polling parameters (any thread writes, rarely) --- */
     _Alignas(AIO_CACHELINE) int64_t poll_max_ns; /* atomic */

@@ -608,20 +608,6 @@ static bool try_poll_mode(AioContext *ctx, AioHandlerList *ready, int64_t *timeo
 }
 
 /*
- * A busy iteration in poll mode (work found by polling, or a BH pending)
- * skips the fd monitor's system call: the io_poll handlers watch their own
- * fds.  Handlers without io_poll (sockets) are still looked at this often.
- */
-#define AIO_BUSY_FDMON_NS 100000
-
-static bool aio_busy_skip_fdmon(AioContext *ctx, bool blocking, int64_t timeout,
-                                int64_t now)
-{
-    return blocking && timeout == 0 && ctx->poll_started && !aio_fdmon_need_wait(ctx) &&
-           now - ctx->fdmon_ran_ns < AIO_BUSY_FDMON_NS;
-}
-
-/*
  * Grow or shrink @node's window: it became ready @block_ns after its
  * blocking iteration started.  Returns true if the window changed.
  */
@@ -678,19 +664,24 @@ static void poll_window_refresh(AioContext *ctx, bool reset)
     __atomic_store_n(&ctx->poll_ns, max, __ATOMIC_RELAXED);
 }
 
-/* After a blocking iteration: adapt the windows of the handlers now ready. */
-static void poll_windows_adjust(AioContext *ctx, AioHandlerList *ready,
-                                int64_t block_ns)
+/*
+ * After a blocking iteration: adapt the windows of the handlers now ready,
+ * and of those without an fd to watch (io_poll only: only polling can find
+ * their work, so the iteration's wakeup is the best guess of when it came).
+ */
+static void poll_windows_adjust(AioContext *ctx, int64_t block_ns)
 {
     AioHandler *node;
     bool changed = false;
 
-    cds_list_for_each_entry(node, &ready->head, ready_link)
-    {
-        if (node->io_poll) {
+    urcu_memb_read_lock();
+    for (node = handler_list_next(ctx, NULL); node;
+         node = handler_list_next(ctx, node)) {
+        if (node->io_poll && (node->in_ready || node->events == 0)) {
             changed |= adjust_polling_time(ctx, node, block_ns);
         }
     }
+    urcu_memb_read_unlock();
     if (changed) {
         poll_window_refresh(ctx, false);
     }
@@ -714,6 +705,27 @@ static void poll_params_refresh(AioContext *ctx)
 /* ------------------------------------------------------------------------ */
 /* aio_poll                                                                  */
 /* ------------------------------------------------------------------------ */
+
+/*
+ * While io_poll handlers keep finding work, or a BH keeps the loop busy in
+ * poll mode, an iteration skips the fd wait: that is what polling saves
+ * (the io_poll handlers watch their own fds).  But fd handlers without
+ * io_poll (a device's host sockets, its control socket) would then wait
+ * until every polled queue ran dry: under a steady guest stream, forever.
+ * So the fd monitor is still asked (without blocking) when it was last
+ * asked this long ago: at most one extra wait of timeout 0 per interval,
+ * whatever the load.
+ */
+#define AIO_FD_CHECK_INTERVAL_NS (100 * 1000)
+
+/* A busy iteration (@timeout 0) in poll mode: may the fd wait be skipped? */
+static bool aio_fd_check_can_skip(AioContext *ctx, bool blocking, int64_t timeout,
+                                  int64_t now)
+{
+    return blocking && timeout == 0 && ctx->poll_started &&
+           now - ctx->fd_check_ns < AIO_FD_CHECK_INTERVAL_NS &&
+           !aio_fdmon_need_wait(ctx);
+}
 
 /*
  * The blocking part: compute the timeout, busy-poll, announce the sleep
@@ -755,10 +767,12 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
             timeout = 0;
         }
     }
-    if (!aio_busy_skip_fdmon(ctx, blocking, timeout, *now)) {
+    if (!aio_fd_check_can_skip(ctx, blocking, timeout, *now)) {
         int64_t t0 = *now;
 
-        ctx->fdmon_ran_ns = t0;
+        if (home) {
+            ctx->fd_check_ns = t0;
+        }
         ret = ctx->fdmon_ops->wait(ctx, ready, timeout);
         if (ret < 0) {
             g_warning("aio_poll: %s wait failed: %s", ctx->fdmon_ops->name,
@@ -805,7 +819,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     waited = aio_poll_wait(ctx, &ready, blocking, home, &now);
     if (blocking) {
         /* Ready at once (neither polled nor waited): block_ns 0, no change. */
-        poll_windows_adjust(ctx, &ready, now - start);
+        poll_windows_adjust(ctx, now - start);
     }
     /*
      * Wakeup latency is notify -> dispatch: record it now, before the

@@ -6,6 +6,7 @@
  *                         [--no-idle] [--no-wakeup] [--no-timer] [--plot FILE.png]
  *                         [--csv FILE.csv]
  *   qcontext-bench blk --socket PATH ...   (bench-blk.c; see --help there)
+ *   qcontext-bench vsock [--qcontextd PATH] ...   (bench-vsock.c; see --help there)
  *
  * Exit status: 0 when every selected row ran (targets may still MISS: they
  * are reported, not enforced), 1 when a row that is built in failed, 2 on
@@ -20,6 +21,7 @@
 
 #include "bench.h"
 #include "bench-blk.h"
+#include "bench-vsock.h"
 
 #define BENCH_DEFAULT_ITERATIONS 50000
 #define BENCH_QUICK_ITERATIONS 2000
@@ -136,7 +138,8 @@ static gboolean parse_options(int argc, char **argv, BenchOptions *opt, GError *
     }
     if (argc != 2 || !g_str_equal(argv[1], "wakeup")) {
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                    "expected the benchmark name \"wakeup\" or \"blk\" (see --help)");
+                    "expected the benchmark name \"wakeup\", \"blk\" or \"vsock\" (see "
+                    "--help)");
         return FALSE;
     }
     opt->cpu_a = opt->cpu_b = -1;
@@ -168,6 +171,9 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && g_str_equal(argv[1], "blk")) {
         return bench_blk_main(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && g_str_equal(argv[1], "vsock")) {
+        return bench_vsock_main(argc - 1, argv + 1);
     }
     if (!parse_options(argc, argv, &run.opt, &err)) {
         g_printerr("qcontext-bench: %s\n", err->message);

@@ -363,10 +363,13 @@ gboolean device_run_quiesced(Device *dev, DeviceQuiescedFunc fn, gpointer fn_opa
 static gboolean submit_move(Device *dev, int queue, QContext *ctx, DeviceDoneFunc done,
                             gpointer opaque, GError **errp)
 {
+    DeviceClass *klass;
     DeviceOp *op;
 
     g_return_val_if_fail(IS_DEVICE(dev), FALSE);
-    if (!check_main_thread(dev, "a move", errp) || !check_target(dev, ctx, errp)) {
+    klass = QDEV_DEVICE_GET_CLASS(dev);
+    if (!check_main_thread(dev, "a move", errp) || !check_target(dev, ctx, errp) ||
+        (klass->check_move && !klass->check_move(dev, queue, ctx, errp))) {
         return FALSE;
     }
     op = engine_op_new(dev, &op_move, done, opaque);

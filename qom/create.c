@@ -71,12 +71,48 @@ static void prop_list_clear(PropList *pl)
     g_array_unref(pl->values);
 }
 
+/* "P.KEY=VALUE" for map property @pspec: append "KEY=VALUE" to P's value. */
+static gboolean add_map_entry(PropList *pl, GParamSpec *pspec, const char *type_name,
+                              const char *subkey, const char *value, GError **errp)
+{
+    g_autofree char *line = NULL;
+    GValue v = G_VALUE_INIT;
+
+    if (!*subkey || strpbrk(subkey, "=.") || strchr(value, '\n')) {
+        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
+                    "%s: '%s.%s' is not %s.NAME=VALUE", type_name, pspec->name, subkey,
+                    pspec->name);
+        return FALSE;
+    }
+    line = g_strdup_printf("%s=%s", subkey, value);
+    for (guint i = 0; i < pl->names->len; i++) {
+        GValue *old = &g_array_index(pl->values, GValue, i);
+        g_autofree char *joined = NULL;
+
+        if (g_ptr_array_index(pl->names, i) != (gpointer)pspec->name) {
+            continue;
+        }
+        joined = g_strdup_printf("%s\n%s", g_value_get_string(old), line);
+        g_value_set_string(old, joined);
+        return TRUE;
+    }
+    g_value_init(&v, G_TYPE_STRING);
+    g_value_set_string(&v, line);
+    g_ptr_array_add(pl->names, (gpointer)pspec->name);
+    g_array_append_val(pl->values, v);
+    return TRUE;
+}
+
 static gboolean add_prop(PropList *pl, GObjectClass *klass, const char *type_name,
                          const QomOpt *opt, GError **errp)
 {
     GParamSpec *pspec = g_object_class_find_property(klass, opt->key);
     GValue value = G_VALUE_INIT;
+    const char *subkey;
 
+    if (!pspec && (pspec = qom_map_property_find(klass, opt->key, &subkey))) {
+        return add_map_entry(pl, pspec, type_name, subkey, opt->value, errp);
+    }
     if (!pspec) {
         g_set_error(errp, QOM_ERROR, QOM_ERROR_UNKNOWN_PROPERTY,
                     "unknown property '%s' for type '%s'", opt->key, type_name);

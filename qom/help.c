@@ -38,7 +38,8 @@ static void describe_property(GString *out, GParamSpec *pspec)
     g_autofree char *def_str = qom_value_to_string(pspec, def);
     gboolean has_blurb = blurb && *blurb;
 
-    g_string_append_printf(out, "  %s=<%s>", pspec->name, type);
+    g_string_append_printf(out, "  %s%s=<%s>", pspec->name,
+                           qom_param_spec_is_map(pspec) ? ".NAME" : "", type);
     if (has_blurb || def_str) {
         g_string_append(out, "  -");
     }

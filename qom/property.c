@@ -25,6 +25,73 @@ gboolean qom_param_spec_is_size(GParamSpec *pspec)
     return g_param_spec_get_qdata(pspec, size_quark()) != NULL;
 }
 
+/* ---- maps ---------------------------------------------------------------- */
+
+static GQuark map_quark(void)
+{
+    return g_quark_from_static_string("qom-param-spec-map");
+}
+
+void qom_param_spec_mark_map(GParamSpec *pspec)
+{
+    g_return_if_fail(G_IS_PARAM_SPEC_STRING(pspec));
+    g_param_spec_set_qdata(pspec, map_quark(), GINT_TO_POINTER(1));
+}
+
+gboolean qom_param_spec_is_map(GParamSpec *pspec)
+{
+    return g_param_spec_get_qdata(pspec, map_quark()) != NULL;
+}
+
+GParamSpec *qom_map_property_find(GObjectClass *klass, const char *key,
+                                  const char **subkey)
+{
+    const char *dot = strchr(key, '.');
+    g_autofree char *prefix = NULL;
+    GParamSpec *pspec;
+
+    if (!dot || dot == key) {
+        return NULL;
+    }
+    prefix = g_strndup(key, dot - key);
+    pspec = g_object_class_find_property(klass, prefix);
+    if (!pspec || !qom_param_spec_is_map(pspec)) {
+        return NULL;
+    }
+    *subkey = dot + 1;
+    return pspec;
+}
+
+GHashTable *qom_map_parse(const char *value, GError **errp)
+{
+    g_autoptr(GHashTable) map =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_auto(GStrv) lines = g_strsplit(value ? value : "", "\n", -1);
+
+    for (char **l = lines; *l; l++) {
+        const char *eq = strchr(*l, '=');
+        char *key;
+
+        if (!**l && !l[1]) {
+            break; /* "" or a trailing newline */
+        }
+        if (!eq || eq == *l || memchr(*l, '.', eq - *l)) {
+            g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
+                        "'%s' is not NAME=VALUE", *l);
+            return NULL;
+        }
+        key = g_strndup(*l, eq - *l);
+        if (g_hash_table_contains(map, key)) {
+            g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE, "'%s' is given twice",
+                        key);
+            g_free(key);
+            return NULL;
+        }
+        g_hash_table_insert(map, key, g_strdup(eq + 1));
+    }
+    return g_steal_pointer(&map);
+}
+
 /* ---- error messages ------------------------------------------------------ */
 
 /* "TYPE: property 'NAME' expects WHAT, got 'STR'"; always returns FALSE. */

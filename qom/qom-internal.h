@@ -34,6 +34,8 @@ void qom_error_make_printable(GError **errp);
 
 /* TRUE if @pspec was marked with qom_param_spec_mark_size(). */
 gboolean qom_param_spec_is_size(GParamSpec *pspec);
+/* TRUE if @pspec was marked with qom_param_spec_mark_map(). */
+gboolean qom_param_spec_is_map(GParamSpec *pspec);
 
 /*
  * Format @value (of @pspec's type) the way qom_property_parse() reads it.

@@ -33,8 +33,15 @@ check devices/pipe/guest -- "qcontext/"
 # The vhost-user transport and the split virtqueue are independent of the
 # device model and of the QContext layer (a device embeds them through
 # VuDevOps); the virtqueue knows only the vhost-user wire format.
-check devices/virtio devices/vhost-user include/qcontext/devices/virtio \
-    include/qcontext/devices/vhost-user -- "qcontext/devices/(device|blk|vsock|pipe)|$QC"
+# The binding VhostUserDevice (vu-device.[ch]) is where the two meet: it may
+# use the device model, never a device.
+vu_files=$(ls devices/vhost-user/*.[ch] include/qcontext/devices/vhost-user/*.h |
+    grep -v '/vu-device\.[ch]$')
+# shellcheck disable=SC2086
+check devices/virtio include/qcontext/devices/virtio $vu_files -- \
+    "qcontext/devices/(device|blk|vsock|pipe)|$QC"
+check devices/vhost-user/vu-device.c include/qcontext/devices/vhost-user/vu-device.h -- \
+    "qcontext/devices/(blk|vsock|pipe)/"
 check devices/virtio include/qcontext/devices/virtio -- "qcontext/devices/vhost-user/vhost-user\.h"
 # The monitor: the core (every file but the qmp-*.c families) never includes a
 # family or a device header; only monitor.c includes families.h (it registers

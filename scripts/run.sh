@@ -3,11 +3,14 @@
 # Set up, build and run qcontextd on the built-in default: a virtio-blk disk
 # (a sparse raw file in a temporary directory) served over vhost-user from a
 # polling aio-qcontext, driven once by `qcontext-bench blk` so that you see
-# its IOPS and latency, then the QEMU command line that attaches a VM to it.
-# It keeps serving, with a QMP monitor on $QCONTEXT_SOCK (default
-# /tmp/qcontextd.sock) that `build/main-loop/programs/qcontext-ctl SOCK
-# query-qcontexts` (or `top`) talks to, until Ctrl-C, which stops the daemon
-# and removes the temporary directory.
+# its IOPS and latency; a vhost-user-vsock device (guest CID 3; its sockets
+# $QCONTEXT_VSOCK.sock and .uds, by default in the temporary directory) with
+# a pipe device on its port 5555; then the QEMU command line that attaches a
+# VM to them and how to reach the vsock and pipe devices.  It keeps serving,
+# with a QMP monitor on $QCONTEXT_SOCK (default /tmp/qcontextd.sock) that
+# `build/main-loop/programs/qcontext-ctl SOCK query-qcontexts` (or `top`)
+# talks to, until Ctrl-C, which stops the daemon and removes the temporary
+# directory.
 #
 # Extra arguments replace the default: qcontextd runs with them, nothing else.
 # Each step says what it does on stderr, and ninja shows its own progress.
@@ -87,7 +90,29 @@ show_blk() {
         step "qcontext-bench blk failed (exit $?); qcontextd keeps serving"
 }
 
-DEVICES=(blk)
+# --- vhost-user-vsock (context io0) and a pipe device on its port 5555 ---
+setup_vsock() {
+    vs=${QCONTEXT_VSOCK:-$tmp/vsock0}
+    daemon_args+=(-device "vhost-user-vsock,id=vsock0,socket=$vs.sock,guest-cid=3,uds-path=$vs.uds,context=io0"
+                  -device pipe,id=pipe0,vsock=vsock0,port=5555,context=ctx0)
+    qemu_args+=(-chardev "socket,id=vsock,path=$vs.sock"
+                -device vhost-user-vsock-pci,chardev=vsock)
+}
+wait_vsock() {
+    wait_for_socket "$vs.sock"
+}
+show_vsock() {
+    cat <<EOV
+
+vsock0 (guest CID 3) and pipe0 on its port 5555:
+  host -> guest port P:  { echo 'CONNECT P'; cat; } | socat - UNIX-CONNECT:$vs.uds  (answers 'OK <port>')
+  guest -> host port P:  listen on ${vs}.uds_P, e.g. socat UNIX-LISTEN:${vs}.uds_P -
+  pipe (services echo, qemud:echo), in the guest:  echo hi | qcontext-pipe echo
+                         ($build/devices/pipe/qcontext-pipe, static)
+EOV
+}
+
+DEVICES=(blk vsock)
 
 wait_for_socket() {
     for _ in $(seq 200); do
@@ -116,7 +141,7 @@ A VM attaches to it with (guest memory must be shared with qcontextd):
 $(printf '      %s %s \\\n' "${qemu_args[@]}")
       ... (your boot disk or -kernel/-initrd)
 
-The guest sees it as /dev/vda.  The monitor: $build/main-loop/programs/qcontext-ctl $monitor top
+The guest sees the disk as /dev/vda.  The monitor: $build/main-loop/programs/qcontext-ctl $monitor top
 qcontextd keeps serving; Ctrl-C stops it.
 EOF
 wait "$daemon_pid"

@@ -22,7 +22,9 @@
 
 struct PipeHost {
     gint refs;
-    VsockMux *mux;
+    void (*gone)(void *opaque); /* pipe_host_release() */
+    void *gone_opaque;
+    VsockMux *mux; /* pipe_host_new()'s, else NULL */
     AioContext *ctx;
     uint32_t port;
     bool open_reply;
@@ -54,9 +56,15 @@ static void host_unref(PipeHost *ph)
 {
     /* Acq_rel: the last channel sees the host as the device left it. */
     if (__atomic_sub_fetch(&ph->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        void (*gone)(void *opaque) = ph->gone;
+        void *gone_opaque = ph->gone_opaque;
+
         g_hash_table_unref(ph->options);
         aio_context_unref(ph->ctx);
         g_free(ph);
+        if (gone) {
+            gone(gone_opaque);
+        }
     }
 }
 
@@ -219,7 +227,7 @@ static const VsockLocalOps ch_local_ops = {
 };
 
 /* A guest connection to our port (on the muxer's thread). */
-static bool pipe_accept(VsockLocal *local, void *opaque)
+bool pipe_host_accept(VsockLocal *local, void *opaque)
 {
     PipeHost *ph = opaque;
     PipeChannel *ch = g_new0(PipeChannel, 1);
@@ -291,13 +299,11 @@ AioContext *pipe_channel_aio_context(PipeChannel *ch)
 /* The host                                                                  */
 /* ------------------------------------------------------------------------ */
 
-PipeHost *pipe_host_new(VsockMux *mux, AioContext *ctx, const PipeHostConfig *cfg,
-                        GError **errp)
+PipeHost *pipe_host_create(AioContext *ctx, const PipeHostConfig *cfg)
 {
     PipeHost *ph = g_new0(PipeHost, 1);
 
     ph->refs = 1;
-    ph->mux = mux;
     ph->ctx = ctx;
     aio_context_ref(ctx);
     ph->port = cfg->port;
@@ -312,10 +318,26 @@ PipeHost *pipe_host_new(VsockMux *mux, AioContext *ctx, const PipeHostConfig *cf
             g_hash_table_insert(ph->options, g_strdup(k), g_strdup(v));
         }
     }
-    if (!vsock_mux_bind_port(mux, cfg->port, pipe_accept, ph, errp)) {
+    return ph;
+}
+
+void pipe_host_release(PipeHost *ph, void (*gone)(void *opaque), void *opaque)
+{
+    ph->gone = gone;
+    ph->gone_opaque = opaque;
+    host_unref(ph);
+}
+
+PipeHost *pipe_host_new(VsockMux *mux, AioContext *ctx, const PipeHostConfig *cfg,
+                        GError **errp)
+{
+    PipeHost *ph = pipe_host_create(ctx, cfg);
+
+    if (!vsock_mux_bind_port(mux, cfg->port, pipe_host_accept, ph, errp)) {
         host_unref(ph);
         return NULL;
     }
+    ph->mux = mux;
     return ph;
 }
 

@@ -10,6 +10,8 @@
 #ifndef DEVICES_VSOCK_INTERNAL_H
 #define DEVICES_VSOCK_INTERNAL_H
 
+#include <pthread.h>
+
 #include "qcontext/devices/vsock/vsock.h"
 
 /* Both shutdown bits. */
@@ -131,6 +133,7 @@ struct VsockConn {
     uint32_t peer_port;
     uint16_t type;
     bool host_initiated;
+    uint64_t binding; /* the VsockBinding.id that accepted it; 0: a unix socket */
     VsockConnState state;
     uint32_t pending;
 
@@ -223,6 +226,7 @@ void vsock_listener_drop_pending(VsockListener *l);
 typedef struct VsockBinding {
     VsockAcceptFn *accept;
     void *opaque;
+    uint64_t id; /* its connections carry it (VsockConn.binding) */
 } VsockBinding;
 
 typedef struct VsockRst {
@@ -243,7 +247,11 @@ struct VsockMux {
     GHashTable *conns;       /* &conn->key -> conn */
     GHashTable *local_ports; /* host ports of host-initiated connections */
     uint32_t local_port_last;
-    GHashTable *bindings;  /* port -> VsockBinding */
+    pthread_mutex_t bind_lock; /* bindings, next_binding, unbound */
+    GHashTable *bindings;      /* port -> VsockBinding */
+    uint64_t next_binding;
+    GArray *unbound; /* ids of bindings removed, their connections to reset */
+    QEMUBH *unbind_bh;
     uint32_t pending_host; /* host sockets still sending their CONNECT line */
     VsockListener *listener;
 

@@ -22,6 +22,7 @@
 
 static void mux_rx_bh(void *opaque);
 static void mux_kill_timer(void *opaque);
+static void mux_unbind_bh(void *opaque);
 
 GQuark vsock_error_quark(void)
 {
@@ -70,7 +71,12 @@ VsockMux *vsock_mux_new(AioContext *ctx, const VsockMuxConfig *cfg, GError **err
     mux->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     mux->local_ports = g_hash_table_new(NULL, NULL);
     mux->local_port_last = VSOCK_LOCAL_PORT_BASE - 1;
+    pthread_mutex_init(&mux->bind_lock, NULL);
     mux->bindings = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    mux->unbound = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    mux->unbind_bh = aio_bh_new(ctx, mux_unbind_bh, mux);
+    mux->rx_notify = cfg->rx_notify;
+    mux->rx_opaque = cfg->rx_opaque;
     g_queue_init(&mux->rxq);
     g_queue_init(&mux->killq);
     mux->rst_cap = MAX(mux->max_conns, 256);
@@ -126,10 +132,13 @@ void vsock_mux_free(VsockMux *mux)
     }
     g_list_free(all);
     qemu_bh_delete(mux->rx_bh);
+    qemu_bh_delete(mux->unbind_bh);
     timer_free(mux->kill_timer);
     g_hash_table_destroy(mux->conns);
     g_hash_table_destroy(mux->local_ports);
     g_hash_table_destroy(mux->bindings);
+    g_array_unref(mux->unbound);
+    pthread_mutex_destroy(&mux->bind_lock);
     g_free(mux->rsts);
     g_free(mux->uds_path);
     aio_context_unref(mux->ctx);
@@ -299,12 +308,18 @@ static VsockConn *mux_open(VsockMux *mux, const struct virtio_vsock_hdr *hdr)
 {
     uint32_t port = le32toh(hdr->dst_port);
     bool seqpacket = le16toh(hdr->type) == VIRTIO_VSOCK_TYPE_SEQPACKET;
-    VsockBinding *b = g_hash_table_lookup(mux->bindings, GUINT_TO_POINTER(port));
+    VsockBinding b = {0};
     VsockConn *c;
 
-    if (b) {
+    pthread_mutex_lock(&mux->bind_lock);
+    if (g_hash_table_contains(mux->bindings, GUINT_TO_POINTER(port))) {
+        b = *(VsockBinding *)g_hash_table_lookup(mux->bindings, GUINT_TO_POINTER(port));
+    }
+    pthread_mutex_unlock(&mux->bind_lock);
+    if (b.accept) {
         c = mux_guest_conn(mux, hdr);
-        if (!b->accept(vsock_local_new(c), b->opaque)) {
+        c->binding = b.id;
+        if (!b.accept(vsock_local_new(c), b.opaque)) {
             c->ep_ops->close(c, true);
             c->ep_ops->free(c);
             g_free(c);
@@ -514,33 +529,66 @@ bool vsock_mux_bind_port(VsockMux *mux, uint32_t port, VsockAcceptFn *accept,
                          void *opaque, GError **errp)
 {
     VsockBinding *b;
+    bool ok;
 
-    if (g_hash_table_contains(mux->bindings, GUINT_TO_POINTER(port))) {
-        g_set_error(errp, VSOCK_ERROR, 0, "vsock port %u is already served", port);
-        return false;
+    pthread_mutex_lock(&mux->bind_lock);
+    ok = !g_hash_table_contains(mux->bindings, GUINT_TO_POINTER(port));
+    if (ok) {
+        b = g_new(VsockBinding, 1);
+        *b = (VsockBinding){accept, opaque, ++mux->next_binding};
+        g_hash_table_insert(mux->bindings, GUINT_TO_POINTER(port), b);
     }
-    b = g_new(VsockBinding, 1);
-    *b = (VsockBinding){accept, opaque};
-    g_hash_table_insert(mux->bindings, GUINT_TO_POINTER(port), b);
-    return true;
+    pthread_mutex_unlock(&mux->bind_lock);
+    if (!ok) {
+        g_set_error(errp, VSOCK_ERROR, 0, "vsock port %u is already served", port);
+    }
+    return ok;
 }
 
-void vsock_mux_unbind_port(VsockMux *mux, uint32_t port)
+/* Muxer thread: reset the connections of the bindings removed meanwhile. */
+static void mux_unbind_bh(void *opaque)
 {
+    VsockMux *mux = opaque;
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     GList *all;
 
-    if (!g_hash_table_remove(mux->bindings, GUINT_TO_POINTER(port))) {
-        return;
-    }
+    pthread_mutex_lock(&mux->bind_lock);
+    g_array_append_vals(ids, mux->unbound->data, mux->unbound->len);
+    g_array_set_size(mux->unbound, 0);
+    pthread_mutex_unlock(&mux->bind_lock);
     all = mux_conn_list(mux);
     for (GList *l = all; l; l = l->next) {
         VsockConn *c = l->data;
 
-        if (!c->host_initiated && c->local_port == port) {
-            vsock_conn_abort(c);
+        for (guint i = 0; c->binding && i < ids->len; i++) {
+            if (c->binding == g_array_index(ids, uint64_t, i)) {
+                vsock_conn_abort(c);
+                break;
+            }
         }
     }
     g_list_free(all);
+}
+
+void vsock_mux_unbind_port(VsockMux *mux, uint32_t port)
+{
+    VsockBinding *b;
+
+    pthread_mutex_lock(&mux->bind_lock);
+    b = g_hash_table_lookup(mux->bindings, GUINT_TO_POINTER(port));
+    if (b) {
+        g_array_append_val(mux->unbound, b->id);
+        g_hash_table_remove(mux->bindings, GUINT_TO_POINTER(port));
+    }
+    pthread_mutex_unlock(&mux->bind_lock);
+    if (!b) {
+        return;
+    }
+    if (in_aio_context_home_thread(mux->ctx)) {
+        mux_unbind_bh(mux);
+    } else {
+        qemu_bh_schedule(mux->unbind_bh);
+    }
 }
 
 void vsock_mux_reset(VsockMux *mux)

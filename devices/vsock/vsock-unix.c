@@ -34,6 +34,7 @@ typedef struct VsockUnixEp {
     bool reading; /* read handler installed */
     bool writing; /* write handler installed */
     bool shut_wr_pending;
+    bool shut_wr;  /* we shut our sending side (the guest's SHUTDOWN SEND) */
     VsockRing out; /* guest bytes the socket has not taken yet */
     /* Seqpacket, guest -> host: lengths of the complete messages in @out. */
     uint32_t *msgs;
@@ -74,6 +75,18 @@ static bool unix_peer_gone(int fd)
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
 }
 
+/*
+ * At the host's end of data: SHUTDOWN RCV too if it closed its socket
+ * (POLLHUP), unless we shut our own sending side already: then POLLHUP only
+ * says the host shut its sending side too, a half-close each way, which the
+ * guest learns as SHUTDOWN SEND alone (as a Linux peer would send it; a
+ * guest sent RCV|SEND while it still reads may see ENOTCONN).
+ */
+static uint32_t unix_eof_shut(VsockUnixEp *ep)
+{
+    return !ep->shut_wr && unix_peer_gone(ep->fd) ? VIRTIO_VSOCK_SHUTDOWN_RCV : 0;
+}
+
 static void unix_buffered(VsockUnixEp *ep, int64_t delta)
 {
     vsock_mux_buffered(ep->conn->mux, delta);
@@ -95,7 +108,7 @@ static ssize_t unix_read_stream(VsockUnixEp *ep, const struct iovec *iov,
         return r;
     }
     if (r == 0) {
-        *shut = unix_peer_gone(ep->fd) ? VIRTIO_VSOCK_SHUTDOWN_RCV : 0;
+        *shut = unix_eof_shut(ep);
         return VSOCK_EP_EOF;
     }
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -120,7 +133,7 @@ static ssize_t unix_recv_message(VsockUnixEp *ep, size_t limit, uint32_t *shut)
         return VSOCK_EP_ERROR;
     }
     if (len == 0 && unix_peer_gone(ep->fd)) {
-        *shut = VIRTIO_VSOCK_SHUTDOWN_RCV;
+        *shut = unix_eof_shut(ep);
         return VSOCK_EP_EOF;
     }
     if ((size_t)len > limit) {
@@ -237,6 +250,7 @@ static void unix_drained(VsockUnixEp *ep)
     unix_set_handlers(ep, ep->reading, false);
     if (ep->shut_wr_pending) {
         ep->shut_wr_pending = false;
+        ep->shut_wr = true;
         shutdown(ep->fd, SHUT_WR);
     }
     vsock_conn_flushed(ep->conn);
@@ -404,6 +418,7 @@ static void unix_shutdown(VsockConn *c, uint32_t how)
         if (unix_tx_pending(c)) {
             ep->shut_wr_pending = true;
         } else {
+            ep->shut_wr = true;
             shutdown(ep->fd, SHUT_WR);
         }
     }

@@ -71,7 +71,11 @@ static int listen_on(int port, int type)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%d", fz.uds, port);
+    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%d", fz.uds, port);
+
+    if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+        abort(); /* the temp dir's path is short; this cannot happen */
+    }
     unlink(sa.sun_path);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         listen(fd, 64) < 0) {

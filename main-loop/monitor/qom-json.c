@@ -336,6 +336,11 @@ gboolean qmp_props_to_opts(GType type, JsonObject *args, const char *const *skip
             continue;
         }
         pspec = g_object_class_find_property(G_OBJECT_CLASS(klass), key);
+        if (!pspec) { /* "unix.db": an entry of map property "unix" */
+            const char *subkey;
+
+            pspec = qom_map_property_find(G_OBJECT_CLASS(klass), key, &subkey);
+        }
         if (!pspec || !(pspec->flags & G_PARAM_WRITABLE)) {
             g_set_error(errp, MONITOR_ERROR, 0, "Parameter '%s' is unexpected", key);
             return FALSE;

@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <pthread.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -470,6 +471,64 @@ static void test_poll_window_per_handler(void)
     test_loop_free(l);
 }
 
+/* A polled queue that always has work, as a ring a guest keeps full. */
+static bool always_work_poll(void *opaque)
+{
+    return true;
+}
+
+static void always_work_ready(void *opaque)
+{
+    (*(unsigned *)opaque)++;
+}
+
+static void count_read(void *opaque)
+{
+    int *fds = opaque;
+    char c;
+
+    g_assert_cmpint(read(fds[0], &c, 1), ==, 1);
+    fds[2]++;
+}
+
+/*
+ * While an io_poll handler finds work at every iteration, a plain fd
+ * handler (a host socket) still runs: polling skips the fd wait only for a
+ * bounded time.  Before, the fd was never looked at while the queue stayed
+ * busy.  Bounded by iterations, not time: at most 100 us pass between two
+ * fd checks, and each iteration here takes well under that, so the bound
+ * only matters if the fd is starved.
+ */
+static void test_poll_fd_fairness(void)
+{
+    TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
+    int fds[3] = {-1, -1, 0}; /* pipe, then the reads counted */
+    int pfd[2];
+    unsigned polled = 0;
+
+    g_assert_cmpint(pipe(fds), ==, 0);
+    g_assert_cmpint(pipe(pfd), ==, 0);
+    set_params(l->ctx, POLL_MAX_NS, 0, 0);
+    aio_set_fd_handler(l->ctx, pfd[0], NULL, NULL, always_work_poll, always_work_ready,
+                       &polled);
+    aio_set_fd_handler(l->ctx, fds[0], count_read, NULL, NULL, NULL, fds);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpint(write(fds[1], "x", 1), ==, 1);
+        for (guint64 n = 0; fds[2] == i; n++) {
+            g_assert_cmpuint(n, <, 50 * 1000 * 1000); /* starved */
+            aio_poll(l->ctx, true);
+        }
+    }
+    g_assert_cmpuint(polled, >, 0);
+    aio_set_fd_handler(l->ctx, pfd[0], NULL, NULL, NULL, NULL, NULL);
+    aio_set_fd_handler(l->ctx, fds[0], NULL, NULL, NULL, NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        close(fds[i]);
+        close(pfd[i]);
+    }
+    test_loop_free(l);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -480,6 +539,7 @@ int main(int argc, char **argv)
                     test_poll_mode_kept_while_busy);
     g_test_add_func("/aio/aio-poll/polling/fd-not-starved",
                     test_fd_handler_not_starved);
+    g_test_add_func("/aio/aio-poll/polling/fd-fairness", test_poll_fd_fairness);
     test_add_for_each_driver("stats", test_stats);
     test_add_for_each_driver("stats-wakeup-before-dispatch",
                              test_stats_wakeup_before_dispatch);

@@ -4,8 +4,9 @@
 # already built tree ($1: the source root, $2: the build directory).
 #  1-3: with -version, so that the daemon exits at once;
 #  4-9: the default: a virtio-blk disk driven once by qcontext-bench blk,
-#       the QEMU command line, serving (a second front-end works, the
-#       monitor answers) until SIGINT, which stops it and removes its files.
+#       a vsock device, the QEMU command line, serving (a second front-end
+#       works, the monitor answers) until SIGINT, which stops it and removes
+#       its files.
 # TAP.
 set -uo pipefail
 src=$1 build=$2
@@ -53,9 +54,11 @@ else
     echo "not ok 4 no benchmark output"; sed 's/^/# /' "$work/out" "$work/err2"
 fi
 sock=$(sed -n 's/.*-chardev socket,id=c0,path=\([^,]*\),.*/\1/p' "$work/out")
+vsock=$(sed -n 's/.*-chardev socket,id=vsock,path=\([^ ]*\) .*/\1/p' "$work/out")
 if grep -q "memory-backend-memfd,id=mem,size=1G,share=on" "$work/out" &&
-   grep -q -- "-device vhost-user-blk-pci,chardev=c0" "$work/out" && [ -S "$sock" ]; then
-    echo "ok 5 the QEMU command line names the served socket"
+   grep -q -- "-device vhost-user-blk-pci,chardev=c0" "$work/out" && [ -S "$sock" ] &&
+   grep -q -- "-device vhost-user-vsock-pci,chardev=vsock" "$work/out" && [ -S "$vsock" ]; then
+    echo "ok 5 the QEMU command line names the served sockets (virtio-blk, vsock)"
 else
     echo "not ok 5 QEMU command line: '$sock'"; sed 's/^/# /' "$work/out"
 fi

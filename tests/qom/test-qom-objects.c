@@ -631,6 +631,58 @@ static void test_concurrent_ids(void)
     g_assert_cmpuint(strlen(log), >, 0);
 }
 
+/* ---- map properties -------------------------------------------------------- */
+
+static void test_map_property(void)
+{
+    GError *err = NULL;
+    QomObject *obj = create("test-thing,id=m1,paths.db=/run/db.sock,i=3,"
+                            "paths.log=/a=b,,c",
+                            &err);
+    g_autofree char *paths = NULL;
+    g_autoptr(GHashTable) map = NULL;
+
+    g_assert_no_error(err);
+    g_object_get(obj, "paths", &paths, NULL);
+    g_assert_cmpstr(paths, ==, "db=/run/db.sock\nlog=/a=b,c");
+    map = qom_map_parse(paths, &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(g_hash_table_size(map), ==, 2);
+    g_assert_cmpstr(g_hash_table_lookup(map, "db"), ==, "/run/db.sock");
+    g_assert_cmpstr(g_hash_table_lookup(map, "log"), ==, "/a=b,c");
+    del_ok(OBJS, "m1");
+
+    /* Set whole, as qom-get shows it; an empty map. */
+    obj = create("test-thing,id=m2,paths=x=1", &err);
+    g_assert_no_error(err);
+    del_ok(OBJS, "m2");
+    g_clear_pointer(&map, g_hash_table_unref);
+    map = qom_map_parse("", &err);
+    g_assert_no_error(err);
+    g_assert_cmpuint(g_hash_table_size(map), ==, 0);
+
+    /* Bad entries: an empty name, a dotted name, a non-map prefix. */
+    g_assert_null(create("test-thing,id=m3,paths.=/x", &err));
+    g_assert_error(err, QOM_ERROR, QOM_ERROR_INVALID_VALUE);
+    g_assert_cmpstr(err->message, ==, "test-thing: 'paths.' is not paths.NAME=VALUE");
+    g_clear_error(&err);
+    g_assert_null(create("test-thing,id=m3,paths.a.b=/x", &err));
+    g_assert_error(err, QOM_ERROR, QOM_ERROR_INVALID_VALUE);
+    g_clear_error(&err);
+    g_assert_null(create("test-thing,id=m3,name.a=/x", &err));
+    g_assert_error(err, QOM_ERROR, QOM_ERROR_UNKNOWN_PROPERTY);
+    g_clear_error(&err);
+
+    /* qom_map_parse: not NAME=VALUE, a name twice. */
+    g_assert_null(qom_map_parse("a=1\nnoequals", &err));
+    g_assert_cmpstr(err->message, ==, "'noequals' is not NAME=VALUE");
+    g_clear_error(&err);
+    g_assert_null(qom_map_parse("a=1\na=2", &err));
+    g_assert_cmpstr(err->message, ==, "'a' is given twice");
+    g_clear_error(&err);
+    g_assert_cmpuint(container_len(OBJS), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     /*
@@ -650,6 +702,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qom/create/completion-flag", test_completion_flag);
     g_test_add_func("/qom/create/failure-cleanup", test_failure_cleanup);
     g_test_add_func("/qom/links", test_links);
+    g_test_add_func("/qom/property/map", test_map_property);
     g_test_add_func("/qom/container/basic", test_container_basic);
     g_test_add_func("/qom/container/del-check", test_container_del_check);
     g_test_add_func("/qom/property/round-trip", test_round_trip);

@@ -356,6 +356,7 @@ static const char thing_help[] =
     "  l=<int64>  - A long (default: 0)\n"
     "  mode=<enum: epoll|io_uring|poll>  - The mode (default: epoll)\n"
     "  name=<string>  - A name\n"
+    "  paths.NAME=<string>  - Named paths (paths.NAME=PATH)\n"
     "  peer=<link to test-thing>  - Another thing\n"
     "  ratio=<number>  - A ratio (default: 0.5)\n"
     "  scale=<number>  - A scale (default: 1)\n"

@@ -92,6 +92,7 @@ struct _TestThing {
     gboolean flag, threaded;
     double ratio, scale;
     char *name;
+    char *paths; /* a map: paths.NAME=VALUE */
     TestMode mode;
     QomObject *peer, *context;
 };
@@ -120,6 +121,7 @@ enum {
     P_STATE,
     P_PEER,
     P_CONTEXT,
+    P_PATHS,
     N_P
 };
 
@@ -164,6 +166,10 @@ static void test_thing_set_property(GObject *object, guint id, const GValue *v,
         break;
     case P_SCALE:
         t->scale = g_value_get_double(v);
+        break;
+    case P_PATHS:
+        g_free(t->paths);
+        t->paths = g_value_dup_string(v);
         break;
     case P_NAME:
         g_free(t->name);
@@ -239,6 +245,9 @@ static void test_thing_get_property(GObject *object, guint id, GValue *v,
     case P_NAME:
         g_value_set_string(v, t->name);
         break;
+    case P_PATHS:
+        g_value_set_string(v, t->paths);
+        break;
     case P_MODE:
         g_value_set_enum(v, t->mode);
         break;
@@ -277,6 +286,7 @@ static void test_thing_dispose(GObject *object)
 static void test_thing_finalize(GObject *object)
 {
     g_free(TEST_THING(object)->name);
+    g_free(TEST_THING(object)->paths);
     G_OBJECT_CLASS(test_thing_parent_class)->finalize(object);
 }
 
@@ -321,6 +331,9 @@ static void test_thing_class_init(TestThingClass *klass)
     p[P_PEER] = g_param_spec_object("peer", NULL, "Another thing", TEST_TYPE_THING, RW);
     p[P_CONTEXT] =
         g_param_spec_object("context", NULL, "The context", TEST_TYPE_ABSTRACT, RW);
+    p[P_PATHS] =
+        g_param_spec_string("paths", NULL, "Named paths (paths.NAME=PATH)", NULL, RW);
+    qom_param_spec_mark_map(p[P_PATHS]);
     qom_param_spec_mark_size(p[P_BUF_SIZE]);
     qom_param_spec_mark_size(p[P_SMALL_SIZE]);
     g_object_class_install_properties(oc, N_P, p);

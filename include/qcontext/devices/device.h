@@ -166,6 +166,10 @@ typedef void (*DeviceQuiescedFunc)(Device *dev, gpointer opaque);
  *   The control plane always starts at realize.
  * @default_queues: `num-queues` when not given (0 means 1).
  * @max_queues: the most `num-queues` accepts (0 means DEVICE_MAX_QUEUES).
+ * @check_move: main thread, before a move is queued: may queue @queue
+ *   (DEVICE_QUEUE_ALL: the whole device, control plane included) move to
+ *   @ctx?  Return FALSE with @errp set to refuse (e.g. a plane with sources
+ *   the base class does not track).  NULL: every move is allowed.
  *
  * Hooks of a device type.  Threads: @realize and @unrealize on main; the queue
  * hooks on the thread of the context the plane @q is on (or is being attached
@@ -185,9 +189,10 @@ struct _DeviceClass {
     gboolean manual_start;
     guint default_queues;
     guint max_queues;
+    gboolean (*check_move)(Device *dev, int queue, QContext *ctx, GError **errp);
 
     /*< private >*/
-    gpointer padding[8];
+    gpointer padding[7];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -813,7 +818,8 @@ gboolean device_flush(Device *dev, DeviceDoneFunc done, gpointer opaque, GError 
  * parallel.  No request is lost, doubled or completed twice.  Then @done, then
  * the "moved" signal (queue -1, from the old control context) if anything
  * moved.  Fails at once if @ctx is not a completed context usable by devices,
- * or the device is being deleted.  Main thread.
+ * the class's @check_move refuses, or the device is being deleted.  Main
+ * thread.
  *
  * Returns: FALSE (with @errp set) if the move cannot start
  */

@@ -326,6 +326,48 @@ const char *qom_opts_get(GArray *opts, const char *key);
 void qom_param_spec_mark_size(GParamSpec *pspec);
 
 /**
+ * qom_param_spec_mark_map:
+ * @pspec: a string property
+ *
+ * Mark a string property P as a map of named values: each option
+ * "P.KEY=VALUE" (any number of them, e.g.
+ * unix.db=/run/db.sock,unix.log=/run/log.sock) adds the line "KEY=VALUE" to
+ * P's value, in the order given, lines joined with '\n'.  KEY is non-empty
+ * without '=' or '.', VALUE has no newline.  P itself may be set in that
+ * form too.  Parse the value with qom_map_parse().
+ */
+void qom_param_spec_mark_map(GParamSpec *pspec);
+
+/**
+ * qom_map_property_find:
+ * @klass: the object class
+ * @key: an option key
+ * @subkey: (out) (transfer none): KEY, inside @key
+ *
+ * For an option key "P.KEY": the map property P of @klass (see
+ * qom_param_spec_mark_map()), with *@subkey pointing at KEY inside @key.
+ *
+ * Returns: (transfer none) (nullable): the property, or NULL if @key has no
+ *   such form
+ */
+GParamSpec *qom_map_property_find(GObjectClass *klass, const char *key,
+                                  const char **subkey);
+
+/**
+ * qom_map_parse:
+ * @value: (nullable): the value of a map property
+ * @errp: return location for a #GError
+ *
+ * The value of a map property as a table KEY -> VALUE (strings, owned by the
+ * table).  NULL or "" gives an empty table.
+ *
+ * Returns: (transfer full) (nullable): the table (free with
+ *   g_hash_table_unref()), or NULL with @errp set if a line is not KEY=VALUE
+ *   or a KEY repeats
+ */
+GHashTable *qom_map_parse(const char *value, GError **errp);
+
+/**
  * qom_property_parse:
  * @type_name: the command-line name of the type, for messages
  * @pspec: the property

@@ -159,7 +159,7 @@ typedef struct PipeHostConfig {
 
 /**
  * pipe_host_new: serve pipes on @mux's port @cfg->port, with the services'
- * callbacks on @ctx.  Called on @mux's thread.
+ * callbacks on @ctx.  Any thread.
  */
 PipeHost *pipe_host_new(VsockMux *mux, AioContext *ctx, const PipeHostConfig *cfg,
                         GError **errp);
@@ -170,6 +170,27 @@ PipeHost *pipe_host_new(VsockMux *mux, AioContext *ctx, const PipeHostConfig *cf
  * left.
  */
 void pipe_host_free(PipeHost *ph);
+
+/**
+ * pipe_host_create: the pipe logic for @cfg, its services on @ctx, serving
+ * no port yet: bind pipe_host_accept() with @ph as opaque to a vsock port
+ * yourself (e.g. through the vhost-user-vsock device).  Any thread.
+ */
+PipeHost *pipe_host_create(AioContext *ctx, const PipeHostConfig *cfg);
+
+/**
+ * pipe_host_accept: the VsockAcceptFn of a PipeHost (@opaque: the host):
+ * every guest connection it accepts is a channel.  Muxer thread.
+ */
+bool pipe_host_accept(VsockLocal *local, void *opaque);
+
+/**
+ * pipe_host_release: drop the creator's reference to a pipe_host_create()
+ * host, after its port was unbound (its channels are being reset).
+ * @gone(@opaque) runs, if not NULL, once the last channel is closed and the
+ * host freed: on the calling thread if no channel was left, else on @ctx's.
+ */
+void pipe_host_release(PipeHost *ph, void (*gone)(void *opaque), void *opaque);
 
 /** pipe_host_channels: channels open now (any thread). */
 unsigned pipe_host_channels(PipeHost *ph);

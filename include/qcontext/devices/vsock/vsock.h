@@ -23,8 +23,10 @@
  *
  * Threads: a VsockMux lives on one AioContext (its host sockets are fd
  * handlers there); every vsock_mux_*() call is made on that context's home
- * thread.  The VsockLocal service-side calls (vsock_local_*) are made on the
- * thread of the AioContext given to vsock_local_attach().
+ * thread, except vsock_mux_new() and vsock_mux_bind_port()/_unbind_port(),
+ * which any thread may call.  The VsockLocal service-side calls
+ * (vsock_local_*) are made on the thread of the AioContext given to
+ * vsock_local_attach().
  *
  * SPDX-License-Identifier: MIT
  */
@@ -69,6 +71,9 @@ typedef struct VsockMux VsockMux;
 /** An in-process endpoint of a muxer (the pipe device's side; opaque). */
 typedef struct VsockLocal VsockLocal;
 
+/** VsockRxNotify: rx work appeared (called from a BH on the muxer's context). */
+typedef void VsockRxNotify(void *opaque);
+
 /**
  * VsockMuxConfig: what vsock_mux_new() is built from.
  * @guest_cid: the guest's CID (3 .. 0xfffffffe).
@@ -83,6 +88,9 @@ typedef struct VsockLocal VsockLocal;
  * @timeout_ms: how long a host-initiated REQUEST waits for the guest's
  *   answer, and a closing connection for the guest's RST, before the muxer
  *   resets it.  0 = 2000.
+ * @rx_notify: the rx-notify callback from the start (see
+ *   vsock_mux_set_rx_notify()); may be NULL.
+ * @rx_opaque: the data passed to @rx_notify.
  */
 typedef struct VsockMuxConfig {
     uint64_t guest_cid;
@@ -90,6 +98,8 @@ typedef struct VsockMuxConfig {
     uint32_t max_conns;
     uint32_t buf_alloc;
     uint32_t timeout_ms;
+    VsockRxNotify *rx_notify;
+    void *rx_opaque;
 } VsockMuxConfig;
 
 /**
@@ -111,13 +121,11 @@ typedef struct VsockMuxStats {
     uint64_t rst_lost;    /**< RSTs that found no rx buffer in time */
 } VsockMuxStats;
 
-/** VsockRxNotify: rx work appeared (called from a BH on the muxer's context). */
-typedef void VsockRxNotify(void *opaque);
-
 /**
- * vsock_mux_new: a muxer on @ctx (whose home thread must be the caller's)
- * for @cfg.  With a @uds_path, listens there (mode 0600; a stale socket file
- * nobody listens on is replaced, a live one is an error).
+ * vsock_mux_new: a muxer on @ctx for @cfg.  With a @uds_path, listens there
+ * (mode 0600; a stale socket file nobody listens on is replaced, a live one
+ * is an error).  Any thread: the muxer runs on @ctx's home thread from the
+ * moment it returns (host processes may connect at once).
  */
 VsockMux *vsock_mux_new(AioContext *ctx, const VsockMuxConfig *cfg, GError **errp);
 
@@ -189,13 +197,16 @@ typedef bool VsockAcceptFn(VsockLocal *local, void *opaque);
 /**
  * vsock_mux_bind_port: serve guest connections to host port @port with
  * @accept instead of "<uds-path>_@port".  Fails if @port is bound already.
+ * Any thread: a REQUEST the muxer handles after it returns is @accept's.
  */
 bool vsock_mux_bind_port(VsockMux *mux, uint32_t port, VsockAcceptFn *accept,
                          void *opaque, GError **errp);
 
 /**
- * vsock_mux_unbind_port: stop serving @port; connections already open on it
- * are reset (RST to the guest, closed callback to their service).
+ * vsock_mux_unbind_port: stop serving @port: no connection to it is
+ * accepted once this returns; those already open are reset (RST to the
+ * guest, closed callback to their service) on the muxer's thread: now if
+ * called there, else soon.  Any thread.
  */
 void vsock_mux_unbind_port(VsockMux *mux, uint32_t port);
 
