@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "qcontext/aio/atomic.h"
 #include "block-internal.h"
 
 #define NATIVE_MAX_EVENTS BLOCK_QUEUE_DEPTH
@@ -79,7 +80,7 @@ static int native_reap(NativeState *s, struct io_event *events, int max)
     head = ring->head;
     /* Acquire: pairs with the kernel's smp_wmb() between writing an event
      * and advancing tail (aio_complete()); the events are read after. */
-    tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+    tail = qatomic_load_acquire(&ring->tail);
     if (head >= ring->nr || tail >= ring->nr) {
         return -1; /* not the layout we know: let the kernel do it */
     }
@@ -89,7 +90,7 @@ static int native_reap(NativeState *s, struct io_event *events, int max)
     }
     /* Release: the events are copied before the kernel may reuse their
      * slots; pairs with its read of head when it counts free slots. */
-    __atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
+    qatomic_store_release(&ring->head, head);
     return (int)n;
 }
 
