@@ -281,8 +281,9 @@ struct AioContext {
     unsigned poll_gen_seen; /* home thread */
     int64_t poll_ns;        /* home thread writes, atomic: the largest handler window */
     unsigned poll_ns_gen;   /* home thread: handlers_gen when poll_ns was computed */
-    bool poll_started;      /* home thread */
-    int64_t fd_check_ns;    /* home thread: last time the fd monitor was asked */
+    unsigned poll_only_handlers; /* home thread: live io_poll handlers without events */
+    bool poll_started;           /* home thread */
+    int64_t fd_check_ns;         /* home thread: last time the fd monitor was asked */
 
     /* --- adaptive polling parameters (any thread writes, rarely) --- */
     _Alignas(AIO_CACHELINE) int64_t poll_max_ns; /* atomic */

@@ -648,6 +648,7 @@ static void poll_window_refresh(AioContext *ctx, bool reset)
 {
     AioHandler *node;
     int64_t max = 0;
+    unsigned poll_only = 0;
 
     ctx->poll_ns_gen = __atomic_load_n(&ctx->handlers_gen, __ATOMIC_RELAXED);
     urcu_memb_read_lock();
@@ -658,9 +659,11 @@ static void poll_window_refresh(AioContext *ctx, bool reset)
         }
         if (node->io_poll && !handler_is_deleted(node)) {
             max = MAX(max, node->poll_ns);
+            poll_only += node->events == 0;
         }
     }
     urcu_memb_read_unlock();
+    ctx->poll_only_handlers = poll_only;
     __atomic_store_n(&ctx->poll_ns, max, __ATOMIC_RELAXED);
 }
 
@@ -669,19 +672,31 @@ static void poll_window_refresh(AioContext *ctx, bool reset)
  * and of those without an fd to watch (io_poll only: only polling can find
  * their work, so the iteration's wakeup is the best guess of when it came).
  */
-static void poll_windows_adjust(AioContext *ctx, int64_t block_ns)
+static void poll_windows_adjust(AioContext *ctx, AioHandlerList *ready,
+                                int64_t block_ns)
 {
     AioHandler *node;
     bool changed = false;
 
-    urcu_memb_read_lock();
-    for (node = handler_list_next(ctx, NULL); node;
-         node = handler_list_next(ctx, node)) {
-        if (node->io_poll && (node->in_ready || node->events == 0)) {
+    if (__atomic_load_n(&ctx->poll_max_ns, __ATOMIC_RELAXED) == 0) {
+        return; /* no polling: every window stays 0 */
+    }
+    cds_list_for_each_entry(node, &ready->head, ready_link)
+    {
+        if (node->io_poll && node->events != 0) {
             changed |= adjust_polling_time(ctx, node, block_ns);
         }
     }
-    urcu_memb_read_unlock();
+    if (ctx->poll_only_handlers > 0) {
+        urcu_memb_read_lock();
+        for (node = handler_list_next(ctx, NULL); node;
+             node = handler_list_next(ctx, node)) {
+            if (node->io_poll && node->events == 0 && !handler_is_deleted(node)) {
+                changed |= adjust_polling_time(ctx, node, block_ns);
+            }
+        }
+        urcu_memb_read_unlock();
+    }
     if (changed) {
         poll_window_refresh(ctx, false);
     }
@@ -819,7 +834,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     waited = aio_poll_wait(ctx, &ready, blocking, home, &now);
     if (blocking) {
         /* Ready at once (neither polled nor waited): block_ns 0, no change. */
-        poll_windows_adjust(ctx, now - start);
+        poll_windows_adjust(ctx, &ready, now - start);
     }
     /*
      * Wakeup latency is notify -> dispatch: record it now, before the

@@ -41,8 +41,14 @@ void defer_call_end(void)
     }
     /* A copy: a call may open a section of its own and defer into it. */
     n = s->n;
-    memcpy(calls, s->calls, n * sizeof(calls[0]));
     s->n = 0;
+    if (n == 1) {
+        DeferredCall c = s->calls[0]; /* the common case, without memcpy */
+
+        c.fn(c.opaque);
+        return;
+    }
+    memcpy(calls, s->calls, n * sizeof(calls[0]));
     for (unsigned i = 0; i < n; i++) {
         calls[i].fn(calls[i].opaque);
     }
