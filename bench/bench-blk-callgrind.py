@@ -6,7 +6,7 @@
 #
 #   bench/bench-blk-callgrind.py [--backends qcontextd,qsd] [--disks null,file]
 #       [--qd 1,32] [--poll-max-ns 32768] [--n1 2000] [--n2 10000]
-#       [--syscalls] [--top N] [--keep DIR] [--json]
+#       [--syscalls] [--no-callgrind] [--client-spin-us US] [--top N] [--keep] [--json]
 #
 # Each back-end runs under `valgrind --tool=callgrind` with the same command
 # line as bench/bench-blk-compare.py, one dataplane thread each.  The client
@@ -71,6 +71,8 @@ def run_client(args, sock, qd, n):
             "--iodepth", str(qd), "--number", str(n), "--json", "--timeout-ms", "60000"]
     if args.client_cpu is not None:
         argv += ["--cpus", str(args.client_cpu)]
+    if args.client_spin_us:
+        argv += ["--spin-us", str(args.client_spin_us)]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         raise RuntimeError("client failed: %s %s" % (p.stderr, p.stdout[-300:]))
@@ -188,6 +190,8 @@ def perf_client(args, sock, qd, n, out, events):
             "--iodepth", str(qd), "--number", str(n), "--json", "--timeout-ms", "60000"]
     if args.client_cpu is not None:
         argv += ["--cpus", str(args.client_cpu)]
+    if args.client_spin_us:
+        argv += ["--spin-us", str(args.client_spin_us)]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         raise RuntimeError("client failed: %s" % p.stderr[-500:])
@@ -240,6 +244,8 @@ def parse_args(argv):
     ap.add_argument("--syscalls", action="store_true")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--top", type=int, default=0, help="show the N costliest functions")
+    ap.add_argument("--client-spin-us", type=int, default=0,
+                    help="the client's --spin-us (default 0: it sleeps on the call eventfd)")
     ap.add_argument("--client-cpu", type=int, default=0)
     ap.add_argument("--backend-cpu", type=int, default=1)
     ap.add_argument("--dir")
