@@ -295,8 +295,8 @@ def print_table(cells, backends, args, commands):
                 "", "", "paired", r["iops_paired_median"], r["iops_paired_min"],
                 r["iops_paired_max"]))
         print()
-    print("sleeps, kicks: the client's sleeps on the call eventfd and kick eventfd writes "
-          "per request (a client that never sleeps is the bottleneck)")
+    print("sleeps, kicks: per request, the client's sleeps on the call eventfd (after its "
+          "spin) and its kick eventfd writes (a back-end that polls its ring needs none)")
     for line in noise_lines(cells, args):
         print(line)
     print("\ncommands:")
