@@ -403,6 +403,35 @@ bool aio_dispatch_ready(AioContext *ctx, AioHandlerList *ready);
 /* aio_dispatch: one non-blocking iteration (used by the GSource). */
 bool aio_dispatch(AioContext *ctx);
 
+/* Next handler after @node (NULL: the first), or NULL.  Inside rcu_read_lock. */
+static inline AioHandler *aio_handler_next(AioContext *ctx, AioHandler *node)
+{
+    struct cds_list_head *pos = node ? &node->node : &ctx->handlers;
+    /* Acquire: pairs with the release stores of the list writers
+     * (handler_list_add_tail/replace/del in aio-posix.c). */
+    struct cds_list_head *next = __atomic_load_n(&pos->next, __ATOMIC_ACQUIRE);
+
+    return next == &ctx->handlers ? NULL : caa_container_of(next, AioHandler, node);
+}
+
+static inline bool aio_handler_is_deleted(AioHandler *node)
+{
+    return __atomic_load_n(&node->deleted, __ATOMIC_RELAXED);
+}
+
+/* aio-polling.c: adaptive polling (docs/aio.md, "Adaptive polling"), home thread */
+/* Busy-poll for up to the window (if any); true (and *@timeout 0) if work was found. */
+bool aio_poll_try(AioContext *ctx, AioHandlerList *ready, int64_t *timeout,
+                  int64_t *now);
+/* Enter or leave poll mode (io_poll_begin/_end); leaving polls once more: true if that
+ * found work. */
+bool aio_poll_set_started(AioContext *ctx, AioHandlerList *ready, bool started);
+/* After a blocking iteration that woke @block_ns after it started: adapt the windows.
+ */
+void aio_poll_windows_adjust(AioContext *ctx, AioHandlerList *ready, int64_t block_ns);
+/* New poll parameters, or handlers came or went: refresh the windows. */
+void aio_poll_params_refresh(AioContext *ctx);
+
 /* statistics helpers (home thread, relaxed atomics) */
 static inline void aio_stat_add(uint64_t *counter, uint64_t n)
 {
