@@ -36,6 +36,7 @@ struct VblkQueue {
     /* Pushed, not yet published (queue thread): see vblk_complete(). */
     VuQueue *vq;
     unsigned ended_ok, ended_failed;
+    bool batch_open; /* published the batch's first, the rest deferred */
 };
 
 struct VirtioBlk {

@@ -46,6 +46,25 @@ static void vblk_publish(void *opaque)
     }
 }
 
+/* The end of a batch of completions: publish what came after its first. */
+static void vblk_batch_end(void *opaque)
+{
+    VblkQueue *bq = opaque;
+
+    bq->batch_open = false;
+    if (bq->ended_ok || bq->ended_failed) {
+        vblk_publish(bq);
+    }
+}
+
+/*
+ * The first completion of a batch is published at once: a driver asleep on
+ * its interrupt starts waking while the rest of the batch completes (with
+ * EVENT_IDX that is the one signal it asked for).  The others are
+ * published once, at the end of the batch: one used->idx store, one
+ * barrier, at most one more signal.  Outside a batch (a completion from a
+ * BH of its own), each is published at once.
+ */
 static void vblk_complete(VblkReq *req, uint8_t status)
 {
     VblkQueue *bq = req->bq;
@@ -59,7 +78,14 @@ static void vblk_complete(VblkReq *req, uint8_t status)
         bq->ended_failed++;
     }
     vblk_req_put(req);
-    defer_call(vblk_publish, bq);
+    if (bq->batch_open) {
+        return; /* published at the end of the batch */
+    }
+    bq->batch_open = true;
+    defer_call(vblk_batch_end, bq); /* outside a batch: runs (and publishes) now */
+    if (bq->batch_open) {
+        vblk_publish(bq); /* the batch's first; nothing of bq is touched after it */
+    }
 }
 
 static void vblk_backend_done(void *opaque, int ret)
