@@ -103,6 +103,7 @@ struct AioHandler {
     bool in_ready;                   /* linked in some AioHandlerList */
     bool poll_ready;                 /* io_poll returned true */
     unsigned dispatching;            /* home thread: callbacks running */
+    int64_t poll_ns;                 /* home thread: this handler's poll window */
 };
 
 /*
@@ -278,9 +279,11 @@ struct AioContext {
     AioBHSlice *bh_slice_head; /* home thread: rounds being run, oldest first */
     AioBHSlice *bh_slice_tail;
     unsigned poll_gen_seen; /* home thread */
-    int64_t poll_ns;        /* home thread writes, atomic: current window */
-    bool poll_started;      /* home thread */
-    int64_t fd_check_ns;    /* home thread: last time the fd monitor was asked */
+    int64_t poll_ns;        /* home thread writes, atomic: the largest handler window */
+    unsigned poll_ns_gen;   /* home thread: handlers_gen when poll_ns was computed */
+    unsigned poll_only_handlers; /* home thread: live io_poll handlers without events */
+    bool poll_started;           /* home thread */
+    int64_t fd_check_ns;         /* home thread: last time the fd monitor was asked */
 
     /* --- adaptive polling parameters (any thread writes, rarely) --- */
     _Alignas(AIO_CACHELINE) int64_t poll_max_ns; /* atomic */
@@ -399,6 +402,35 @@ void aio_walkers_dec(AioContext *ctx);
 bool aio_dispatch_ready(AioContext *ctx, AioHandlerList *ready);
 /* aio_dispatch: one non-blocking iteration (used by the GSource). */
 bool aio_dispatch(AioContext *ctx);
+
+/* Next handler after @node (NULL: the first), or NULL.  Inside rcu_read_lock. */
+static inline AioHandler *aio_handler_next(AioContext *ctx, AioHandler *node)
+{
+    struct cds_list_head *pos = node ? &node->node : &ctx->handlers;
+    /* Acquire: pairs with the release stores of the list writers
+     * (handler_list_add_tail/replace/del in aio-posix.c). */
+    struct cds_list_head *next = __atomic_load_n(&pos->next, __ATOMIC_ACQUIRE);
+
+    return next == &ctx->handlers ? NULL : caa_container_of(next, AioHandler, node);
+}
+
+static inline bool aio_handler_is_deleted(AioHandler *node)
+{
+    return __atomic_load_n(&node->deleted, __ATOMIC_RELAXED);
+}
+
+/* aio-polling.c: adaptive polling (docs/aio.md, "Adaptive polling"), home thread */
+/* Busy-poll for up to the window (if any); true (and *@timeout 0) if work was found. */
+bool aio_poll_try(AioContext *ctx, AioHandlerList *ready, int64_t *timeout,
+                  int64_t *now);
+/* Enter or leave poll mode (io_poll_begin/_end); leaving polls once more: true if that
+ * found work. */
+bool aio_poll_set_started(AioContext *ctx, AioHandlerList *ready, bool started);
+/* After a blocking iteration that woke @block_ns after it started: adapt the windows.
+ */
+void aio_poll_windows_adjust(AioContext *ctx, AioHandlerList *ready, int64_t block_ns);
+/* New poll parameters, or handlers came or went: refresh the windows. */
+void aio_poll_params_refresh(AioContext *ctx);
 
 /* statistics helpers (home thread, relaxed atomics) */
 static inline void aio_stat_add(uint64_t *counter, uint64_t n)

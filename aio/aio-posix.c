@@ -37,7 +37,7 @@ static void handler_list_add_tail(struct cds_list_head *newp,
 {
     newp->next = head;
     newp->prev = head->prev;
-    /* Release: publish newp's fields.  Pairs with handler_list_next(). */
+    /* Release: publish newp's fields.  Pairs with aio_handler_next(). */
     __atomic_store_n(&head->prev->next, newp, __ATOMIC_RELEASE);
     head->prev = newp;
 }
@@ -46,7 +46,7 @@ static void handler_list_replace(struct cds_list_head *old, struct cds_list_head
 {
     newp->next = old->next;
     newp->prev = old->prev;
-    /* Release: publish newp's fields.  Pairs with handler_list_next(). */
+    /* Release: publish newp's fields.  Pairs with aio_handler_next(). */
     __atomic_store_n(&newp->prev->next, newp, __ATOMIC_RELEASE);
     newp->next->prev = newp;
     /* old->next still leads readers that stand on @old back into the list. */
@@ -57,21 +57,6 @@ static void handler_list_del(struct cds_list_head *node)
     /* Release, as the others (readers past @node see a published node). */
     __atomic_store_n(&node->prev->next, node->next, __ATOMIC_RELEASE);
     node->next->prev = node->prev;
-}
-
-/* Next handler after @node (NULL: the first), or NULL.  Inside rcu_read_lock. */
-static AioHandler *handler_list_next(AioContext *ctx, AioHandler *node)
-{
-    struct cds_list_head *pos = node ? &node->node : &ctx->handlers;
-    /* Acquire: pairs with the release stores of the writers above. */
-    struct cds_list_head *next = __atomic_load_n(&pos->next, __ATOMIC_ACQUIRE);
-
-    return next == &ctx->handlers ? NULL : caa_container_of(next, AioHandler, node);
-}
-
-static bool handler_is_deleted(AioHandler *node)
-{
-    return __atomic_load_n(&node->deleted, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -450,17 +435,17 @@ static bool aio_dispatch_handler(AioContext *ctx, AioHandler *node)
     ctx->dispatch_revents = revents;
     /* A callback may remove its own or another handler: recheck "deleted". */
     if (poll_ready && revents == 0 && node->io_poll_ready &&
-        !handler_is_deleted(node)) {
+        !aio_handler_is_deleted(node)) {
         node->io_poll_ready(node->opaque);
         progress = !node->is_ctx_notifier;
     }
     if ((revents & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && node->io_read &&
-        !handler_is_deleted(node)) {
+        !aio_handler_is_deleted(node)) {
         node->io_read(node->opaque);
         progress |= !node->is_ctx_notifier;
     }
     if ((revents & (G_IO_OUT | G_IO_ERR)) && node->io_write &&
-        !handler_is_deleted(node)) {
+        !aio_handler_is_deleted(node)) {
         node->io_write(node->opaque);
         progress = true;
     }
@@ -494,173 +479,27 @@ bool aio_dispatch_ready(AioContext *ctx, AioHandlerList *ready)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Adaptive polling (see docs/aio.md, "Adaptive polling")                    */
-/* ------------------------------------------------------------------------ */
-
-static void aio_add_poll_ready(AioHandlerList *ready, AioHandler *node)
-{
-    aio_add_ready_handler(ready, node, 0);
-    node->poll_ready = true;
-}
-
-/* Call every io_poll once.  Returns true if one other than ours found work. */
-static bool run_poll_handlers_once(AioContext *ctx, AioHandlerList *ready,
-                                   int64_t *timeout)
-{
-    AioHandler *node;
-    bool progress = false;
-
-    urcu_memb_read_lock();
-    for (node = handler_list_next(ctx, NULL); node;
-         node = handler_list_next(ctx, node)) {
-        if (!node->io_poll || node->dispatching || handler_is_deleted(node)) {
-            continue;
-        }
-        if (node->io_poll(node->opaque)) {
-            aio_add_poll_ready(ready, node);
-            *timeout = 0; /* stop polling, do not block */
-            progress |= !node->is_ctx_notifier;
-        }
-    }
-    urcu_memb_read_unlock();
-    return progress;
-}
-
-/*
- * Busy-poll for up to @max_ns; *timeout shrinks by the time spent.  *@now
- * is the clock when polling starts and, on return, when it ended (one read
- * per round of io_poll calls, none more).
- */
-static bool run_poll_handlers(AioContext *ctx, AioHandlerList *ready, int64_t max_ns,
-                              int64_t *timeout, int64_t *now)
-{
-    int64_t start = *now;
-    int64_t elapsed;
-    bool progress;
-
-    do {
-        progress = run_poll_handlers_once(ctx, ready, timeout);
-        *now = aio_now_ns();
-        elapsed = *now - start;
-        max_ns = aio_timeout_min(*timeout, max_ns);
-    } while (elapsed < max_ns && !aio_fdmon_need_wait(ctx));
-
-    aio_stat_add(&ctx->stats.poll_ns, elapsed);
-    aio_stat_add(*timeout == 0 ? &ctx->stats.poll_hits : &ctx->stats.poll_misses, 1);
-    if (*timeout > 0) {
-        *timeout -= MIN(*timeout, elapsed);
-    }
-    return progress;
-}
-
-/*
- * Enter or leave polling mode: io_poll_begin/io_poll_end callbacks.  When
- * leaving, poll once more since notifications were off until now.  Returns
- * true if that found work.
- */
-static bool poll_set_started(AioContext *ctx, AioHandlerList *ready, bool started)
-{
-    AioHandler *node;
-    bool progress = false;
-
-    if (started == ctx->poll_started) {
-        return false;
-    }
-    ctx->poll_started = started;
-    urcu_memb_read_lock();
-    for (node = handler_list_next(ctx, NULL); node;
-         node = handler_list_next(ctx, node)) {
-        IOHandler *fn = started ? node->io_poll_begin : node->io_poll_end;
-
-        if (handler_is_deleted(node)) {
-            continue;
-        }
-        if (fn) {
-            fn(node->opaque);
-        }
-        if (!started && node->io_poll && !node->dispatching &&
-            node->io_poll(node->opaque)) {
-            aio_add_poll_ready(ready, node);
-            progress = true;
-        }
-    }
-    urcu_memb_read_unlock();
-    return progress;
-}
-
-/* Busy-poll before blocking if the window allows.  True if work was found. */
-static bool try_poll_mode(AioContext *ctx, AioHandlerList *ready, int64_t *timeout,
-                          int64_t *now)
-{
-    int64_t max_ns = aio_timeout_min(*timeout, ctx->poll_ns);
-
-    if (max_ns && !aio_fdmon_need_wait(ctx)) {
-        poll_set_started(ctx, ready, true);
-        if (run_poll_handlers(ctx, ready, max_ns, timeout, now)) {
-            return true;
-        }
-    }
-    if (poll_set_started(ctx, ready, false)) {
-        *timeout = 0;
-        return true;
-    }
-    return false;
-}
-
-/* Grow or shrink the window after a blocking iteration that took @block_ns. */
-static void adjust_polling_time(AioContext *ctx, int64_t block_ns)
-{
-    int64_t max_ns = __atomic_load_n(&ctx->poll_max_ns, __ATOMIC_RELAXED);
-    int64_t ns = ctx->poll_ns;
-
-    if (block_ns <= ns) {
-        return; /* the sweet spot: polling caught it */
-    }
-    if (block_ns > max_ns) {
-        /* Polling that long would not pay: poll less. */
-        int64_t shrink = __atomic_load_n(&ctx->poll_shrink, __ATOMIC_RELAXED);
-
-        ns = shrink ? ns / shrink : 0;
-    } else if (ns < max_ns) {
-        /* The event came within max_ns: poll longer next time. */
-        int64_t grow = __atomic_load_n(&ctx->poll_grow, __ATOMIC_RELAXED);
-
-        ns = ns ? ns * (grow ? grow : 2) : 4000;
-        ns = MIN(ns, max_ns);
-    }
-    __atomic_store_n(&ctx->poll_ns, ns, __ATOMIC_RELAXED);
-}
-
-/* New poll parameters restart the window from 0. */
-static void poll_params_refresh(AioContext *ctx)
-{
-    /* Acquire: pairs with the release increment in aio_context_set_poll_params(). */
-    unsigned gen = __atomic_load_n(&ctx->poll_gen, __ATOMIC_ACQUIRE);
-
-    if (gen != ctx->poll_gen_seen) {
-        ctx->poll_gen_seen = gen;
-        __atomic_store_n(&ctx->poll_ns, 0, __ATOMIC_RELAXED);
-    }
-}
-
-/* ------------------------------------------------------------------------ */
 /* aio_poll                                                                  */
 /* ------------------------------------------------------------------------ */
 
 /*
- * While io_poll handlers keep finding work, an iteration skips the fd wait:
- * that is what polling saves.  But fd handlers without io_poll (a device's
- * host sockets, its control socket) would then wait until every polled
- * queue ran dry: under a steady guest stream, forever.  So the fd monitor
- * is still asked (without blocking) when it was last asked this long ago:
- * at most one extra wait of timeout 0 per interval, whatever the load.
+ * While io_poll handlers keep finding work, or a BH keeps the loop busy in
+ * poll mode, an iteration skips the fd wait: that is what polling saves
+ * (the io_poll handlers watch their own fds).  But fd handlers without
+ * io_poll (a device's host sockets, its control socket) would then wait
+ * until every polled queue ran dry: under a steady guest stream, forever.
+ * So the fd monitor is still asked (without blocking) when it was last
+ * asked this long ago: at most one extra wait of timeout 0 per interval,
+ * whatever the load.
  */
 #define AIO_FD_CHECK_INTERVAL_NS (100 * 1000)
 
-/* Polling found work: may the fd wait be skipped this time? */
-static bool aio_fd_check_can_skip(AioContext *ctx, int64_t now)
+/* A busy iteration (@timeout 0) in poll mode: may the fd wait be skipped? */
+static bool aio_fd_check_can_skip(AioContext *ctx, bool blocking, int64_t timeout,
+                                  int64_t now)
 {
-    return now - ctx->fd_check_ns < AIO_FD_CHECK_INTERVAL_NS &&
+    return blocking && timeout == 0 && ctx->poll_started &&
+           now - ctx->fd_check_ns < AIO_FD_CHECK_INTERVAL_NS &&
            !aio_fdmon_need_wait(ctx);
 }
 
@@ -676,16 +515,20 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
 {
     int64_t timeout = 0;
     int64_t waited = 0;
-    bool poll_ready = false;
     bool use_notify_me = false;
     int ret;
 
     if (home) {
-        poll_params_refresh(ctx);
+        aio_poll_params_refresh(ctx);
     }
     if (blocking) {
         timeout = aio_compute_timeout_ns(ctx);
-        poll_ready = try_poll_mode(ctx, ready, &timeout, now);
+        aio_poll_try(ctx, ready, &timeout, now); /* work found: timeout 0 */
+        /* About to sleep: leave poll mode (notifications back on) and poll
+         * once more for what raced with that. */
+        if (timeout != 0 && aio_poll_set_started(ctx, ready, false)) {
+            timeout = 0;
+        }
         use_notify_me = timeout != 0;
     }
     if (use_notify_me) {
@@ -700,7 +543,7 @@ static int64_t aio_poll_wait(AioContext *ctx, AioHandlerList *ready, bool blocki
             timeout = 0;
         }
     }
-    if (!poll_ready || !aio_fd_check_can_skip(ctx, *now)) {
+    if (!aio_fd_check_can_skip(ctx, blocking, timeout, *now)) {
         int64_t t0 = *now;
 
         if (home) {
@@ -752,7 +595,7 @@ bool aio_poll(AioContext *ctx, bool blocking)
     waited = aio_poll_wait(ctx, &ready, blocking, home, &now);
     if (blocking) {
         /* Ready at once (neither polled nor waited): block_ns 0, no change. */
-        adjust_polling_time(ctx, now - start);
+        aio_poll_windows_adjust(ctx, &ready, now - start);
     }
     /*
      * Wakeup latency is notify -> dispatch: record it now, before the

@@ -72,13 +72,19 @@ bool event_notifier_test_and_clear(EventNotifier *e)
     if (!e->initialized) {
         return false;
     }
-    /* An eventfd read returns the whole counter; loop in case of a race. */
+    /*
+     * One read: it returns and clears the whole counter of an eventfd (a
+     * second read is a wasted system call per wakeup).  Whatever a
+     * semaphore-mode eventfd or a pipe from a front-end leaves keeps the
+     * fd readable for the next iteration: never a loop on a counter that a
+     * hostile writer keeps high.
+     */
     do {
         len = read(e->rfd, &value, sizeof(value));
-        if (len == sizeof(value)) {
-            was_set = true;
-        }
-    } while (len == sizeof(value) || (len < 0 && errno == EINTR));
+    } while (len < 0 && errno == EINTR);
+    if (len == sizeof(value)) {
+        was_set = true;
+    }
     return was_set;
 }
 

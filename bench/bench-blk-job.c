@@ -32,6 +32,7 @@ typedef struct {
     uint64_t base, nblocks;
     uint64_t rng;
     uint64_t next_block; /* sequential patterns and prefill/check */
+    uint64_t issued;     /* requests submitted in PHASE_MAIN (--number) */
     uint32_t *gen;       /* --verify: generation of each block, 0 = unknown */
     uint8_t *busy;       /* --verify: a request on the block is in flight */
     BlkSlot *slots;
@@ -189,7 +190,13 @@ static gboolean submit_one(BlkJob *j, Phase phase)
         j->busy[block] = 1;
     }
     r->t_submit = bench_now_ns();
+    if (phase == PHASE_MAIN) {
+        j->issued++;
+    }
     if (!fe_blk_submit(j->q, r, NULL)) {
+        if (phase == PHASE_MAIN) {
+            j->issued--;
+        }
         /* the ring is full (no indirect descriptors): try again later */
         if (j->busy) {
             j->busy[block] = 0;
@@ -276,6 +283,28 @@ static gboolean poll_idle(BlkJob *j, uint64_t now)
     return TRUE;
 }
 
+/*
+ * --spin-us: nothing to do, requests in flight: look at the used ring for
+ * a while before sleeping on the call eventfd, as a hybrid-polling guest
+ * does.  Notifications stay off meanwhile (EVENT_IDX: used_event is left
+ * behind; without it, NO_INTERRUPT), so a back-end that answers within the
+ * spin is not asked to signal.  TRUE if a completion came.
+ */
+static gboolean spin_for_completion(BlkJob *j)
+{
+    FeVq *vq = fe_blk_queue_vq(j->q);
+    uint64_t deadline = bench_now_ns() + (uint64_t)j->run->opt.spin_us * 1000;
+
+    fe_vq_disable_cb(vq);
+    do {
+        if (fe_vq_used_idx(vq) != fe_vq_last_used_idx(vq)) {
+            return TRUE;
+        }
+        bench_cpu_relax();
+    } while (bench_now_ns() < deadline);
+    return FALSE;
+}
+
 /* Run @phase to its end: submit, kick, harvest, wait. */
 static gboolean run_phase(BlkJob *j, Phase phase)
 {
@@ -287,7 +316,12 @@ static gboolean run_phase(BlkJob *j, Phase phase)
         unsigned submitted = 0, done = 0;
         FeBlkReq *r;
 
-        while (more && fe_blk_inflight(j->q) < o->iodepth && submit_one(j, phase)) {
+        if (phase == PHASE_MAIN) {
+            j->res->loops++;
+        }
+        while (more && fe_blk_inflight(j->q) < o->iodepth &&
+               !(phase == PHASE_MAIN && o->number && j->issued >= o->number) &&
+               submit_one(j, phase)) {
             submitted++;
         }
         if (submitted) {
@@ -299,7 +333,10 @@ static gboolean run_phase(BlkJob *j, Phase phase)
             done++;
         }
         if (phase == PHASE_MAIN) {
-            more = now < j->t_end;
+            j->res->main_done += done;
+        }
+        if (phase == PHASE_MAIN) {
+            more = o->number ? j->issued < o->number : now < j->t_end;
         } else {
             more = j->next_block < j->nblocks;
         }
@@ -311,6 +348,12 @@ static gboolean run_phase(BlkJob *j, Phase phase)
             continue;
         }
         if (!o->poll) {
+            if (o->spin_us && spin_for_completion(j)) {
+                continue;
+            }
+            if (phase == PHASE_MAIN) {
+                j->res->waits++;
+            }
             if (!fe_blk_wait(j->q, o->timeout_ms, &j->err)) {
                 return FALSE;
             }
@@ -346,14 +389,23 @@ static void *job_main(void *opaque)
     }
     j->next_block = 0;
     t0 = bench_now_ns();
-    j->t_measure = t0 + (uint64_t)(o->ramp_s * 1e9);
-    j->t_end = j->t_measure + (uint64_t)(o->runtime_s * 1e9);
+    if (o->number) {
+        /* --number: every request is measured, however long it takes */
+        j->t_measure = t0;
+        j->t_end = UINT64_MAX;
+    } else {
+        j->t_measure = t0 + (uint64_t)(o->ramp_s * 1e9);
+        j->t_end = j->t_measure + (uint64_t)(o->runtime_s * 1e9);
+    }
+    j->res->kicks = fe_vq_kicks(fe_blk_queue_vq(j->q));
     if (!run_phase(j, PHASE_MAIN)) {
         j->res->elapsed_ns =
             bench_now_ns() > j->t_measure ? bench_now_ns() - j->t_measure : 0;
         return NULL;
     }
-    j->res->elapsed_ns = j->t_end - j->t_measure;
+    j->res->elapsed_ns =
+        o->number ? bench_now_ns() - j->t_measure : j->t_end - j->t_measure;
+    j->res->kicks = fe_vq_kicks(fe_blk_queue_vq(j->q)) - j->res->kicks;
     j->next_block = 0;
     if (o->verify) {
         run_phase(j, PHASE_CHECK);

@@ -61,9 +61,10 @@ static void print_config(const BlkRun *run)
             "x, protocol features 0x%" G_GINT64_MODIFIER "x\n",
             o->socket, fe_blk_capacity(run->blk) >> 20, fe_device_features(dev),
             fe_device_protocol_features(dev));
-    g_print("  working set %" G_GUINT64_FORMAT " MiB per job, completions %s\n",
+    g_print("  working set %" G_GUINT64_FORMAT " MiB per job, completions %s%s\n",
             run->region >> 20,
-            o->poll ? "busy-polled" : "by call eventfd (the guest's interrupt)");
+            o->poll ? "busy-polled" : "by call eventfd (the guest's interrupt)",
+            !o->poll && o->spin_us ? ", after a busy-poll of the used ring" : "");
     if (run->ring_limited) {
         g_print("  note: no indirect descriptors and a %u-entry ring: fewer than "
                 "%u requests fit in flight\n",
@@ -138,13 +139,33 @@ static void json_config(JsonOut *o, const BlkRun *run)
     jo_int(o, "numjobs", opt->numjobs);
     jo_num(o, "runtime_s", opt->runtime_s);
     jo_num(o, "ramp_s", opt->ramp_s);
+    jo_int(o, "number", (gint64)opt->number);
     jo_int(o, "region_bytes", (gint64)run->region);
     jo_bool(o, "verify", opt->verify);
     jo_bool(o, "poll", opt->poll);
+    jo_int(o, "spin_us", opt->spin_us);
     jo_int(o, "capacity", (gint64)fe_blk_capacity(run->blk));
     jo_int(o, "features", (gint64)fe_device_features(dev));
     jo_int(o, "protocol_features", (gint64)fe_device_protocol_features(dev));
     jo_bool(o, "ring_limited", run->ring_limited);
+    jo_close(o, '}');
+}
+
+/* The client's own work per request: is it the bottleneck? */
+static void json_client(JsonOut *o, const BlkRun *run)
+{
+    uint64_t done = 0, loops = 0, waits = 0, kicks = 0;
+
+    for (unsigned i = 0; i < run->opt.numjobs; i++) {
+        done += run->jobs[i].main_done;
+        loops += run->jobs[i].loops;
+        waits += run->jobs[i].waits;
+        kicks += run->jobs[i].kicks;
+    }
+    jo_open(o, "client", '{');
+    jo_num(o, "loops_per_io", done ? (double)loops / (double)done : 0);
+    jo_num(o, "waits_per_io", done ? (double)waits / (double)done : 0);
+    jo_num(o, "kicks_per_io", done ? (double)kicks / (double)done : 0);
     jo_close(o, '}');
 }
 
@@ -169,6 +190,7 @@ gboolean bench_blk_report_json(const BlkRun *run)
     jo_int(&o, "verify_errors", (gint64)t.verify_errors);
     jo_int(&o, "failed_jobs", t.failed_jobs);
     json_lat(&o, "lat_us", &run->total);
+    json_client(&o, run);
     jo_close(&o, '}');
     jo_open(&o, "jobs", '[');
     for (unsigned i = 0; i < run->opt.numjobs; i++) {

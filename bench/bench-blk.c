@@ -5,7 +5,7 @@
  *       [--bs 4k] [--iodepth 1..256] [--numjobs N] [--runtime 10] [--ramp 0]
  *       [--size BYTES] [--rwmixread 70] [--cpus 0,1,...] [--poll] [--verify]
  *       [--json] [--queue-size N] [--timeout-ms N] [--no-indirect]
- *       [--no-event-idx]
+ *       [--no-event-idx] [--number N] [--spin-us US]
  *
  * Exit status: 0 when every request succeeded (and, with --verify, every
  * block checked out), 1 on I/O errors, verify errors or a lost back-end,
@@ -151,6 +151,8 @@ static gboolean check_options(BlkOptions *o, const char *bs, const char *size,
 static gboolean parse_options(int argc, char **argv, BlkOptions *o, GError **errp)
 {
     g_autofree char *rw = NULL, *bs = NULL, *size = NULL, *cpus = NULL;
+    gint64 number = 0;
+    int spin_us = 0;
     int iodepth = 1, numjobs = 1, rwmix = 70, qsize = 0, timeout = 5000;
     GOptionEntry entries[] = {
         {"socket", 0, 0, G_OPTION_ARG_FILENAME, &o->socket,
@@ -186,6 +188,11 @@ static gboolean parse_options(int argc, char **argv, BlkOptions *o, GError **err
          "Do not negotiate indirect descriptors", NULL},
         {"no-event-idx", 0, 0, G_OPTION_ARG_NONE, &o->no_event_idx,
          "Do not negotiate EVENT_IDX", NULL},
+        {"spin-us", 0, 0, G_OPTION_ARG_INT, &spin_us,
+         "Busy-poll the used ring this long before sleeping on the call eventfd (0)",
+         "US"},
+        {"number", 0, 0, G_OPTION_ARG_INT64, &number,
+         "Requests per job, then stop (instead of --runtime; all measured)", "N"},
         {"plot", 0, 0, G_OPTION_ARG_FILENAME, &o->plot_path,
          "Draw the latency distribution (CDF, log scale) of each job into this PNG",
          "FILE.png"},
@@ -214,6 +221,14 @@ static gboolean parse_options(int argc, char **argv, BlkOptions *o, GError **err
     o->rwmixread = (unsigned)MAX(rwmix, 0);
     o->queue_size = (unsigned)MAX(qsize, 0);
     o->timeout_ms = MAX(timeout, 1);
+    if (number < 0) {
+        return bad(errp, "--number must be >= 0");
+    }
+    if (spin_us < 0 || spin_us > 1000000) {
+        return bad(errp, "--spin-us must be in 0..1000000");
+    }
+    o->spin_us = (unsigned)spin_us;
+    o->number = (uint64_t)number;
     o->rw_name = rw_names[BLK_RW_RANDREAD];
     if (rw && !parse_rw(o, rw, errp)) {
         return FALSE;

@@ -42,6 +42,7 @@ typedef struct BlkOptions {
     unsigned numjobs;
     double runtime_s;
     double ramp_s;
+    uint64_t number;    /**< --number: requests per job, then stop (0: --runtime) */
     uint64_t size;      /**< working set in bytes (0: capacity, 64 MiB with --verify) */
     unsigned rwmixread; /**< percent of reads with --rw mixed */
     unsigned queue_size;
@@ -50,7 +51,9 @@ typedef struct BlkOptions {
     unsigned ncpus;
     gboolean verify;
     gboolean json;
-    gboolean poll; /**< busy-poll completions instead of sleeping on the call fd */
+    gboolean poll; /**< busy-poll completions instead of sleeping on the call eventfd */
+    unsigned
+        spin_us; /**< busy-poll this long before sleeping (hybrid); 0: sleep at once */
     gboolean no_indirect;
     gboolean no_event_idx;
     char *plot_path; /**< --plot: latency distributions (each job, all jobs) as a PNG */
@@ -64,6 +67,12 @@ typedef struct BlkJobResult {
     uint64_t verify_checked; /**< blocks whose data was checked */
     uint64_t verify_errors;  /**< blocks whose data was wrong */
     uint64_t first_bad_offset;
+    /* How the client itself spent the main phase (all of it, ramp included):
+     * requests completed, passes of its loop, sleeps on the call eventfd,
+     * kick eventfd writes.  A client that sleeps once per --iodepth
+     * requests and still finds them all done is the bottleneck, not the
+     * back-end (--spin-us). */
+    uint64_t main_done, loops, waits, kicks;
     uint64_t elapsed_ns;    /**< the measured window */
     LatencyHistogram *hist; /**< latencies in the measured window */
     char *error;            /**< the job stopped early: why */

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include "qcontext/aio/defer-call.h"
 #include "qcontext/block/block.h"
 
 #define blk_container_of(ptr, type, member)                                            \
@@ -29,6 +30,10 @@
 
 /* Requests a queue keeps in the kernel at most (ring / io_setup size). */
 #define BLOCK_QUEUE_DEPTH 128
+/* Requests with at most this many iovecs come from the queue's pool. */
+#define BLOCK_POOL_IOV 16
+/* Free requests a queue keeps for reuse at most. */
+#define BLOCK_POOL_MAX 256
 /* The longest discard / write-zeroes request. */
 #define BLOCK_MAX_DISCARD_BYTES (UINT64_C(1) << 30)
 #define BLOCK_MAX_WRITE_ZEROES_BYTES (UINT64_C(1) << 30)
@@ -60,6 +65,7 @@ struct BlockRequest {
     void *bounce;            /* aligned copy of the data, or NULL */
     struct iovec bounce_iov; /* req->iov while bounced */
     int orig_iovcnt;         /* entries of iov_copy (the caller's) */
+    bool pooled;             /* room for BLOCK_POOL_IOV: back to q's pool */
     union {
         struct iocb iocb; /* native */
         ssize_t result;   /* threads: written by the worker; fail BH */
@@ -115,7 +121,9 @@ struct BlockQueue {
     int plug_depth;
     bool release_pending; /* release once nothing is in flight */
     QEMUBH *release_bh;   /* scheduled by blk_close() from any thread */
-    BlockStats stats;     /* atomic stores (home thread) */
+    BlockRequest *pool;   /* free requests (linked by ->opaque), home thread */
+    unsigned pool_len;
+    BlockStats stats; /* atomic stores (home thread) */
 };
 
 /* The block layer's state in one AioContext (its slot); home thread only. */
@@ -157,6 +165,8 @@ BlockQueue *blk_queue_find(BlockBackend *blk, AioContext *ctx);
  * q->release_bh instead).
  */
 void blk_queue_idle(BlockQueue *q);
+/* Free @q's pool of requests (its release). */
+void blk_queue_pool_free(BlockQueue *q);
 /* The batch bound of @q's context (aio-max-batch, 0 = BLOCK_QUEUE_DEPTH). */
 int blk_queue_max_batch(BlockQueue *q);
 /* blk_close(): release the queues (from any thread). */

@@ -36,7 +36,10 @@ static void uring_process_completions(UringState *s)
 {
     struct io_uring_cqe *cqe;
 
-    /* One CQE at a time: a callback may submit (and re-enter the ring). */
+    /* One CQE at a time: a callback may submit (and re-enter the ring).
+     * One section for the batch: what the callbacks defer (a device's
+     * used-ring publication) runs once at its end. */
+    defer_call_begin();
     while (io_uring_peek_cqe(&s->ring, &cqe) == 0 && cqe) {
         BlockRequest *req = io_uring_cqe_get_data(cqe);
         int res = cqe->res;
@@ -45,6 +48,7 @@ static void uring_process_completions(UringState *s)
         s->in_ring--;
         blk_request_done(req, res);
     }
+    defer_call_end();
     uring_fill_and_submit(s, s->kq.q.plug_depth == 0);
 }
 

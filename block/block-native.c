@@ -8,8 +8,9 @@
  * of them wait.  Discard and write-zeroes go to the thread pool.  The eventfd is
  * registered with the AioContext as an event notifier whose io_poll
  * function looks at the completion ring in user memory, so adaptive polling
- * sees completions without a system call.  Completions are reaped with
- * io_getevents() and a zero timeout.
+ * sees completions without a system call, and they are reaped from that
+ * ring without one too (io_getevents() with a zero timeout if the ring is
+ * not the layout we know).
  *
  * If io_submit() says -EAGAIN the requests stay queued until a completion
  * frees room (or, with nothing in the kernel, go to the thread pool); if the
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <time.h>
 
+#include "qcontext/aio/atomic.h"
 #include "block-internal.h"
 
 #define NATIVE_MAX_EVENTS BLOCK_QUEUE_DEPTH
@@ -51,14 +53,63 @@ static void native_flush_pending(NativeState *s);
 /* Completion                                                                 */
 /* ------------------------------------------------------------------------ */
 
+/* The kernel's ring of @s if we may reap it ourselves (fs/aio.c layout). */
+static struct native_aio_ring *native_ring(NativeState *s)
+{
+    struct native_aio_ring *ring = (struct native_aio_ring *)s->io_ctx;
+
+    return ring->magic == NATIVE_AIO_RING_MAGIC && ring->incompat_features == 0 ? ring
+                                                                                : NULL;
+}
+
+/*
+ * Take up to @max completions into @events without a system call: read
+ * the events between head and tail, then move head past them (what
+ * io_getevents() does in the kernel).  -1: no ring to reap, use the call.
+ */
+static int native_reap(NativeState *s, struct io_event *events, int max)
+{
+    struct native_aio_ring *ring = native_ring(s);
+    struct io_event *ring_events;
+    unsigned head, tail, n = 0;
+
+    if (!ring) {
+        return -1;
+    }
+    ring_events = (struct io_event *)((char *)ring + sizeof(*ring));
+    head = ring->head;
+    /* Acquire: pairs with the kernel's smp_wmb() between writing an event
+     * and advancing tail (aio_complete()); the events are read after. */
+    tail = qatomic_load_acquire(&ring->tail);
+    if (head >= ring->nr || tail >= ring->nr) {
+        return -1; /* not the layout we know: let the kernel do it */
+    }
+    while (head != tail && (int)n < max) {
+        events[n++] = ring_events[head];
+        head = head + 1 == ring->nr ? 0 : head + 1;
+    }
+    /* Release: the events are copied before the kernel may reuse their
+     * slots; pairs with its read of head when it counts free slots. */
+    qatomic_store_release(&ring->head, head);
+    return (int)n;
+}
+
 static void native_process_completions(NativeState *s)
 {
     struct io_event events[NATIVE_MAX_EVENTS];
     struct timespec zero = {0, 0};
     int n;
 
+    /* One section for the batch: what the callbacks defer (a device's
+     * used-ring publication) runs once at its end. */
+    defer_call_begin();
     do {
-        n = io_getevents(s->io_ctx, 0, NATIVE_MAX_EVENTS, events, &zero);
+        /* Taken off the ring before any callback runs: a callback that
+         * polls the context (a drain) reenters here safely. */
+        n = native_reap(s, events, NATIVE_MAX_EVENTS);
+        if (n < 0) {
+            n = io_getevents(s->io_ctx, 0, NATIVE_MAX_EVENTS, events, &zero);
+        }
         if (n <= 0) {
             break;
         }
@@ -68,6 +119,7 @@ static void native_process_completions(NativeState *s)
             blk_request_done(events[i].data, (ssize_t)(long)events[i].res);
         }
     } while (n == NATIVE_MAX_EVENTS);
+    defer_call_end();
     if (s->kq.q.plug_depth == 0) {
         native_flush_pending(s);
     }
@@ -86,9 +138,9 @@ static void native_completion_cb(EventNotifier *e)
 static bool native_poll(void *opaque)
 {
     NativeState *s = blk_container_of(opaque, NativeState, kq.e);
-    struct native_aio_ring *ring = (struct native_aio_ring *)s->io_ctx;
+    struct native_aio_ring *ring = native_ring(s);
 
-    if (s->in_kernel == 0 || ring->magic != NATIVE_AIO_RING_MAGIC) {
+    if (s->in_kernel == 0 || !ring) {
         return false;
     }
     /* Acquire: the kernel writes the event before it moves the tail. */

@@ -40,9 +40,11 @@ static void null_bh(void *opaque)
     /* Only what waits now: callbacks that submit go to the next round. */
     guint n = g_queue_get_length(&s->waiting);
 
+    defer_call_begin(); /* one batch: see block-native.c */
     while (n-- > 0) {
         null_complete(g_queue_pop_head_link(&s->waiting)->data);
     }
+    defer_call_end();
 }
 
 static void null_timer(void *opaque)
@@ -52,11 +54,13 @@ static void null_timer(void *opaque)
     guint n = g_queue_get_length(&s->waiting);
     BlockRequest *req;
 
+    defer_call_begin();
     while (n-- > 0 && (req = g_queue_peek_head(&s->waiting)) &&
            req->u.deadline <= now) {
         g_queue_pop_head_link(&s->waiting);
         null_complete(req);
     }
+    defer_call_end();
     req = g_queue_peek_head(&s->waiting);
     if (req && !timer_pending(s->timer)) {
         timer_mod_ns(s->timer, req->u.deadline);

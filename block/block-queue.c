@@ -256,6 +256,7 @@ static void queue_release(BlockQueue *q)
         bc->last_q = NULL;
     }
     qemu_bh_delete(q->release_bh);
+    blk_queue_pool_free(q);
     g_free(q);
     blk_unref(blk);
 }

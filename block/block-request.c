@@ -28,6 +28,31 @@ static void bounce_copy_out(BlockRequest *req)
     }
 }
 
+/* Back to its queue's pool (home thread), or freed. */
+static void request_free(BlockRequest *req)
+{
+    BlockQueue *q = req->q;
+
+    if (req->pooled && q->pool_len < BLOCK_POOL_MAX) {
+        req->opaque = q->pool;
+        q->pool = req;
+        q->pool_len++;
+    } else {
+        g_free(req);
+    }
+}
+
+void blk_queue_pool_free(BlockQueue *q)
+{
+    while (q->pool) {
+        BlockRequest *req = q->pool;
+
+        q->pool = req->opaque;
+        g_free(req);
+    }
+    q->pool_len = 0;
+}
+
 static void request_finish(BlockRequest *req, int ret)
 {
     BlockQueue *q = req->q;
@@ -44,7 +69,7 @@ static void request_finish(BlockRequest *req, int ret)
     if (req->cb) {
         req->cb(req->opaque, ret);
     }
-    g_free(req);
+    request_free(req);
     /*
      * Counted down after the callback: a callback that closes or detaches
      * still sees its own request in flight, so the queue is never released
@@ -260,13 +285,34 @@ static BlockQueue *queue_for(BlockBackend *blk, AioContext *ctx,
     return q;
 }
 
+/* A request with room for @iovcnt iovecs: from @q's pool if it fits. */
+static BlockRequest *request_alloc(BlockQueue *q, int iovcnt)
+{
+    BlockRequest *req;
+
+    if (iovcnt > BLOCK_POOL_IOV) {
+        req = g_malloc(sizeof(*req) + iovcnt * sizeof(struct iovec));
+        memset(req, 0, sizeof(*req));
+        return req;
+    }
+    req = q->pool;
+    if (req) {
+        q->pool = req->opaque;
+        q->pool_len--;
+    } else {
+        req = g_malloc(sizeof(*req) + BLOCK_POOL_IOV * sizeof(struct iovec));
+    }
+    memset(req, 0, sizeof(*req));
+    req->pooled = true;
+    return req;
+}
+
 static BlockRequest *request_new(BlockQueue *q, BlockReqType type, int64_t offset,
                                  size_t bytes, const struct iovec *iov, int iovcnt,
                                  BlockCompletionFunc *cb, void *opaque)
 {
-    BlockRequest *req = g_malloc(sizeof(*req) + iovcnt * sizeof(struct iovec));
+    BlockRequest *req = request_alloc(q, iovcnt);
 
-    memset(req, 0, sizeof(*req));
     req->q = q;
     req->type = type;
     req->offset = offset;

@@ -36,9 +36,11 @@ struct FeVq {
     uint16_t avail_idx;  /* next avail slot (== avail->idx once published) */
     uint16_t kicked_idx; /* avail_idx at the last kick decision */
     uint16_t last_used;  /* next used slot to harvest */
+    uint16_t seen_used;  /* used->idx as last read: harvest up to it first */
     gboolean cb_enabled;
 
     int kick_fd, call_fd, watch_fd;
+    uint64_t kicks; /* kick eventfd writes */
     char *error;
 };
 
@@ -305,11 +307,17 @@ gboolean fe_vq_kick(FeVq *vq)
     return FALSE;
 }
 
+uint64_t fe_vq_kicks(const FeVq *vq)
+{
+    return vq->kicks;
+}
+
 void fe_vq_notify(FeVq *vq)
 {
     uint64_t one = 1;
     ssize_t ret;
 
+    vq->kicks++;
     do {
         ret = write(vq->kick_fd, &one, sizeof(one));
     } while (ret < 0 && errno == EINTR);
@@ -355,10 +363,19 @@ void *fe_vq_get_used(FeVq *vq, uint32_t *len)
     uint32_t id;
     void *token;
 
-    /* acquire: the element is read after the index; pairs with the
-     * back-end's smp_wmb() (or release) before it publishes used->idx */
-    if (vq->error || vq->last_used == qatomic_load_acquire(&vq->used->idx)) {
+    if (vq->error) {
         return NULL;
+    }
+    if (vq->last_used == vq->seen_used) {
+        /* One read of the index per batch, not per element: the back-end
+         * writes that line at each completion, every read may miss.
+         * acquire: the elements up to it are read after the index; pairs
+         * with the back-end's smp_wmb() (or release) before it publishes
+         * used->idx */
+        vq->seen_used = qatomic_load_acquire(&vq->used->idx);
+        if (vq->last_used == vq->seen_used) {
+            return NULL;
+        }
     }
     e = &vq->used->ring[vq->last_used & (vq->size - 1)];
     id = qatomic_read(&e->id);
@@ -488,7 +505,7 @@ void fe_vq_reset(FeVq *vq, void (*abort_fn)(void *token, void *opaque), void *op
     memset(vq->desc, 0, sizeof(struct vring_desc) * vq->size);
     memset(vq->avail, 0, avail_bytes(vq->size));
     memset(vq->used, 0, used_bytes(vq->size));
-    vq->avail_idx = vq->kicked_idx = vq->last_used = 0;
+    vq->avail_idx = vq->kicked_idx = vq->last_used = vq->seen_used = 0;
     g_clear_pointer(&vq->error, g_free);
     init_free_list(vq);
 }

@@ -101,6 +101,9 @@ gboolean fe_vq_kick(FeVq *vq);
 /** fe_vq_notify: write the kick eventfd unconditionally. */
 void fe_vq_notify(FeVq *vq);
 
+/** fe_vq_kicks: how many times the kick eventfd was written (fe_vq_notify). */
+uint64_t fe_vq_kicks(const FeVq *vq);
+
 /**
  * fe_vq_get_used: the token of the next used element, with the bytes the
  * device wrote in *@len (may be NULL); NULL when the used ring has nothing

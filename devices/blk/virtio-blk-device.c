@@ -295,6 +295,8 @@ static void vblk_dev_queue_resume(Device *dev, DeviceQueue *dq)
     device_queue_set_event_notifier_poll(dq, kick, vu_queue_kick_poll_begin,
                                          vu_queue_kick_poll_end);
     q->kick_on = true;
+    /* Kicks on: a handler removed while its context polled kept them off. */
+    vu_queue_set_notification(q->vq, true);
     event_notifier_set(kick); /* scan the ring: buffers may have come meanwhile */
 }
 

@@ -33,6 +33,10 @@ struct VblkQueue {
     VblkReq *free; /* request pool (queue thread) */
     unsigned allocated;
     unsigned in_flight;
+    /* Pushed, not yet published (queue thread): see vblk_complete(). */
+    VuQueue *vq;
+    unsigned ended_ok, ended_failed;
+    bool batch_open; /* published the batch's first, the rest deferred */
 };
 
 struct VirtioBlk {

@@ -13,27 +13,78 @@
 #include <string.h>
 
 #include "qcontext/aio/atomic.h"
+#include "qcontext/aio/defer-call.h"
 #include "qcontext/devices/virtio/iov.h"
 #include "virtio-blk-internal.h"
 
-static void vblk_complete(VblkReq *req, uint8_t status)
+/*
+ * Publish what @opaque's queue pushed (used->idx, the call eventfd if the
+ * driver wants it), then count the requests ended.  Deferred: once per
+ * batch of completions (a block backend's completion loop is a section),
+ * or at once outside one.
+ */
+static void vblk_publish(void *opaque)
 {
-    VuQueue *q = req->q;
+    VblkQueue *bq = opaque;
+    VuQueue *q = bq->vq;
+    void (*ended)(void *, unsigned, bool) = bq->vb->request_end;
+    void *hook_opaque = bq->vb->hook_opaque;
+    unsigned qidx = bq->index, ok = bq->ended_ok, failed = bq->ended_failed;
 
-    VirtioBlk *vb = req->bq->vb;
-    void (*ended)(void *, unsigned, bool) = vb->request_end;
-    void *hook_opaque = vb->hook_opaque;
-    unsigned qidx = req->bq->index;
-
-    *req->status = status;
-    vu_queue_push(q, &req->elem, status == VIRTIO_BLK_S_OK ? req->used_len : 1);
-    vblk_req_put(req);
+    bq->ended_ok = bq->ended_failed = 0;
     /* The flush may complete a queue stop, after which the device may be
      * freed: nothing of it is touched after the flush but the accounting
      * hook, read before (a device layer's drain waits for that hook). */
     vu_queue_flush(q);
     if (ended) {
-        ended(hook_opaque, qidx, status != VIRTIO_BLK_S_IOERR);
+        while (ok-- > 0) {
+            ended(hook_opaque, qidx, true);
+        }
+        while (failed-- > 0) {
+            ended(hook_opaque, qidx, false);
+        }
+    }
+}
+
+/* The end of a batch of completions: publish what came after its first. */
+static void vblk_batch_end(void *opaque)
+{
+    VblkQueue *bq = opaque;
+
+    bq->batch_open = false;
+    if (bq->ended_ok || bq->ended_failed) {
+        vblk_publish(bq);
+    }
+}
+
+/*
+ * The first completion of a batch is published at once: a driver asleep on
+ * its interrupt starts waking while the rest of the batch completes (with
+ * EVENT_IDX that is the one signal it asked for).  The others are
+ * published once, at the end of the batch: one used->idx store, one
+ * barrier, at most one more signal.  Outside a batch (a completion from a
+ * BH of its own), each is published at once.
+ */
+static void vblk_complete(VblkReq *req, uint8_t status)
+{
+    VblkQueue *bq = req->bq;
+
+    *req->status = status;
+    vu_queue_push(req->q, &req->elem, status == VIRTIO_BLK_S_OK ? req->used_len : 1);
+    bq->vq = req->q;
+    if (status != VIRTIO_BLK_S_IOERR) {
+        bq->ended_ok++;
+    } else {
+        bq->ended_failed++;
+    }
+    vblk_req_put(req);
+    if (bq->batch_open) {
+        return; /* published at the end of the batch */
+    }
+    bq->batch_open = true;
+    defer_call(vblk_batch_end, bq); /* outside a batch: runs (and publishes) now */
+    if (bq->batch_open) {
+        vblk_publish(bq); /* the batch's first; nothing of bq is touched after it */
     }
 }
 

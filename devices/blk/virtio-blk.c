@@ -10,6 +10,7 @@
 #include <linux/virtio_config.h>
 
 #include "qcontext/aio/atomic.h"
+#include "qcontext/aio/defer-call.h"
 
 #include "virtio-blk-internal.h"
 
@@ -207,12 +208,18 @@ void vblk_req_put(VblkReq *req)
 void vblk_process(VirtioBlk *vb, VuQueue *q, AioContext *ctx)
 {
     VblkQueue *bq = &vb->queues[vu_queue_index(q)];
+    /* In poll mode kicks are off already and stay off: the poll loop turns
+     * them on before it sleeps (vu_queue_kick_poll_end). */
+    bool toggle = vu_queue_get_notification(q);
 
     if (vb->ops->plug) {
         vb->ops->plug(vb->be, ctx);
     }
+    defer_call_begin(); /* requests completed at once: published once */
     do {
-        vu_queue_set_notification(q, false);
+        if (toggle) {
+            vu_queue_set_notification(q, false);
+        }
         for (;;) {
             VblkReq *req = vblk_req_get(bq, q, ctx);
 
@@ -225,8 +232,11 @@ void vblk_process(VirtioBlk *vb, VuQueue *q, AioContext *ctx)
             }
             vblk_req_handle(req);
         }
-        vu_queue_set_notification(q, true);
-    } while (vu_queue_has_work(q));
+        if (toggle) {
+            vu_queue_set_notification(q, true);
+        }
+    } while (toggle && vu_queue_has_work(q));
+    defer_call_end();
     if (vb->ops->unplug) {
         vb->ops->unplug(vb->be, ctx); /* one submission for the whole batch */
     }

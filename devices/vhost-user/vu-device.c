@@ -144,6 +144,9 @@ static void vud_kick_on(VudQueue *qs)
                                              vu_queue_kick_poll_end);
     }
     qs->kick_on = true;
+    /* Kicks on: a handler removed while its context polled kept them off
+     * (virtq_set_notification), and nothing else would turn them on. */
+    vu_queue_set_notification(qs->vq, true);
     event_notifier_set(e); /* scan what the guest made available meanwhile */
 }
 

@@ -150,6 +150,11 @@ void vu_queue_set_notification(VuQueue *q, bool enable)
     virtq_set_notification(&q->vq, enable);
 }
 
+bool vu_queue_get_notification(VuQueue *q)
+{
+    return virtq_get_notification(&q->vq);
+}
+
 bool vu_queue_has_work(VuQueue *q)
 {
     return qatomic_read(&q->enabled) && virtq_has_work(&q->vq);
@@ -215,6 +220,8 @@ void vu_queue_attach_aio(VuQueue *q, AioContext *ctx)
                            vu_queue_kick_poll_ready);
     aio_set_event_notifier_poll(ctx, &q->kick, vu_queue_kick_poll_begin,
                                 vu_queue_kick_poll_end);
+    /* Kicks on: a handler removed while its context polled kept them off. */
+    virtq_set_notification(&q->vq, true);
 }
 
 void vu_queue_detach_aio(VuQueue *q)

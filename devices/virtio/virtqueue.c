@@ -298,9 +298,9 @@ int virtq_pop(VirtQueue *vq, VirtQueueElement *elem)
     }
     vq->last_avail_idx++;
     vq->in_use++;
-    if (vq->event_idx) {
+    if (vq->event_idx && !vq->notify_off) {
         /* "Kick me for the entry after the ones I took" (QEMU does the same
-         * on every pop). */
+         * on every pop); not while kicks are suppressed (polling). */
         qatomic_set(avail_event_ptr(vq), vq->last_avail_idx);
     }
     virtq_inflight_get(vq, head);
@@ -325,11 +325,17 @@ void virtq_unpop(VirtQueue *vq, const VirtQueueElement *elem)
 
 void virtq_set_notification(VirtQueue *vq, bool enable)
 {
-    if (vq->broken) {
-        return;
+    if (vq->broken || !vq->avail) {
+        return; /* broken, or not set up (a binding enabling kicks early) */
     }
+    vq->notify_off = !enable;
     if (vq->event_idx) {
-        if (enable && avail_refresh(vq)) {
+        if (!enable) {
+            /* An index the driver has passed already: it kicks again only
+             * after 2^16 more entries (vring_need_event()), unless we
+             * enable notifications first. */
+            qatomic_set(avail_event_ptr(vq), (uint16_t)(vq->last_avail_idx - 1));
+        } else if (avail_refresh(vq)) {
             qatomic_set(avail_event_ptr(vq), vq->shadow_avail_idx);
         }
     } else {

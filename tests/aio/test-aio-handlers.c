@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -373,6 +374,35 @@ static void test_handler_revents(gconstpointer data)
     test_loop_free(l);
 }
 
+/*
+ * event_notifier_test_and_clear() reads once: that clears an eventfd's
+ * whole counter; a semaphore-mode eventfd (a front-end may pass one as a
+ * kick fd) gives up one unit per call, so its writer cannot keep the
+ * reader in a loop.
+ */
+static void test_notifier_clear_once(void)
+{
+    EventNotifier e;
+    uint64_t v = 3;
+    int fd;
+
+    g_assert_cmpint(event_notifier_init(&e, 0), ==, 0);
+    g_assert_cmpint(write(e.wfd, &v, sizeof(v)), ==, sizeof(v));
+    g_assert_true(event_notifier_test_and_clear(&e));
+    g_assert_false(event_notifier_test_and_clear(&e)); /* the counter was 3 */
+    event_notifier_cleanup(&e);
+
+    fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC | EFD_SEMAPHORE);
+    g_assert_cmpint(fd, >=, 0);
+    e = (EventNotifier){.rfd = fd, .wfd = fd, .initialized = true};
+    v = 1000000;
+    g_assert_cmpint(write(fd, &v, sizeof(v)), ==, sizeof(v));
+    g_assert_true(event_notifier_test_and_clear(&e));
+    g_assert_true(event_notifier_test_and_clear(&e));
+    g_assert_cmpint(read(fd, &v, sizeof(v)), ==, sizeof(v)); /* more left */
+    event_notifier_cleanup(&e);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -386,5 +416,6 @@ int main(int argc, char **argv)
     test_add_for_each_driver("timer/deadline", test_timer_deadline);
     test_add_for_each_driver("fdmon/switch", test_fdmon_switch);
     test_add_for_each_driver("handler/revents", test_handler_revents);
+    g_test_add_func("/aio/notifier/clear-once", test_notifier_clear_once);
     return g_test_run();
 }

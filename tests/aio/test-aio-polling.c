@@ -333,6 +333,165 @@ static void test_stats_wakeup_before_dispatch(gconstpointer data)
     test_loop_free(l);
 }
 
+/*
+ * Poll mode lasts while the loop is busy: iterations that do not sleep (a
+ * BH chain here) neither end poll mode (io_poll_end turns a device's
+ * notifications back on: a polled virtqueue would be kicked for every
+ * request) nor make the fd monitor's system call.
+ */
+typedef struct {
+    AioContext *ctx;
+    int left; /* BHs still to schedule */
+    int ran;
+} BHChain;
+
+static void chain_bh_cb(void *opaque)
+{
+    BHChain *c = opaque;
+
+    c->ran++;
+    if (--c->left > 0) {
+        aio_bh_schedule_oneshot(c->ctx, chain_bh_cb, c);
+    }
+}
+
+static BHChain chain;
+
+static void chain_poll_ready_cb(EventNotifier *e)
+{
+    poll_ready_cb(e);
+    chain.left = 50;
+    aio_bh_schedule_oneshot(chain.ctx, chain_bh_cb, &chain);
+}
+
+static void test_poll_mode_kept_while_busy(void)
+{
+    TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
+    PollState s = {.ctx = l->ctx};
+    AioContextStats before, after;
+
+    chain = (BHChain){.ctx = l->ctx};
+    g_assert_cmpint(event_notifier_init(&s.e, 0), ==, 0);
+    aio_set_event_notifier(l->ctx, &s.e, poll_read_cb, poll_cb, chain_poll_ready_cb);
+    aio_set_event_notifier_poll(l->ctx, &s.e, poll_begin_cb, poll_end_cb);
+    set_params(l->ctx, POLL_MAX_NS, 0, 0);
+    block_for_event(&s, 1000); /* the window grows from 0 */
+    g_assert_cmpint(window_ns(l->ctx), >, 0);
+    g_assert_cmpint(s.begins, ==, s.ends);
+
+    /* Work found by polling, then 50 iterations with a BH pending. */
+    __atomic_store_n(&s.work, 1, __ATOMIC_RELEASE);
+    g_assert_true(aio_poll(l->ctx, true));
+    g_assert_cmpint(s.poll_readies, ==, 1);
+    g_assert_cmpint(s.begins, ==, s.ends + 1);
+    aio_context_get_stats(l->ctx, &before);
+    while (chain.ran < 50) {
+        g_assert_true(aio_poll(l->ctx, true));
+        g_assert_cmpint(s.begins, ==, s.ends + 1); /* still in poll mode */
+    }
+    aio_context_get_stats(l->ctx, &after);
+    g_assert_cmpuint(after.wakeups, ==, before.wakeups); /* never slept */
+
+    /* Going to sleep ends poll mode first. */
+    block_for_event(&s, 1000);
+    g_assert_cmpint(s.begins, ==, s.ends);
+
+    aio_set_event_notifier(l->ctx, &s.e, NULL, NULL, NULL);
+    event_notifier_cleanup(&s.e);
+    test_loop_free(l);
+}
+
+/*
+ * An fd handler without io_poll (a socket) still runs while a polled
+ * handler finds work at every iteration: busy iterations skip the fd
+ * monitor, but not for long.
+ */
+static void count_poll_ready_cb(EventNotifier *e)
+{
+    PollState *s = container_of(e, PollState, e);
+
+    s->poll_readies++;
+}
+
+static int fd_runs;
+
+static void counting_read_cb(EventNotifier *e)
+{
+    event_notifier_test_and_clear(e);
+    fd_runs++;
+}
+
+static void test_fd_handler_not_starved(void)
+{
+    TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
+    PollState s = {.ctx = l->ctx};
+    EventNotifier fdonly;
+    int64_t deadline;
+
+    g_assert_cmpint(event_notifier_init(&s.e, 0), ==, 0);
+    g_assert_cmpint(event_notifier_init(&fdonly, 0), ==, 0);
+    aio_set_event_notifier(l->ctx, &s.e, poll_read_cb, poll_cb, count_poll_ready_cb);
+    set_params(l->ctx, POLL_MAX_NS, 0, 0);
+    block_for_event(&s, 1000); /* the window grows from 0 */
+    g_assert_cmpint(window_ns(l->ctx), >, 0);
+    /* From now on io_poll finds work at every call. */
+    __atomic_store_n(&s.work, 1, __ATOMIC_RELEASE);
+    aio_set_event_notifier(l->ctx, &fdonly, counting_read_cb, NULL, NULL);
+
+    fd_runs = 0;
+    event_notifier_set(&fdonly);
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (fd_runs == 0 && g_get_monotonic_time() < deadline) {
+        aio_poll(l->ctx, true);
+    }
+    g_assert_cmpint(fd_runs, ==, 1);
+    g_assert_cmpint(s.poll_readies, >, 0); /* polling found work meanwhile */
+
+    aio_set_event_notifier(l->ctx, &fdonly, NULL, NULL, NULL);
+    aio_set_event_notifier(l->ctx, &s.e, NULL, NULL, NULL);
+    event_notifier_cleanup(&fdonly);
+    event_notifier_cleanup(&s.e);
+    test_loop_free(l);
+}
+
+/*
+ * Each handler has its own window: a virtqueue whose requests come soon
+ * keeps the context polling although the disk behind it answers later
+ * than poll-max-ns (that handler's window alone shrinks).
+ */
+static void test_poll_window_per_handler(void)
+{
+    TestLoop *l = test_loop_new(DRIVER_AIO_POLL);
+    PollState soon = {.ctx = l->ctx}, late = {.ctx = l->ctx};
+    int64_t w;
+
+    g_assert_cmpint(event_notifier_init(&soon.e, 0), ==, 0);
+    g_assert_cmpint(event_notifier_init(&late.e, 0), ==, 0);
+    aio_set_event_notifier(l->ctx, &soon.e, poll_read_cb, poll_cb, poll_ready_cb);
+    aio_set_event_notifier(l->ctx, &late.e, poll_read_cb, poll_cb, poll_ready_cb);
+    set_params(l->ctx, POLL_MAX_NS, 0, 0); /* shrink 0: a late event resets */
+    block_for_event(&soon, 1000);
+    block_for_event(&soon, 1000);
+    w = window_ns(l->ctx);
+    g_assert_cmpint(w, ==, 8000);
+    for (int i = 0; i < 2; i++) {
+        block_for_event(&late, 100 * 1000); /* later than poll-max-ns */
+        g_assert_cmpint(window_ns(l->ctx), ==, w);
+        block_for_event(&soon, 1000);
+        w = MIN(w * 2, POLL_MAX_NS);
+        g_assert_cmpint(window_ns(l->ctx), ==, w);
+    }
+    /* Without the patient handler, the context's window is the other's: 0. */
+    aio_set_event_notifier(l->ctx, &soon.e, NULL, NULL, NULL);
+    block_for_event(&late, 1000);
+    g_assert_cmpint(window_ns(l->ctx), ==, 4000);
+
+    aio_set_event_notifier(l->ctx, &late.e, NULL, NULL, NULL);
+    event_notifier_cleanup(&soon.e);
+    event_notifier_cleanup(&late.e);
+    test_loop_free(l);
+}
+
 /* A polled queue that always has work, as a ring a guest keeps full. */
 static bool always_work_poll(void *opaque)
 {
@@ -395,6 +554,12 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/aio/aio-poll/polling/window", test_poll_window);
+    g_test_add_func("/aio/aio-poll/polling/window-per-handler",
+                    test_poll_window_per_handler);
+    g_test_add_func("/aio/aio-poll/polling/kept-while-busy",
+                    test_poll_mode_kept_while_busy);
+    g_test_add_func("/aio/aio-poll/polling/fd-not-starved",
+                    test_fd_handler_not_starved);
     g_test_add_func("/aio/aio-poll/polling/fd-fairness", test_poll_fd_fairness);
     test_add_for_each_driver("stats", test_stats);
     test_add_for_each_driver("stats-wakeup-before-dispatch",

@@ -91,7 +91,8 @@ static bool fixture_open(Fixture *f, const Params *p)
          * iteration preempted for longer shrank polling to nothing and the
          * poll-hit check below failed now and then.  No block here takes 1 s.
          */
-        g_assert_true(aio_context_set_poll_params(f->ctx, 1000 * 1000 * 1000, 0, 0, &err));
+        g_assert_true(
+            aio_context_set_poll_params(f->ctx, 1000 * 1000 * 1000, 0, 0, &err));
     }
     f->path = make_file(block_aio_mode_to_string(p->mode), FILE_SIZE);
     f->blk = blk_open(f->path, p->mode, p->flags, &err);
@@ -236,6 +237,21 @@ static void test_rw(const void *data)
     g_assert_cmpint(rd[1].ret, ==, 0);
     g_assert_cmpmem(rbuf, total, expect, total);
     g_assert_cmpint(blk_in_flight(f.blk), ==, 0);
+
+    /* One request of 32 iovecs: more than a pooled request holds. */
+    memset(rbuf, 0x55, total);
+    {
+        struct iovec many[RW_REQS * RW_CHUNK / 4096];
+        Done md = {0};
+
+        for (unsigned i = 0; i < G_N_ELEMENTS(many); i++) {
+            many[i] = (struct iovec){rbuf + i * 4096, 4096};
+        }
+        blk_aio_preadv(f.blk, f.ctx, base, many, G_N_ELEMENTS(many), done_cb, &md);
+        wait_all(f.loop, &md, 1);
+        g_assert_cmpint(md.ret, ==, 0);
+        g_assert_cmpmem(rbuf, total, expect, total);
+    }
 
     /* The data is in the file (read through an ordinary descriptor). */
     {

@@ -102,6 +102,39 @@ static void test_null_qd1(void)
     g_assert_nonnull(strstr(r.out, "IOPS"));
     g_assert_nonnull(strstr(r.out, "p99.9 us"));
     bench_clear(&r);
+    /* --number: exactly that many requests per job, whatever the depth */
+    bench_run(&r, q->sock,
+              (const char *[]){"--number", "1001", "--iodepth", "32", "--numjobs", "1",
+                               "--json", NULL});
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_cmpint(result_int(&r, "ios"), ==, 1001);
+    g_assert_cmpint(result_int(&r, "reads"), ==, 1001);
+    bench_clear(&r);
+    bench_run(&r, q->sock, (const char *[]){"--number", "-1", NULL});
+    g_assert_cmpint(r.status, ==, 2);
+    g_assert_nonnull(strstr(r.err, "--number"));
+    bench_clear(&r);
+    /* --spin-us: busy-polls before sleeping; the client's own figures */
+    bench_run(&r, q->sock,
+              (const char *[]){"--number", "300", "--spin-us", "200", "--json", NULL});
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_cmpint(result_int(&r, "ios"), ==, 300);
+    g_assert_cmpint(json_object_get_int_member(
+                        json_object_get_object_member(r.json, "config"), "spin_us"),
+                    ==, 200);
+    {
+        JsonObject *cl = json_object_get_object_member(result(&r), "client");
+        double waits = json_object_get_double_member(cl, "waits_per_io");
+
+        g_assert_cmpfloat(waits, >=, 0);
+        g_assert_cmpfloat(waits, <=, 1);
+        g_assert_cmpfloat(json_object_get_double_member(cl, "loops_per_io"), >=, 1);
+    }
+    bench_clear(&r);
+    bench_run(&r, q->sock, (const char *[]){"--spin-us", "-1", NULL});
+    g_assert_cmpint(r.status, ==, 2);
+    g_assert_nonnull(strstr(r.err, "--spin-us"));
+    bench_clear(&r);
     qsd_free(q);
 }
 

@@ -482,6 +482,110 @@ static void test_help(void)
     }
 }
 
+/*
+ * A polling context needs no kicks: while its poll loop watches the ring,
+ * the device leaves EVENT_IDX's avail_event behind, so the driver does not
+ * write the kick eventfd for its requests.  An event-driven context is
+ * kicked for each one.
+ */
+static unsigned kicks_for(FeBlk *blk, unsigned n)
+{
+    FeVq *vq = fe_blk_queue_vq(fe_blk_queue(blk, 0));
+    uint64_t k0 = fe_vq_kicks(vq);
+    uint8_t buf[4096];
+    GError *err = NULL;
+
+    for (unsigned i = 0; i < n; i++) {
+        g_assert_true(fe_blk_read(blk, 0, (i % 64) * 4096ull, buf, sizeof(buf), &err));
+        g_assert_no_error(err);
+    }
+    return (unsigned)(fe_vq_kicks(vq) - k0);
+}
+
+static void test_polling_no_kicks(void)
+{
+    g_autofree char *popts = dev_opts("vbp", "d0", ",context=pio");
+    g_autofree char *eopts = dev_opts("vbe", "d0", ",context=eio");
+    g_autofree char *psock = path_in("vbp.sock"), *esock = path_in("vbe.sock");
+    TestDaemon *d = start_daemon(
+        "-object", "aio-qcontext,id=pio,threaded=yes,poll-max-ns=200000000", "-object",
+        "aio-qcontext,id=eio,threaded=yes,poll-max-ns=0", "-device", popts, "-device",
+        eopts, NULL);
+    FeBlk *blk = open_blk(psock, 1, FALSE);
+    unsigned kicks;
+
+    kicks_for(blk, 100); /* the poll window grows from 0 */
+    kicks = kicks_for(blk, 200);
+    g_test_message("polling context: %u kicks for 200 requests", kicks);
+    g_assert_cmpuint(kicks, <, 100); /* every one, before */
+    fe_blk_close(blk);
+
+    blk = open_blk(esock, 1, FALSE);
+    g_assert_cmpuint(kicks_for(blk, 50), ==, 50);
+    fe_blk_close(blk);
+    g_assert_cmpint(td_stop(d), ==, 0);
+}
+
+/*
+ * A batch of completions is published once: 32 reads of a null drive
+ * completed in one pass of its completion loop write the call eventfd
+ * once (the driver asked for every notification: no EVENT_IDX, interrupts
+ * on), not once per request.
+ */
+static void test_batch_one_signal(void)
+{
+    g_autofree char *opts = dev_opts("vbn", "n0", ",context=eio");
+    g_autofree char *sock = path_in("vbn.sock");
+    TestDaemon *d = start_daemon(
+        "-object", "aio-qcontext,id=eio,threaded=yes,poll-max-ns=0", "-drive",
+        "id=n0,format=null,size=67108864", "-device", opts, NULL);
+    FeBlkOptions o = {.socket_path = sock,
+                      .num_queues = 1,
+                      .queue_size = 64,
+                      .iodepth = 32,
+                      .no_event_idx = TRUE};
+    GError *err = NULL;
+    FeBlk *blk = fe_blk_open(&o, &err);
+    FeBlkQueue *bq;
+    uint64_t signals = 0;
+    gint64 deadline;
+    unsigned done = 0;
+
+    g_assert_no_error(err);
+    bq = fe_blk_queue(blk, 0);
+    for (unsigned i = 0; i < 32; i++) {
+        FeBlkReq *r = fe_blk_req_get(bq);
+
+        g_assert_nonnull(r);
+        r->type = VIRTIO_BLK_T_IN;
+        r->sector = i * 8;
+        r->len = 4096;
+        g_assert_true(fe_blk_submit(bq, r, &err));
+        g_assert_no_error(err);
+    }
+    fe_blk_kick(bq); /* one kick: the device pops all 32 in one pass */
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (done < 32 && g_get_monotonic_time() < deadline) {
+        FeBlkReq *r = fe_blk_complete(bq);
+
+        if (r) {
+            g_assert_cmpint(r->status, ==, VIRTIO_BLK_S_OK);
+            fe_blk_req_put(bq, r);
+            done++;
+        } else {
+            g_usleep(100);
+        }
+    }
+    g_assert_cmpuint(done, ==, 32);
+    /* The eventfd's counter is the number of writes since the last read. */
+    g_assert_cmpint(read(fe_vq_call_fd(fe_blk_queue_vq(bq)), &signals, sizeof(signals)),
+                    ==, sizeof(signals));
+    g_test_message("32 completions, %" G_GUINT64_FORMAT " signals", signals);
+    g_assert_cmpuint(signals, <=, 4); /* 32 before */
+    fe_blk_close(blk);
+    g_assert_cmpint(td_stop(d), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -494,6 +598,8 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk/qmp/add-del", test_add_del);
     g_test_add_func("/virtio-blk/qmp/bad-options", test_bad_options);
     g_test_add_func("/virtio-blk/qmp/help", test_help);
+    g_test_add_func("/virtio-blk/qmp/polling-no-kicks", test_polling_no_kicks);
+    g_test_add_func("/virtio-blk/qmp/batch-one-signal", test_batch_one_signal);
     ret = g_test_run();
     {
         g_autofree char *a = path_in("disk0.raw"), *b = path_in("disk1.raw");

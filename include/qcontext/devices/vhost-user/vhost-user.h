@@ -281,6 +281,14 @@ void vu_queue_fail(VuQueue *q, const VirtQueueElement *elem, const char *why);
  */
 void vu_queue_set_notification(VuQueue *q, bool enable);
 
+/**
+ * vu_queue_get_notification: queue thread.  False while kicks are
+ * suppressed, e.g. by the kick handler's poll mode: a device that pops
+ * then leaves them suppressed (the poll loop re-enables them before it
+ * sleeps).
+ */
+bool vu_queue_get_notification(VuQueue *q);
+
 /** vu_queue_has_work: queue thread.  True if buffers wait and the ring is enabled. */
 bool vu_queue_has_work(VuQueue *q);
 

@@ -72,6 +72,7 @@ typedef struct VirtQueue {
     bool event_idx;
     bool indirect;
     bool broken;
+    bool notify_off;   /* kicks suppressed (virtq_set_notification) */
     const char *error; /* why it broke (static string) */
 
     uint16_t last_avail_idx;   /* next avail entry to pop */
@@ -142,9 +143,17 @@ bool virtq_should_notify(VirtQueue *vq);
 /**
  * virtq_set_notification: ask the driver for (@enable) or spare us
  * available-buffer notifications (kicks).  After enabling, re-check
- * virtq_has_work(): the driver may have added buffers meanwhile.
+ * virtq_has_work(): the driver may have added buffers meanwhile.  While
+ * disabled, pops do not move EVENT_IDX's avail_event, so a driver that
+ * honours it does not kick at all (a polling device needs no kicks).
  */
 void virtq_set_notification(VirtQueue *vq, bool enable);
+
+/** virtq_get_notification: true unless kicks are suppressed (the default). */
+static inline bool virtq_get_notification(const VirtQueue *vq)
+{
+    return !vq->notify_off;
+}
 
 /**
  * virtq_has_work: true if a chain is waiting (a moved avail index, or
