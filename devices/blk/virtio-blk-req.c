@@ -46,24 +46,26 @@ static void vblk_publish(void *opaque)
     }
 }
 
-/* The end of a batch of completions: publish what came after its first. */
+/* The end of a batch of completions: publish what came after its first,
+ * complete a stop, count the batch's requests ended.  The last touch of
+ * the queue's state in the batch. */
 static void vblk_batch_end(void *opaque)
 {
     VblkQueue *bq = opaque;
 
     bq->batch_open = false;
-    if (bq->ended_ok || bq->ended_failed) {
-        vblk_publish(bq);
-    }
+    vblk_publish(bq);
 }
 
 /*
- * The first completion of a batch is published at once: a driver asleep on
- * its interrupt starts waking while the rest of the batch completes (with
- * EVENT_IDX that is the one signal it asked for).  The others are
- * published once, at the end of the batch: one used->idx store, one
- * barrier, at most one more signal.  Outside a batch (a completion from a
- * BH of its own), each is published at once.
+ * The first completion of a batch is published (and signalled) at once: a
+ * driver asleep on its interrupt starts waking while the rest of the batch
+ * completes (with EVENT_IDX that is the one signal it asked for).  The
+ * others are published once, at the end of the batch: one used->idx store,
+ * one barrier, at most one more signal.  Outside a batch (a completion from
+ * a BH of its own) the deferred end runs at once.  A stop of the queue can
+ * only complete at the batch's end, so @bq stays valid until then; nothing
+ * of it is touched after defer_call().
  */
 static void vblk_complete(VblkReq *req, uint8_t status)
 {
@@ -82,10 +84,8 @@ static void vblk_complete(VblkReq *req, uint8_t status)
         return; /* published at the end of the batch */
     }
     bq->batch_open = true;
-    defer_call(vblk_batch_end, bq); /* outside a batch: runs (and publishes) now */
-    if (bq->batch_open) {
-        vblk_publish(bq); /* the batch's first; nothing of bq is touched after it */
-    }
+    vu_queue_publish(bq->vq);
+    defer_call(vblk_batch_end, bq); /* outside a batch: runs now */
 }
 
 static void vblk_backend_done(void *opaque, int ret)

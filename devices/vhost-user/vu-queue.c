@@ -128,12 +128,16 @@ void vu_queue_push(VuQueue *q, const VirtQueueElement *elem, uint32_t len)
     virtq_push(&q->vq, elem, len);
 }
 
-void vu_queue_flush(VuQueue *q)
+void vu_queue_publish(VuQueue *q)
 {
-    virtq_flush(&q->vq);
-    if (virtq_should_notify(&q->vq)) {
+    if (virtq_flush(&q->vq) && virtq_should_notify(&q->vq)) {
         vu_ring_signal(q, false);
     }
+}
+
+void vu_queue_flush(VuQueue *q)
+{
+    vu_queue_publish(q);
     vu_queue_check_stopped(q);
 }
 

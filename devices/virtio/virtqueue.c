@@ -374,13 +374,13 @@ void virtq_push(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len)
     virtq_inflight_put(vq, elem->index);
 }
 
-void virtq_flush(VirtQueue *vq)
+bool virtq_flush(VirtQueue *vq)
 {
     uint16_t old = vq->published_idx;
     uint16_t new = vq->used_idx;
 
     if (old == new) {
-        return;
+        return false;
     }
     /* Pairs with the driver's virtio_rmb() after it reads used->idx and
      * before it reads the entries (virtqueue_get_buf_ctx_split). */
@@ -390,6 +390,7 @@ void virtq_flush(VirtQueue *vq)
         vq->signalled_used_valid = false;
     }
     virtq_inflight_flushed(vq);
+    return true;
 }
 
 bool virtq_should_notify(VirtQueue *vq)

@@ -269,6 +269,14 @@ void vu_queue_push(VuQueue *q, const VirtQueueElement *elem, uint32_t len);
 void vu_queue_flush(VuQueue *q);
 
 /**
+ * vu_queue_publish: queue thread.  vu_queue_flush() without completing a
+ * stop: for a device that publishes early (the first completion of a
+ * batch) and calls vu_queue_flush() later on the same thread, so that its
+ * per-queue state stays valid in between.
+ */
+void vu_queue_publish(VuQueue *q);
+
+/**
  * vu_queue_fail: queue thread.  The device cannot parse @elem: the ring is
  * broken for @why (a static string; one log line, err fd signalled) and
  * @elem is dropped.

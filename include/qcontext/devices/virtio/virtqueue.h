@@ -130,8 +130,12 @@ void virtq_unpop(VirtQueue *vq, const VirtQueueElement *elem);
  */
 void virtq_push(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len);
 
-/** virtq_flush: publish every pushed entry (used->idx) to the driver. */
-void virtq_flush(VirtQueue *vq);
+/**
+ * virtq_flush: publish every pushed entry (used->idx) to the driver.
+ * Returns false if nothing was pushed since the last flush (then nothing
+ * is written and no notification is due).
+ */
+bool virtq_flush(VirtQueue *vq);
 
 /**
  * virtq_should_notify: true if the driver wants a used-buffer
