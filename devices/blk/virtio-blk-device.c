@@ -11,7 +11,9 @@
  *   device's control plane (`context`), registered through the device
  *   layer's tracked fd handlers so that they move with it;
  * - the device layer's queues: virtqueue i is queue i; the front-end
- *   starting or stopping a ring is device_queue_start()/device_queue_stop(),
+ *   starting or stopping a ring is device_queue_start() (after a
+ *   device_queue_stop(): a running plane is left alone by a start) or
+ *   device_queue_stop(),
  *   whose queue_resume/queue_quiesce hooks register or remove the ring's
  *   kick handler on the queue's context, and whose drain counts the
  *   requests (device_queue_request_begin/end); operations are queued with
@@ -215,8 +217,13 @@ static void vblk_dev_queue_start(VuDev *vu, VuQueue *vq)
     VblkDevQueue *q = &vd->queues[vu_queue_index(vq)];
     g_autoptr(GError) err = NULL;
 
-    qatomic_set(&q->want_run, 1);
-    if (!device_queue_start(DEVICE(vd), (int)vu_queue_index(vq), vblk_dev_queue_started,
+    /* Pairs with the qatomic_load_acquire() in vblk_dev_queue_resume(). */
+    qatomic_store_release(&q->want_run, 1);
+    /* Stop first: a plane that runs already (an operator's device_resume
+     * came before the ring start) is left alone by a start, and would never
+     * get its kick handler. */
+    if (!device_queue_stop(DEVICE(vd), (int)vu_queue_index(vq), NULL, NULL, &err) ||
+        !device_queue_start(DEVICE(vd), (int)vu_queue_index(vq), vblk_dev_queue_started,
                             q, &err)) {
         g_debug("virtio-blk '%s': %s", device_get_id(DEVICE(vd)), err->message);
     }
@@ -286,7 +293,7 @@ static void vblk_dev_queue_resume(Device *dev, DeviceQueue *dq)
     VblkDevQueue *q = vblk_dev_queue(VBLK_DEVICE(dev), dq);
     EventNotifier *kick;
 
-    if (!q || q->kick_on || !qatomic_read(&q->want_run)) {
+    if (!q || q->kick_on || !qatomic_load_acquire(&q->want_run)) {
         return; /* the control plane, or a ring the front-end has not started */
     }
     kick = vu_queue_get_kick_notifier(q->vq);
