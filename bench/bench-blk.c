@@ -25,55 +25,6 @@ static const char *const rw_names[] = {
     [BLK_RW_MIXED] = "mixed",
 };
 
-static gboolean bad(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static gboolean bad(GError **errp, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    g_propagate_error(
-        errp, g_error_new_valist(G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, fmt, ap));
-    va_end(ap);
-    return FALSE;
-}
-
-/* "4k", "1M", "512", "64MiB"... in bytes */
-static gboolean parse_size(const char *text, uint64_t *out)
-{
-    char *end;
-    guint64 v = g_ascii_strtoull(text, &end, 10);
-    uint64_t mult = 1;
-
-    if (end == text) {
-        return FALSE;
-    }
-    switch (g_ascii_tolower(*end)) {
-    case 'k':
-        mult = 1024;
-        break;
-    case 'm':
-        mult = 1024 * 1024;
-        break;
-    case 'g':
-        mult = 1024ull * 1024 * 1024;
-        break;
-    case '\0':
-        break;
-    default:
-        return FALSE;
-    }
-    if (*end && end[1] && g_ascii_strcasecmp(end + 1, "ib") &&
-        g_ascii_strcasecmp(end + 1, "b")) {
-        return FALSE;
-    }
-    if (v > G_MAXUINT64 / mult) {
-        return FALSE;
-    }
-    *out = v * mult;
-    return TRUE;
-}
-
 static gboolean parse_rw(BlkOptions *o, const char *text, GError **errp)
 {
     for (unsigned i = 0; i < G_N_ELEMENTS(rw_names); i++) {
@@ -83,9 +34,9 @@ static gboolean parse_rw(BlkOptions *o, const char *text, GError **errp)
             return TRUE;
         }
     }
-    return bad(errp,
-               "--rw: expected randread, randwrite, read, write or mixed, not \"%s\"",
-               text);
+    return bench_bad(
+        errp, "--rw: expected randread, randwrite, read, write or mixed, not \"%s\"",
+        text);
 }
 
 static gboolean parse_cpus(BlkOptions *o, const char *text, GError **errp)
@@ -100,15 +51,16 @@ static gboolean parse_cpus(BlkOptions *o, const char *text, GError **errp)
         gint64 c;
 
         if (!g_ascii_string_to_signed(parts[i], 10, 0, CPU_SETSIZE - 1, &c, NULL)) {
-            return bad(errp, "--cpus wants CPU numbers separated by commas, not \"%s\"",
-                       text);
+            return bench_bad(
+                errp, "--cpus wants CPU numbers separated by commas, not \"%s\"", text);
         }
         if (have_mask && !CPU_ISSET((int)c, &allowed)) {
-            return bad(errp, "--cpus: CPU %d is not available to this process", (int)c);
+            return bench_bad(errp, "--cpus: CPU %d is not available to this process",
+                             (int)c);
         }
         o->cpus[i] = (int)c;
     }
-    return o->ncpus > 0 || bad(errp, "--cpus: no CPU given");
+    return o->ncpus > 0 || bench_bad(errp, "--cpus: no CPU given");
 }
 
 static gboolean check_options(BlkOptions *o, const char *bs, const char *size,
@@ -117,33 +69,34 @@ static gboolean check_options(BlkOptions *o, const char *bs, const char *size,
     uint64_t v = 0;
 
     if (!o->socket) {
-        return bad(errp,
-                   "--socket PATH is required (the back-end's vhost-user socket)");
+        return bench_bad(
+            errp, "--socket PATH is required (the back-end's vhost-user socket)");
     }
-    if (!parse_size(bs, &v) || v < 512 || v % 512 || v > 16 * 1024 * 1024) {
-        return bad(errp, "--bs: a multiple of 512 up to 16M (e.g. 4k), not \"%s\"", bs);
+    if (!bench_parse_size(bs, &v) || v < 512 || v % 512 || v > 16 * 1024 * 1024) {
+        return bench_bad(errp,
+                         "--bs: a multiple of 512 up to 16M (e.g. 4k), not \"%s\"", bs);
     }
     o->bs = (unsigned)v;
-    if (size && (!parse_size(size, &o->size) || o->size == 0)) {
-        return bad(errp, "--size: a size in bytes (e.g. 256M), not \"%s\"", size);
+    if (size && (!bench_parse_size(size, &o->size) || o->size == 0)) {
+        return bench_bad(errp, "--size: a size in bytes (e.g. 256M), not \"%s\"", size);
     }
     if (o->iodepth < 1 || o->iodepth > 256) {
-        return bad(errp, "--iodepth must be in 1..256");
+        return bench_bad(errp, "--iodepth must be in 1..256");
     }
     if (o->numjobs < 1 || o->numjobs > 64) {
-        return bad(errp, "--numjobs must be in 1..64");
+        return bench_bad(errp, "--numjobs must be in 1..64");
     }
     if (!(o->runtime_s > 0 && o->runtime_s <= 86400) ||
         !(o->ramp_s >= 0 && o->ramp_s < 3600)) {
-        return bad(errp,
-                   "--runtime must be in (0, 86400] and --ramp in [0, 3600) seconds");
+        return bench_bad(
+            errp, "--runtime must be in (0, 86400] and --ramp in [0, 3600) seconds");
     }
     if (o->rwmixread > 100) {
-        return bad(errp, "--rwmixread is a percentage (0..100)");
+        return bench_bad(errp, "--rwmixread is a percentage (0..100)");
     }
     if (o->queue_size &&
         (o->queue_size > 32768 || (o->queue_size & (o->queue_size - 1)))) {
-        return bad(errp, "--queue-size must be a power of two up to 32768");
+        return bench_bad(errp, "--queue-size must be a power of two up to 32768");
     }
     return TRUE;
 }
@@ -214,7 +167,7 @@ static gboolean parse_options(int argc, char **argv, BlkOptions *o, GError **err
         return FALSE;
     }
     if (argc != 1) {
-        return bad(errp, "unexpected argument \"%s\" (see --help)", argv[1]);
+        return bench_bad(errp, "unexpected argument \"%s\" (see --help)", argv[1]);
     }
     o->iodepth = (unsigned)MAX(iodepth, 0);
     o->numjobs = (unsigned)MAX(numjobs, 0);
@@ -222,10 +175,10 @@ static gboolean parse_options(int argc, char **argv, BlkOptions *o, GError **err
     o->queue_size = (unsigned)MAX(qsize, 0);
     o->timeout_ms = MAX(timeout, 1);
     if (number < 0) {
-        return bad(errp, "--number must be >= 0");
+        return bench_bad(errp, "--number must be >= 0");
     }
     if (spin_us < 0 || spin_us > 1000000) {
-        return bad(errp, "--spin-us must be in 0..1000000");
+        return bench_bad(errp, "--spin-us must be in 0..1000000");
     }
     o->spin_us = (unsigned)spin_us;
     o->number = (uint64_t)number;
@@ -262,14 +215,15 @@ static gboolean open_device(BlkRun *run, GError **errp)
     cap = fe_blk_capacity(run->blk);
     ws = o->size ? o->size : o->verify ? MIN(cap, 64ull << 20) : cap;
     if (ws > cap) {
-        return bad(errp,
-                   "--size %" G_GUINT64_FORMAT
-                   " is larger than the disk (%" G_GUINT64_FORMAT ")",
-                   ws, cap);
+        return bench_bad(errp,
+                         "--size %" G_GUINT64_FORMAT
+                         " is larger than the disk (%" G_GUINT64_FORMAT ")",
+                         ws, cap);
     }
     run->region = ws / o->numjobs / o->bs * o->bs;
     if (run->region == 0) {
-        return bad(errp, "the working set holds less than one --bs block per job");
+        return bench_bad(errp,
+                         "the working set holds less than one --bs block per job");
     }
     /* without indirect descriptors, a request takes 3 ring entries */
     run->ring_limited = !fe_blk_has_feature(run->blk, VIRTIO_RING_F_INDIRECT_DESC) &&

@@ -208,3 +208,49 @@ void bench_time_calls(BenchTimedCall *calls, int n, int batches, int batch_us)
     g_free(per_call);
     g_free(count);
 }
+
+gboolean bench_bad(GError **errp, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_propagate_error(
+        errp, g_error_new_valist(G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, fmt, ap));
+    va_end(ap);
+    return FALSE;
+}
+
+gboolean bench_parse_size(const char *text, uint64_t *out)
+{
+    char *end;
+    guint64 v = g_ascii_strtoull(text, &end, 10);
+    uint64_t mult = 1;
+
+    if (end == text) {
+        return FALSE;
+    }
+    switch (g_ascii_tolower(*end)) {
+    case 'k':
+        mult = 1024;
+        break;
+    case 'm':
+        mult = 1024 * 1024;
+        break;
+    case 'g':
+        mult = 1024ull * 1024 * 1024;
+        break;
+    case '\0':
+        break;
+    default:
+        return FALSE;
+    }
+    if (*end && end[1] && g_ascii_strcasecmp(end + 1, "ib") &&
+        g_ascii_strcasecmp(end + 1, "b")) {
+        return FALSE;
+    }
+    if (v > G_MAXUINT64 / mult) {
+        return FALSE;
+    }
+    *out = v * mult;
+    return TRUE;
+}

@@ -37,43 +37,6 @@
 
 #define VB_GUEST_CID 3
 
-static gboolean vb_bad(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static gboolean vb_bad(GError **errp, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    g_propagate_error(
-        errp, g_error_new_valist(G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, fmt, ap));
-    va_end(ap);
-    return FALSE;
-}
-
-/* "64k", "256M", "1G", "512" */
-static gboolean vb_size(const char *text, uint64_t *out)
-{
-    char *end;
-    uint64_t v = g_ascii_strtoull(text, &end, 10);
-
-    switch (g_ascii_tolower(*end)) {
-    case 'k':
-        v <<= 10;
-        end++;
-        break;
-    case 'm':
-        v <<= 20;
-        end++;
-        break;
-    case 'g':
-        v <<= 30;
-        end++;
-        break;
-    }
-    *out = v;
-    return end != text && *end == '\0' && v > 0;
-}
-
 static gboolean vb_cpus(VbOptions *o, const char *text, GError **errp)
 {
     g_auto(GStrv) parts = g_strsplit(text, ",", -1);
@@ -81,13 +44,13 @@ static gboolean vb_cpus(VbOptions *o, const char *text, GError **errp)
     guint n = g_strv_length(parts);
 
     if (n < 2 || n > 3) {
-        return vb_bad(errp, "--cpus wants GUEST,HOST[,DEVICE], not \"%s\"", text);
+        return bench_bad(errp, "--cpus wants GUEST,HOST[,DEVICE], not \"%s\"", text);
     }
     for (guint i = 0; i < n; i++) {
         gint64 c;
 
         if (!g_ascii_string_to_signed(parts[i], 10, 0, CPU_SETSIZE - 1, &c, NULL)) {
-            return vb_bad(errp, "--cpus: \"%s\" is not a CPU number", parts[i]);
+            return bench_bad(errp, "--cpus: \"%s\" is not a CPU number", parts[i]);
         }
         *slot[i] = (int)c;
     }
@@ -141,25 +104,25 @@ static gboolean vb_parse(int argc, char **argv, VbOptions *o, GError **errp)
         o->qcontextd = g_strdup(g_getenv("QCONTEXTD"));
     }
     if (!o->qcontextd == !o->socket || !o->socket != !o->uds) {
-        return vb_bad(errp, "give --qcontextd PATH (or $QCONTEXTD), or --socket and "
-                            "--uds of a running vhost-user-vsock device");
+        return bench_bad(errp, "give --qcontextd PATH (or $QCONTEXTD), or --socket and "
+                               "--uds of a running vhost-user-vsock device");
     }
     o->msg_size = 64 * 1024;
-    if (msg && (!vb_size(msg, &v) || v > 1024 * 1024)) {
-        return vb_bad(errp, "--msg-size: up to 1M (e.g. 64k), not \"%s\"", msg);
+    if (msg && (!bench_parse_size(msg, &v) || v == 0 || v > 1024 * 1024)) {
+        return bench_bad(errp, "--msg-size: up to 1M (e.g. 64k), not \"%s\"", msg);
     }
     o->msg_size = msg ? (unsigned)v : o->msg_size;
     o->bytes = o->quick ? 8 << 20 : 256 << 20;
-    if (bytes && !vb_size(bytes, &o->bytes)) {
-        return vb_bad(errp, "--bytes: a size (e.g. 256M), not \"%s\"", bytes);
+    if (bytes && (!bench_parse_size(bytes, &o->bytes) || o->bytes == 0)) {
+        return bench_bad(errp, "--bytes: a size (e.g. 256M), not \"%s\"", bytes);
     }
     o->buf_alloc = 256 * 1024;
-    if (buf_alloc && (!vb_size(buf_alloc, &o->buf_alloc) || o->buf_alloc < 4096 ||
-                      o->buf_alloc > (64u << 20))) {
-        return vb_bad(errp, "--buf-alloc: 4k to 64M, not \"%s\"", buf_alloc);
+    if (buf_alloc && (!bench_parse_size(buf_alloc, &o->buf_alloc) ||
+                      o->buf_alloc < 4096 || o->buf_alloc > (64u << 20))) {
+        return bench_bad(errp, "--buf-alloc: 4k to 64M, not \"%s\"", buf_alloc);
     }
     if (rtt_size < 1 || rtt_size > 4096) {
-        return vb_bad(errp, "--rtt-size must be in 1..4096");
+        return bench_bad(errp, "--rtt-size must be in 1..4096");
     }
     o->rtt_size = (unsigned)rtt_size;
     o->rtt_count = rtt_count > 0 ? (unsigned)rtt_count : o->quick ? 500 : 20000;
@@ -213,11 +176,11 @@ static gboolean vb_start_daemon(Vb *b, GError **errp)
         }
         if (waitpid(b->daemon, NULL, WNOHANG) == b->daemon) {
             b->daemon = 0;
-            return vb_bad(errp, "%s exited at start", b->opt.qcontextd);
+            return bench_bad(errp, "%s exited at start", b->opt.qcontextd);
         }
         g_usleep(10000);
     }
-    return vb_bad(errp, "%s did not create %s", b->opt.qcontextd, b->socket);
+    return bench_bad(errp, "%s did not create %s", b->opt.qcontextd, b->socket);
 }
 
 static void vb_stop_daemon(Vb *b)

@@ -54,6 +54,18 @@ int bench_gettid(void);
  */
 gboolean bench_pin_tid(int tid, int cpu, GError **errp);
 
+/**
+ * bench_bad: set @errp to a G_OPTION_ERROR_BAD_VALUE with the message
+ * @fmt; returns FALSE (for `return bench_bad(errp, ...)`).
+ */
+gboolean bench_bad(GError **errp, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/**
+ * bench_parse_size: "512", "4k", "1M", "64MiB", "1G" (binary units) into
+ * *@out bytes.  FALSE if @text is not such a size or overflows 64 bits.
+ */
+gboolean bench_parse_size(const char *text, uint64_t *out);
+
 /** Summary of one set of latency samples, in nanoseconds. */
 typedef struct BenchSummary {
     size_t n;
