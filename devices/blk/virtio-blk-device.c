@@ -6,22 +6,14 @@
  *           [,num-queues=N][,queue-contexts=A:B][,queue-size=256][,serial=STR]
  *           [,logical-block-size=512|4096]
  *
- * The binding between three pieces, each independent of the others:
- * - the vhost-user back-end (VuDev): its socket and messages are the
- *   device's control plane (`context`), registered through the device
- *   layer's tracked fd handlers so that they move with it;
- * - the device layer's queues: virtqueue i is queue i; the front-end
- *   starting or stopping a ring is device_queue_start() (after a
- *   device_queue_stop(): a running plane is left alone by a start) or
- *   device_queue_stop(),
- *   whose queue_resume/queue_quiesce hooks register or remove the ring's
- *   kick handler on the queue's context, and whose drain counts the
- *   requests (device_queue_request_begin/end); operations are queued with
- *   the operator's moves, so a front-end stopping a queue while
- *   device-set-context moves it is two operations in a row;
- * - the virtio-blk request logic (VirtioBlk), submitting to the drive's
- *   BlockBackend from each queue's own AioContext (one kernel queue per
- *   context, released when a queue moves away).
+ * A VhostUserDevice (devices/vhost-user/vu-device.c: the socket, the
+ * front-end's ring starts and stops as operations of the device, each
+ * queue's kick handler a tracked source of its plane) whose logic is
+ * VirtioBlk (virtio-blk.c, virtio-blk-req.c): the requests of each queue
+ * go to the drive's BlockBackend from the queue's own AioContext (one
+ * kernel queue per context, released when a queue moves away), and are
+ * counted as requests of the queue's plane, so a ring stop or a move
+ * drains them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -33,41 +25,27 @@
 #include "qcontext/block/drive.h"
 #include "qcontext/devices/blk/virtio-blk.h"
 #include "qcontext/devices/device.h"
+#include "qcontext/devices/vhost-user/vu-device.h"
 
 #define VBLK_DEVICE_TYPE (vblk_device_get_type())
-G_DECLARE_FINAL_TYPE(VblkDevice, vblk_device, VBLK, DEVICE, Device)
-
-typedef struct VblkDevQueue {
-    VblkDevice *vd;
-    DeviceQueue *dq;
-    VuQueue *vq;
-    AioContext *aio; /* the queue's context (its thread, attach to detach) */
-    int want_run;    /* atomic: the front-end started the ring */
-    bool kick_on;    /* the queue's thread: the kick handler is registered */
-} VblkDevQueue;
+G_DECLARE_FINAL_TYPE(VblkDevice, vblk_device, VBLK, DEVICE, VhostUserDevice)
 
 struct _VblkDevice {
-    Device parent;
+    VhostUserDevice parent;
     Drive *drive;
-    char *socket;
-    int fd;
     guint queue_size;
     char *serial;
     guint logical_block_size;
 
     BlockBackend *blk;
     VirtioBlk *vb;
-    VuDev *vu;
-    VuDevOps vu_ops;
-    VblkDevQueue *queues;
+    AioContext **queue_aio; /* per queue: its context (its thread), attach to detach */
     guint nq;
 };
 
 enum {
     PROP_0,
     PROP_DRIVE,
-    PROP_SOCKET,
-    PROP_FD,
     PROP_QUEUE_SIZE,
     PROP_SERIAL,
     PROP_LOGICAL_BLOCK_SIZE,
@@ -76,15 +54,8 @@ enum {
 
 static GParamSpec *vblk_props[N_PROPS];
 
-G_DEFINE_FINAL_TYPE(VblkDevice, vblk_device, DEVICE_TYPE)
+G_DEFINE_FINAL_TYPE(VblkDevice, vblk_device, VHOST_USER_DEVICE_TYPE)
 DEVICE_REGISTER_TYPE("virtio-blk", vblk_device_get_type)
-
-static VblkDevQueue *vblk_dev_queue(VblkDevice *vd, DeviceQueue *q)
-{
-    int i = device_queue_get_index(q);
-
-    return i >= 0 ? &vd->queues[i] : NULL;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The drive, from each queue's context                                      */
@@ -135,12 +106,12 @@ static const VblkBackendOps vblk_dev_backend = {
 
 static void vblk_dev_request_begin(void *opaque, unsigned qidx)
 {
-    device_queue_request_begin(((VblkDevice *)opaque)->queues[qidx].dq);
+    device_queue_request_begin(device_get_queue(DEVICE(opaque), (int)qidx));
 }
 
 static void vblk_dev_request_end(void *opaque, unsigned qidx, bool ok)
 {
-    device_queue_request_end(((VblkDevice *)opaque)->queues[qidx].dq, ok);
+    device_queue_request_end(device_get_queue(DEVICE(opaque), (int)qidx), ok);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -171,75 +142,7 @@ static void vblk_dev_process(VuDev *vu, VuQueue *q)
 {
     VblkDevice *vd = vu_vd(vu);
 
-    vblk_process(vd->vb, q, vd->queues[vu_queue_index(q)].aio);
-}
-
-static void vblk_dev_set_fd_handler(VuDev *vu, int fd, IOHandler *io_read,
-                                    IOHandler *io_write, void *opaque)
-{
-    device_queue_set_fd_handler(device_get_control(DEVICE(vu_vd(vu))), fd, io_read,
-                                io_write, NULL, NULL, opaque);
-}
-
-static void vblk_dev_queue_started(Device *dev, const GError *err, gpointer opaque)
-{
-    VblkDevQueue *q = opaque;
-
-    if (err) {
-        g_warning("virtio-blk '%s': queue %u: %s", device_get_id(dev),
-                  vu_queue_index(q->vq), err->message);
-        return;
-    }
-    vu_queue_started(q->vq);
-}
-
-static void vblk_dev_queue_stopped(Device *dev, const GError *err, gpointer opaque)
-{
-    VblkDevQueue *q = opaque;
-
-    if (err) {
-        g_warning("virtio-blk '%s': queue %u: %s", device_get_id(dev),
-                  vu_queue_index(q->vq), err->message);
-        return;
-    }
-    vu_queue_stopped(q->vq); /* drained: its requests completed */
-}
-
-/*
- * A ring starts or stops: an operation of the device.  Refused only while
- * the device is deleted: then the deletion stops every queue itself and the
- * back-end is destroyed with the device; the front-end's pending reply is
- * never sent (its connection is closed).
- */
-static void vblk_dev_queue_start(VuDev *vu, VuQueue *vq)
-{
-    VblkDevice *vd = vu_vd(vu);
-    VblkDevQueue *q = &vd->queues[vu_queue_index(vq)];
-    g_autoptr(GError) err = NULL;
-
-    /* Pairs with the qatomic_load_acquire() in vblk_dev_queue_resume(). */
-    qatomic_store_release(&q->want_run, 1);
-    /* Stop first: a plane that runs already (an operator's device_resume
-     * came before the ring start) is left alone by a start, and would never
-     * get its kick handler. */
-    if (!device_queue_stop(DEVICE(vd), (int)vu_queue_index(vq), NULL, NULL, &err) ||
-        !device_queue_start(DEVICE(vd), (int)vu_queue_index(vq), vblk_dev_queue_started,
-                            q, &err)) {
-        g_debug("virtio-blk '%s': %s", device_get_id(DEVICE(vd)), err->message);
-    }
-}
-
-static void vblk_dev_queue_stop(VuDev *vu, VuQueue *vq)
-{
-    VblkDevice *vd = vu_vd(vu);
-    VblkDevQueue *q = &vd->queues[vu_queue_index(vq)];
-    g_autoptr(GError) err = NULL;
-
-    qatomic_set(&q->want_run, 0);
-    if (!device_queue_stop(DEVICE(vd), (int)vu_queue_index(vq), vblk_dev_queue_stopped,
-                           q, &err)) {
-        g_debug("virtio-blk '%s': %s", device_get_id(DEVICE(vd)), err->message);
-    }
+    vblk_process(vd->vb, q, vd->queue_aio[vu_queue_index(q)]);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -249,62 +152,29 @@ static void vblk_dev_queue_stop(VuDev *vu, VuQueue *vq)
 static void vblk_dev_queue_attach(Device *dev, DeviceQueue *dq, AioContext *aio)
 {
     VblkDevice *vd = VBLK_DEVICE(dev);
-    VblkDevQueue *q = vblk_dev_queue(vd, dq);
+    int i = device_queue_get_index(dq);
 
-    if (q) {
-        q->aio = aio;
-    } else {
-        vu_dev_set_aio_context(vd->vu, aio); /* the control plane */
+    if (i >= 0) {
+        vd->queue_aio[i] = aio;
     }
+    QDEV_DEVICE_CLASS(vblk_device_parent_class)->queue_attach(dev, dq, aio);
 }
 
 static void vblk_dev_queue_detach(Device *dev, DeviceQueue *dq)
 {
     VblkDevice *vd = VBLK_DEVICE(dev);
-    VblkDevQueue *q = vblk_dev_queue(vd, dq);
-    unsigned idx;
+    int i = device_queue_get_index(dq);
 
-    if (!q || !q->aio) {
+    if (i < 0 || !vd->queue_aio[i]) {
         return;
     }
-    idx = vu_queue_index(q->vq);
-    if (vblk_in_flight(vd->vb, idx)) {
+    if (vblk_in_flight(vd->vb, (unsigned)i)) {
         /* A drain cut short by a deletion deadline: the drive's requests
          * cannot be cancelled, their callbacks must run before we go. */
-        blk_drain(vd->blk, q->aio);
+        blk_drain(vd->blk, vd->queue_aio[i]);
     }
-    blk_detach_aio_context(vd->blk, q->aio);
-    q->aio = NULL;
-}
-
-static void vblk_dev_queue_quiesce(Device *dev, DeviceQueue *dq)
-{
-    VblkDevQueue *q = vblk_dev_queue(VBLK_DEVICE(dev), dq);
-
-    if (q && q->kick_on) {
-        device_queue_set_event_notifier(dq, vu_queue_get_kick_notifier(q->vq), NULL,
-                                        NULL, NULL);
-        q->kick_on = false;
-    }
-}
-
-static void vblk_dev_queue_resume(Device *dev, DeviceQueue *dq)
-{
-    VblkDevQueue *q = vblk_dev_queue(VBLK_DEVICE(dev), dq);
-    EventNotifier *kick;
-
-    if (!q || q->kick_on || !qatomic_load_acquire(&q->want_run)) {
-        return; /* the control plane, or a ring the front-end has not started */
-    }
-    kick = vu_queue_get_kick_notifier(q->vq);
-    device_queue_set_event_notifier(dq, kick, vu_queue_kick_read, vu_queue_kick_poll,
-                                    vu_queue_kick_poll_ready);
-    device_queue_set_event_notifier_poll(dq, kick, vu_queue_kick_poll_begin,
-                                         vu_queue_kick_poll_end);
-    q->kick_on = true;
-    /* Kicks on: a handler removed while its context polled kept them off. */
-    vu_queue_set_notification(q->vq, true);
-    event_notifier_set(kick); /* scan the ring: buffers may have come meanwhile */
+    blk_detach_aio_context(vd->blk, vd->queue_aio[i]);
+    vd->queue_aio[i] = NULL;
 }
 
 typedef struct FlushCall {
@@ -335,12 +205,6 @@ static void vblk_dev_flush(Device *dev, DeviceDoneFunc done, gpointer opaque)
                   vblk_dev_flush_done, fc);
 }
 
-/* A reset of a vhost-user device: the front-end starts it all over again. */
-static void vblk_dev_reset(Device *dev)
-{
-    vu_dev_disconnect(VBLK_DEVICE(dev)->vu);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Realize / unrealize (main)                                                */
 /* ------------------------------------------------------------------------ */
@@ -352,11 +216,6 @@ static bool vblk_dev_check(VblkDevice *vd, GError **errp)
     if (!vd->drive) {
         g_set_error(errp, QOM_ERROR, QOM_ERROR_MISSING,
                     "virtio-blk '%s': drive is required", id);
-        return false;
-    }
-    if (!vd->socket == (vd->fd < 0)) {
-        g_set_error(errp, QOM_ERROR, QOM_ERROR_INVALID_VALUE,
-                    "virtio-blk '%s': give exactly one of socket=PATH and fd=N", id);
         return false;
     }
     if (vd->queue_size < 4 || (vd->queue_size & (vd->queue_size - 1))) {
@@ -405,11 +264,14 @@ static VirtioBlk *vblk_dev_new_logic(VblkDevice *vd, GError **errp)
     return vb;
 }
 
+static const VuDevOps vblk_dev_vu_ops = {.get_features = vblk_dev_get_features,
+                                         .set_features = vblk_dev_set_features,
+                                         .get_config = vblk_dev_get_config,
+                                         .process = vblk_dev_process};
+
 static gboolean vblk_dev_realize(Device *dev, GError **errp)
 {
     VblkDevice *vd = VBLK_DEVICE(dev);
-    GError *err = NULL;
-    bool ok;
 
     if (!vblk_dev_check(vd, errp)) {
         return FALSE;
@@ -420,25 +282,15 @@ static gboolean vblk_dev_realize(Device *dev, GError **errp)
     if (!vd->vb) {
         return FALSE;
     }
-    vd->vu = vu_dev_new(device_get_id(dev), (uint16_t)vd->nq, &vd->vu_ops, vd, NULL);
-    vu_dev_set_max_queue_size(vd->vu, (uint16_t)MIN(vd->queue_size, VIRTQ_MAX_SIZE));
-    vd->queues = g_new0(VblkDevQueue, vd->nq);
-    for (guint i = 0; i < vd->nq; i++) {
-        vd->queues[i].vd = vd;
-        vd->queues[i].dq = device_get_queue(dev, (int)i);
-        vd->queues[i].vq = vu_dev_get_queue(vd->vu, i);
-    }
-    ok = vd->socket ? vu_dev_listen_path(vd->vu, vd->socket, &err)
-                    : vu_dev_listen_fd(vd->vu, vd->fd, &err);
-    if (!ok) {
-        g_set_error(errp, QOM_ERROR, QOM_ERROR_FAILED, "virtio-blk '%s': %s",
-                    device_get_id(dev), err->message);
-        g_error_free(err);
-        g_clear_pointer(&vd->vu, vu_dev_free);
+    vd->queue_aio = g_new0(AioContext *, vd->nq);
+    vhost_user_device_set_backend(VHOST_USER_DEVICE(vd), &vblk_dev_vu_ops, vd);
+    if (!QDEV_DEVICE_CLASS(vblk_device_parent_class)->realize(dev, errp)) {
         g_clear_pointer(&vd->vb, vblk_free);
-        g_clear_pointer(&vd->queues, g_free);
+        g_clear_pointer(&vd->queue_aio, g_free);
         return FALSE;
     }
+    vu_dev_set_max_queue_size(vhost_user_device_get_vu(VHOST_USER_DEVICE(vd)),
+                              (uint16_t)MIN(vd->queue_size, VIRTQ_MAX_SIZE));
     return TRUE;
 }
 
@@ -447,10 +299,10 @@ static void vblk_dev_unrealize(Device *dev)
     VblkDevice *vd = VBLK_DEVICE(dev);
 
     /* Every queue was stopped and drained (or its drive requests waited
-     * for in queue_detach): the back-end goes at once. */
-    g_clear_pointer(&vd->vu, vu_dev_destroy);
+     * for in queue_detach): the back-end goes first, then the logic. */
+    QDEV_DEVICE_CLASS(vblk_device_parent_class)->unrealize(dev);
     g_clear_pointer(&vd->vb, vblk_free);
-    g_clear_pointer(&vd->queues, g_free);
+    g_clear_pointer(&vd->queue_aio, g_free);
     vd->nq = 0;
 }
 
@@ -467,13 +319,6 @@ static void vblk_dev_set_property(GObject *obj, guint id, const GValue *v,
     case PROP_DRIVE:
         g_clear_object(&vd->drive);
         vd->drive = g_value_dup_object(v);
-        break;
-    case PROP_SOCKET:
-        g_free(vd->socket);
-        vd->socket = g_value_dup_string(v);
-        break;
-    case PROP_FD:
-        vd->fd = g_value_get_int(v);
         break;
     case PROP_QUEUE_SIZE:
         vd->queue_size = g_value_get_uint(v);
@@ -497,12 +342,6 @@ static void vblk_dev_get_property(GObject *obj, guint id, GValue *v, GParamSpec 
     switch (id) {
     case PROP_DRIVE:
         g_value_set_object(v, vd->drive);
-        break;
-    case PROP_SOCKET:
-        g_value_set_string(v, vd->socket);
-        break;
-    case PROP_FD:
-        g_value_set_int(v, vd->fd);
         break;
     case PROP_QUEUE_SIZE:
         g_value_set_uint(v, vd->queue_size);
@@ -528,7 +367,6 @@ static void vblk_dev_finalize(GObject *obj)
 {
     VblkDevice *vd = VBLK_DEVICE(obj);
 
-    g_free(vd->socket);
     g_free(vd->serial);
     G_OBJECT_CLASS(vblk_device_parent_class)->finalize(obj);
 }
@@ -548,23 +386,13 @@ static void vblk_device_class_init(VblkDeviceClass *klass)
     dc->unrealize = vblk_dev_unrealize;
     dc->queue_attach = vblk_dev_queue_attach;
     dc->queue_detach = vblk_dev_queue_detach;
-    dc->queue_quiesce = vblk_dev_queue_quiesce;
-    dc->queue_resume = vblk_dev_queue_resume;
     dc->flush = vblk_dev_flush;
-    dc->reset = vblk_dev_reset;
-    dc->manual_start = TRUE; /* a queue runs once the front-end starts its ring */
     dc->default_queues = 1;
     dc->max_queues = VU_MAX_QUEUES;
 
     vblk_props[PROP_DRIVE] = g_param_spec_object(
         "drive", "drive", "The drive (-drive id=...) the disk reads and writes",
         DRIVE_TYPE, PROP_FLAGS);
-    vblk_props[PROP_SOCKET] = g_param_spec_string(
-        "socket", "socket", "The vhost-user socket to create (mode 0600)", NULL,
-        PROP_FLAGS);
-    vblk_props[PROP_FD] = g_param_spec_int(
-        "fd", "fd", "An inherited vhost-user socket (listening or connected)", -1,
-        G_MAXINT, -1, PROP_FLAGS);
     vblk_props[PROP_QUEUE_SIZE] =
         g_param_spec_uint("queue-size", "queue-size",
                           "The largest virtqueue the front-end may set (a power of 2)",
@@ -580,13 +408,5 @@ static void vblk_device_class_init(VblkDeviceClass *klass)
 
 static void vblk_device_init(VblkDevice *vd)
 {
-    vd->fd = -1;
     vd->queue_size = 256;
-    vd->vu_ops = (VuDevOps){.get_features = vblk_dev_get_features,
-                            .set_features = vblk_dev_set_features,
-                            .get_config = vblk_dev_get_config,
-                            .process = vblk_dev_process,
-                            .queue_start = vblk_dev_queue_start,
-                            .queue_stop = vblk_dev_queue_stop,
-                            .set_fd_handler = vblk_dev_set_fd_handler};
 }

@@ -1,7 +1,7 @@
 /*
  * devices/vhost-user/vu-device.c - VhostUserDevice: a VuDev bound to the
- * device model (see vu-device.h for the mapping), the glue of
- * devices/blk/virtio-blk-device.c made a base class.
+ * device model (see vu-device.h for the mapping): the base class of
+ * virtio-blk and vhost-user-vsock.
  *
  * The control plane.  The VuDev has no AioContext of its own: its socket
  * handlers are tracked fd handlers of the control plane

@@ -5,8 +5,8 @@
  *
  *   -device TYPE,id=ID,socket=PATH|fd=N[,context=CTX][,queue-contexts=...]
  *
- * It is the one place where the transport meets the device model (the
- * glue devices/blk/virtio-blk-device.c spells out, made a base class).  The
+ * It is the one place where the transport meets the device model
+ * (virtio-blk and vhost-user-vsock derive from it).  The
  * VuDev's socket handlers are tracked fd handlers of the control plane, so
  * the device moves like any other; virtqueue i is the device's queue i.
  * The front-end's ring events become operations of the device, so they go
