@@ -521,6 +521,9 @@ static void test_polling_no_kicks(void)
     fe_blk_close(blk);
 
     blk = open_blk(esock, 1, FALSE);
+    /* The ring start scans the ring (notifications off meanwhile): a first
+     * request made during that scan is found without a kick. */
+    kicks_for(blk, 1);
     g_assert_cmpuint(kicks_for(blk, 50), ==, 50);
     fe_blk_close(blk);
     g_assert_cmpint(td_stop(d), ==, 0);
