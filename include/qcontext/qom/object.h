@@ -31,7 +31,7 @@ G_BEGIN_DECLS
 GQuark qom_error_quark(void);
 
 /**
- * QomErrorCode:
+ * QomError:
  * @QOM_ERROR_UNKNOWN_TYPE: no user-creatable type of that name
  * @QOM_ERROR_ABSTRACT_TYPE: the type is abstract
  * @QOM_ERROR_UNKNOWN_PROPERTY: no such property on the type
@@ -56,7 +56,7 @@ typedef enum {
     QOM_ERROR_NOT_FOUND,
     QOM_ERROR_IN_USE,
     QOM_ERROR_FAILED,
-} QomErrorCode;
+} QomError;
 
 /* ------------------------------------------------------------------------ */
 /* QomObject: the abstract base of user-creatable objects                   */
