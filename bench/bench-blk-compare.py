@@ -5,7 +5,8 @@
 #
 #   bench/bench-blk-compare.py [--rounds 5] [--runtime 5] [--ramp 1] [--quick]
 #       [--client-cpu 0] [--backend-cpu 1] [--no-pin] [--file-size 1G] [--dir DIR]
-#       [--disks null,file] [--qd 1,32] [--poll-max-ns 32768] [--noise 0.15]
+#       [--disks null,file] [--qd 1,32] [--poll-max-ns 32768] [--aio-max-batch 0]
+#       [--noise 0.15]
 #       [--client-spin-us 50]
 #       [--only qcontextd|qsd] [--json] [--markdown]
 #       [--qcontextd PATH] [--bench PATH] [--qsd PATH]
@@ -126,9 +127,11 @@ def qsd_argv(qsd, disk, image, size, sock):
     return argv
 
 
-def qcontextd_argv(qcontextd, disk, image, size, sock, poll_max_ns=32768):
-    argv = [qcontextd, "-object",
-            "aio-qcontext,id=io0,threaded=yes,poll-max-ns=%d" % poll_max_ns]
+def qcontextd_argv(qcontextd, disk, image, size, sock, poll_max_ns=32768, max_batch=0):
+    ctx = "aio-qcontext,id=io0,threaded=yes,poll-max-ns=%d" % poll_max_ns
+    if max_batch:
+        ctx += ",aio-max-batch=%d" % max_batch
+    argv = [qcontextd, "-object", ctx]
     if disk == "null":
         argv += ["-drive", "id=d0,format=null,size=%d" % size]
     else:
@@ -186,7 +189,8 @@ def run_client(args, sock, qd, runtime=None, ramp=None):
 def backend_argv(args, b, disk, image, sock):
     size = args.null_size if disk == "null" else args.file_size
     if b == "qcontextd":
-        return qcontextd_argv(args.qcontextd, disk, image, size, sock, args.poll_max_ns)
+        return qcontextd_argv(args.qcontextd, disk, image, size, sock, args.poll_max_ns,
+                              args.aio_max_batch)
     return qsd_argv(args.qsd, disk, image, size, sock)
 
 
@@ -339,6 +343,10 @@ def parse_args(argv):
     ap.add_argument("--qd", default="1,32", help="queue depths (default 1,32)")
     ap.add_argument("--poll-max-ns", type=int, default=32768,
                     help="qcontextd's aio-qcontext poll-max-ns (QSD's stays 32768)")
+    ap.add_argument("--aio-max-batch", type=int, default=0,
+                    help="qcontextd's aio-qcontext aio-max-batch (0: the context's "
+                    "default, a whole pass per submission; 1: one submission per "
+                    "request, as QSD's vhost-user-blk export does)")
     ap.add_argument("--client-spin-us", type=int, default=50,
                     help="the client busy-polls the used ring this long before it sleeps "
                          "on the call eventfd, as a KVM vCPU halt-polls (default 50; 0: "
@@ -434,6 +442,7 @@ def main(argv):
                           "ramp_s": args.ramp, "client_cpu": args.client_cpu,
                           "backend_cpu": args.backend_cpu, "loadavg": args.loadavg,
                           "poll_max_ns": args.poll_max_ns,
+                          "aio_max_batch": args.aio_max_batch,
                           "client_spin_us": args.client_spin_us, "commands": commands,
                           "cells": cells, "warnings": warnings}, indent=2))
     else:
