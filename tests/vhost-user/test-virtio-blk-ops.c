@@ -11,39 +11,8 @@
 #include "qcontext/block/drive.h"
 #include "qcontext/devices/device.h"
 #include "qcontext/qcontext.h"
+#include "../devices/device-test-util.h"
 #include <glib/gstdio.h>
-
-typedef struct {
-    int done;
-    GError *err;
-} OpWait;
-
-static void op_done(Device *dev, const GError *err, gpointer opaque)
-{
-    OpWait *w = opaque;
-
-    w->err = err ? g_error_copy(err) : NULL;
-    g_atomic_int_set(&w->done, 1);
-}
-
-/* Iterate the main loop until @done is set. */
-static void main_wait(int *done)
-{
-    while (!g_atomic_int_get(done)) {
-        qcontext_iterate(qcontext_get_main(), FALSE);
-        g_usleep(200);
-    }
-}
-
-static void run_op(gboolean (*op)(Device *, DeviceDoneFunc, gpointer, GError **),
-                   Device *dev)
-{
-    OpWait w = {0};
-
-    g_assert_true(op(dev, op_done, &w, NULL));
-    main_wait(&w.done);
-    g_assert_no_error(w.err);
-}
 
 typedef struct {
     const char *sock;
@@ -91,25 +60,22 @@ static void test_resume_before_start(void)
     g_autofree char *spec = g_strdup_printf(
         "virtio-blk,id=vb-ops,drive=d-ops,socket=%s,context=io-ops,num-queues=2", sock);
     FrontJob job = {.sock = sock};
-    OpWait w = {0};
-    QomObject *obj;
+    OpResult del = {0};
+    Device *dev;
     GThread *t;
 
-    obj = qom_object_new_from_string(QOM_CONTAINER_DEVICES, DEVICE_TYPE, spec, &err);
     g_assert_no_error(err);
-    g_assert_true(device_sync(DEVICE(obj), op_done, &w, NULL));
-    main_wait(&w.done);
-    g_assert_no_error(w.err);
-    run_op(device_quiesce, DEVICE(obj));
-    run_op(device_resume, DEVICE(obj));
+    dev = dt_new_device(spec);
+    dt_sync_op(device_quiesce, dev);
+    dt_sync_op(device_resume, dev);
     t = g_thread_new("front-end", front_thread, &job);
-    main_wait(&job.done);
+    while (!g_atomic_int_get(&job.done)) {
+        dt_poll_main();
+    }
     g_thread_join(t);
     g_assert_true(job.ok);
-    w = (OpWait){0};
-    g_assert_true(device_del(DEVICE(obj), 5000, op_done, &w, NULL));
-    main_wait(&w.done);
-    g_assert_no_error(w.err);
+    g_assert_true(device_del(dev, 5000, dt_op_done, &del, NULL));
+    dt_wait_ok(&del);
     g_rmdir(dir);
 }
 
@@ -121,10 +87,7 @@ int main(int argc, char **argv)
     g_assert_true(qcontext_init_main(&err));
     block_register_types();
     devices_register_types();
-    g_assert_nonnull(qom_object_new_from_string(QOM_CONTAINER_OBJECTS, QCONTEXT_TYPE,
-                                                "aio-qcontext,id=io-ops,threaded=yes",
-                                                &err));
-    g_assert_no_error(err);
+    dt_new_aio_context("io-ops");
     qom_object_new_from_string(QOM_CONTAINER_OBJECTS, DRIVE_TYPE,
                                "drive,id=d-ops,format=null,size=1M", &err);
     g_assert_no_error(err);
