@@ -40,7 +40,6 @@ struct _VblkDevice {
     BlockBackend *blk;
     VirtioBlk *vb;
     AioContext **queue_aio; /* per queue: its context (its thread), attach to detach */
-    guint nq;
 };
 
 enum {
@@ -234,7 +233,7 @@ static bool vblk_dev_check(VblkDevice *vd, GError **errp)
 
 static VirtioBlk *vblk_dev_new_logic(VblkDevice *vd, GError **errp)
 {
-    VblkConf conf = {.num_queues = (uint16_t)vd->nq,
+    VblkConf conf = {.num_queues = (uint16_t)device_get_num_queues(DEVICE(vd)),
                      .logical_block_size = vd->logical_block_size,
                      .queue_size = (uint16_t)vd->queue_size,
                      .serial = vd->serial,
@@ -276,13 +275,12 @@ static gboolean vblk_dev_realize(Device *dev, GError **errp)
     if (!vblk_dev_check(vd, errp)) {
         return FALSE;
     }
-    vd->nq = device_get_num_queues(dev);
     vd->blk = drive_get_blk(vd->drive);
     vd->vb = vblk_dev_new_logic(vd, errp);
     if (!vd->vb) {
         return FALSE;
     }
-    vd->queue_aio = g_new0(AioContext *, vd->nq);
+    vd->queue_aio = g_new0(AioContext *, device_get_num_queues(dev));
     vhost_user_device_set_backend(VHOST_USER_DEVICE(vd), &vblk_dev_vu_ops, vd);
     if (!QDEV_DEVICE_CLASS(vblk_device_parent_class)->realize(dev, errp)) {
         g_clear_pointer(&vd->vb, vblk_free);
@@ -303,7 +301,6 @@ static void vblk_dev_unrealize(Device *dev)
     QDEV_DEVICE_CLASS(vblk_device_parent_class)->unrealize(dev);
     g_clear_pointer(&vd->vb, vblk_free);
     g_clear_pointer(&vd->queue_aio, g_free);
-    vd->nq = 0;
 }
 
 /* ------------------------------------------------------------------------ */
