@@ -56,6 +56,12 @@ static gboolean vb_cpus(VbOptions *o, const char *text, GError **errp)
         }
         *slot[i] = (int)c;
     }
+    if (n == 2) {
+        /* Three threads and, often, two CPUs: the device shares the host
+         * side's, as on a real host (unpinned, the scheduler moving it
+         * between two busy CPUs cost 10-20% of the throughput). */
+        o->cpu_device = o->cpu_host;
+    }
     return TRUE;
 }
 
@@ -99,15 +105,9 @@ static gboolean vb_parse(int argc, char **argv, VbOptions *o, GError **errp)
     }
     o->cpu_guest = 0;
     o->cpu_host = 1;
-    o->cpu_device = -2; /* not given: beside the host side */
+    o->cpu_device = 1; /* beside the host side (vb_cpus()) */
     if (cpus && !vb_cpus(o, cpus, errp)) {
         return FALSE;
-    }
-    if (o->cpu_device == -2) {
-        /* Three threads and, often, two CPUs: the device shares the host
-         * side's, as on a real host (unpinned, the scheduler moving it
-         * between two busy CPUs cost 10-20% of the throughput). */
-        o->cpu_device = o->cpu_host;
     }
     if (!o->qcontextd && !o->socket && g_getenv("QCONTEXTD")) {
         o->qcontextd = g_strdup(g_getenv("QCONTEXTD"));
